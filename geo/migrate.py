@@ -1,0 +1,44 @@
+"""Schema migrations through Alembic, configured in code so an installed package can migrate.
+
+Alembic's environment runs its own event loop: call these from synchronous code, or from
+async code through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from geo.db import sqlalchemy_url
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(_config(url), revision)
+
+
+def head() -> str:
+    """The newest revision this code knows."""
+    rev = ScriptDirectory.from_config(_config("postgresql://x/y")).get_current_head()
+    assert rev is not None
+    return rev
+
+
+def is_current(context: MigrationContext) -> bool:
+    return context.get_current_revision() == head()

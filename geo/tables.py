@@ -1,0 +1,122 @@
+"""The tables as SQLAlchemy Core objects: what queries are built from.
+
+The migrations in `geo/migrations` create them (with triggers and checks that Core cannot
+express); `tests/test_migrations.py` fails when the two disagree on a table or column.
+"""
+
+from __future__ import annotations
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    Boolean,
+    CHAR,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import DATERANGE
+
+metadata = MetaData()
+
+units = Table(
+    "units", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("parent_id", Integer, ForeignKey("units.id")),
+)
+
+staff = Table(
+    "staff", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("nip", CHAR(18), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+areas = Table(
+    "areas", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("level", Text, nullable=False),
+    Column("parent_id", Integer, ForeignKey("areas.id")),
+    Column("geom", Geometry("MULTIPOLYGON", 4326, spatial_index=False), nullable=False),
+    Column("area_m2", Float, nullable=False),
+    Column("label_point", Geometry("POINT", 4326, spatial_index=False), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+area_closure = Table(
+    "area_closure", metadata,
+    Column("ancestor_id", Integer, ForeignKey("areas.id"), primary_key=True),
+    Column("descendant_id", Integer, ForeignKey("areas.id"), primary_key=True),
+    Column("depth", SmallInteger, nullable=False),
+)
+
+area_parts = Table(
+    "area_parts", metadata,
+    Column("area_id", Integer, ForeignKey("areas.id"), nullable=False),
+    Column("code", Text, nullable=False),
+    Column("geom", Geometry("POLYGON", 4326, spatial_index=False), nullable=False),
+)
+
+staff_assignments = Table(
+    "staff_assignments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("staff_id", Uuid, ForeignKey("staff.id"), nullable=False),
+    Column("area_id", Integer, ForeignKey("areas.id"), nullable=False),
+    Column("during", DATERANGE, nullable=False),
+)
+
+service_categories = Table(
+    "service_categories", metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False),
+)
+
+indicators = Table(
+    "indicators", metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False),
+)
+
+targets = Table(
+    "targets", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("indicator_code", Text, ForeignKey("indicators.code"), nullable=False),
+    Column("area_id", Integer, ForeignKey("areas.id"), nullable=False),
+    Column("period", DATERANGE, nullable=False),
+    Column("target_value", Float, nullable=False),
+)
+
+activities = Table(
+    "activities", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("staff_id", Uuid, ForeignKey("staff.id"), nullable=False),
+    Column("category_code", Text, ForeignKey("service_categories.code"), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("device_time", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("geom", Geometry("POINT", 4326, spatial_index=False), nullable=False),
+    Column("accuracy_m", Float),
+    Column("mock_location", Boolean, nullable=False),
+    Column("citizens_served", Integer, nullable=False),
+    Column("outcome_code", Text, ForeignKey("indicators.code")),
+    Column("outcome_met", Boolean, nullable=False),
+    Column("note", Text),
+    Column("area_id", Integer, ForeignKey("areas.id")),
+    Column("outside_kelurahan", Boolean, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""GraphQL layer of Jangkau: types, resolvers, loaders, auth and the ASGI app."""

@@ -1,0 +1,169 @@
+"""The `jangkau` command: database, boundaries, demo data and the server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo import cluster, migrate
+from geo.boundaries import import_areas
+from geo.database import ensure_database, private_cluster
+from geo.db import connect
+from geo.demo import load_demo
+from geo.errors import JangkauError
+from geo.settings import Settings
+
+app = typer.Typer(help="Jangkau: field service reach of Surabaya's civil servants.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database: migrations and the private cluster.", no_args_is_help=True)
+areas_app = typer.Typer(help="Administrative boundaries.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(areas_app, name="areas")
+app.add_typer(demo_app, name="demo")
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _with_db(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    url = ensure_database(settings)
+
+    async def run() -> T:
+        async with connect(url) as conn:
+            return await work(conn)
+
+    return asyncio.run(run())
+
+
+def _migrate(settings: Settings) -> str:
+    url = ensure_database(settings)
+    migrate.upgrade(url)
+    return url
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate DATABASE_URL (or the private cluster) to REVISION."""
+    url = ensure_database(Settings.from_env())
+    migrate.upgrade(url, revision)
+    console.print(f"[green]migrated[/] to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Migrate down to REVISION (`base` empties the database)."""
+    migrate.downgrade(ensure_database(Settings.from_env()), revision)
+    console.print(f"[green]migrated down[/] to {revision}")
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the private PostgreSQL + PostGIS cluster (creating it the first time)."""
+    s = Settings.from_env()
+    c = private_cluster(s)
+    cluster.start(c)
+    console.print(f"private database running: {s.resolved_database_url()} (data in {c.data_dir})")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the private cluster."""
+    cluster.stop(private_cluster(Settings.from_env()))
+    console.print("private database stopped")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the private cluster is running."""
+    s = Settings.from_env()
+    running = cluster.status(private_cluster(s))
+    console.print(f"private database: {'running on port ' + str(s.cluster_port) if running else 'stopped'}")
+    if s.database_url:
+        console.print("DATABASE_URL is set: the service uses that database, not the private one")
+    raise typer.Exit(0 if running else 3)
+
+
+@areas_app.command("import")
+def areas_import(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Import (or update in place) areas from GeoJSON FeatureCollections, all or nothing."""
+    s = Settings.from_env()
+    _migrate(s)
+    report = _with_db(s, lambda conn: import_areas(conn, files))
+    for note in report.repairs:
+        console.print(f"[yellow]repaired[/] {note}")
+    console.print(f"[green]imported[/] {report.inserted} new, {report.updated} updated areas; "
+                  f"{report.reassigned_activities} activities re-assigned")
+
+
+def _load_demo(s: Settings, activities: int, seed: int, until: date | None) -> int:
+    with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("activities", total=activities)
+        return _with_db(s, lambda conn: load_demo(
+            conn, activities, seed, until, progress=lambda n: bar.advance(task, n)))
+
+
+@demo_app.command("load")
+def demo_load(
+    activities: Annotated[int, typer.Option(min=0, help="How many activities")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same rows")] = 42,
+    until: Annotated[str | None, typer.Option(help="Last day (WIB), default today")] = None,
+) -> None:
+    """Load the real boundaries (if missing), units, staff, targets and N activities."""
+    s = Settings.from_env()
+    _migrate(s)
+    inserted = _load_demo(s, activities, seed, date.fromisoformat(until) if until else None)
+    console.print(f"[green]loaded[/] {inserted} activities")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the GraphQL API (and the map) under uvicorn."""
+    import uvicorn
+
+    from graph.app import create_app
+
+    s = Settings.from_env()
+    url = ensure_database(s)
+    if not s.database_url:
+        s = Settings(**{**s.__dict__, "database_url": url})
+    console.print(f"Jangkau on http://{host}:{port}/  (GraphQL: http://{host}:{port}/graphql)")
+    uvicorn.run(create_app(s), host=host, port=port, log_level="info", loop="uvloop",
+                http="httptools", access_log=False)
+
+
+@app.command()
+def up(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    activities: Annotated[int, typer.Option(help="Demo activities when the database is empty")] = 100_000,
+) -> None:
+    """Everything a newcomer needs: database, migrations, demo data when empty, then serve."""
+    s = Settings.from_env()
+    _migrate(s)
+    empty = _with_db(s, lambda conn: conn.scalar(text("SELECT NOT EXISTS (SELECT 1 FROM activities)")))
+    if empty:
+        console.print(f"loading demo data: real Surabaya boundaries and {activities} activities")
+        _load_demo(s, activities, 42, None)
+    serve(host, port)
+
+
+def main() -> None:
+    try:
+        app()
+    except JangkauError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
