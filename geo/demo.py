@@ -230,7 +230,7 @@ STAGING = """
     CREATE TEMP TABLE demo_staging (
         id uuid, staff_id uuid, category_code text, started double precision,
         ended double precision, device double precision, received double precision,
-        lon double precision, lat double precision, accuracy_m real, mock_location boolean,
+        lon double precision, lat double precision, accuracy_m double precision, mock_location boolean,
         citizens_served integer, outcome_code text, outcome_met boolean, note text
     ) ON COMMIT DROP
 """

@@ -30,7 +30,9 @@ class Settings:
     max_first: int = 500
     max_batch: int = 1_000
     max_period_days: int = 400
+    max_within_vertices: int = 5_000
     debug: bool = False
+    graphiql: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,7 +46,9 @@ class Settings:
             max_first=int(e.get("JANGKAU_MAX_FIRST", 500)),
             max_batch=int(e.get("JANGKAU_MAX_BATCH", 1_000)),
             max_period_days=int(e.get("JANGKAU_MAX_PERIOD_DAYS", 400)),
+            max_within_vertices=int(e.get("JANGKAU_MAX_WITHIN_VERTICES", 5_000)),
             debug=e.get("JANGKAU_DEBUG", "").lower() in {"1", "true", "yes"},
+            graphiql=e.get("JANGKAU_GRAPHIQL", "1").lower() in {"1", "true", "yes"},
         )
 
     def resolved_database_url(self) -> str:

@@ -152,7 +152,7 @@ CREATE TABLE activities (
     received_at       timestamptz NOT NULL DEFAULT now(),
     geom              geometry(Point, 4326) NOT NULL
         CHECK (ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90),
-    accuracy_m        real CHECK (accuracy_m >= 0 AND accuracy_m <= 100000),
+    accuracy_m        double precision CHECK (accuracy_m >= 0 AND accuracy_m <= 100000),
     mock_location     boolean NOT NULL DEFAULT false,
     citizens_served   integer NOT NULL CHECK (citizens_served BETWEEN 0 AND 10000),
     outcome_code      text REFERENCES indicators (code),

@@ -1,0 +1,68 @@
+"""Reading activities: by id in batches, and pages in a stable keyset order.
+
+Pages are ordered newest first by (started_at, id). A keyset cursor, unlike an offset, neither
+skips nor repeats a row when activities arrive while a client pages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo.areas import PRECISION
+from geo.filters import Where
+
+COLUMNS = f"""a.id, a.staff_id, a.category_code, a.started_at, a.ended_at, a.device_time,
+    a.received_at, ST_AsGeoJSON(a.geom, {PRECISION}) AS location, a.accuracy_m, a.mock_location,
+    a.citizens_served, a.outcome_code, a.outcome_met, a.note, a.area_id"""
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    category: str
+    started_at: datetime
+    ended_at: datetime | None
+    device_time: datetime | None
+    received_at: datetime
+    location: str
+    accuracy_m: float | None
+    mock_location: bool
+    citizens_served: int
+    outcome: str | None
+    outcome_met: bool
+    note: str | None
+    area_id: int | None
+
+
+async def by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ActivityRow]:
+    rows = await conn.execute(text(f"SELECT {COLUMNS} FROM activities a WHERE a.id = ANY(:ids)"),
+                              {"ids": list(ids)})
+    return {r[0]: ActivityRow(*r) for r in rows.tuples().all()}
+
+
+async def page(
+    conn: AsyncConnection, where: Where, first: int, after: tuple[datetime, uuid.UUID] | None
+) -> list[ActivityRow]:
+    """Up to `first + 1` rows after the cursor: the extra one tells whether a next page exists."""
+    params = {**where.params, "lim": first + 1}
+    keyset = "TRUE"
+    if after is not None:
+        keyset = "(a.started_at, a.id) < (:after_t, :after_id)"
+        params.update(after_t=after[0], after_id=after[1])
+    rows = await conn.execute(text(f"""
+        SELECT {COLUMNS} FROM activities a
+        WHERE {where.sql} AND {keyset}
+        ORDER BY a.started_at DESC, a.id DESC LIMIT :lim"""), params)
+    return [ActivityRow(*r) for r in rows.tuples().all()]
+
+
+async def count(conn: AsyncConnection, where: Where) -> int:
+    n = await conn.scalar(text(f"SELECT count(*) FROM activities a WHERE {where.sql}"), where.params)
+    return int(n or 0)

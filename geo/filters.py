@@ -1,0 +1,156 @@
+"""Activity filters turned into SQL: one WHERE clause with bound parameters, never string-built
+values. Spatial filters use the GiST index on activities.geom; distances are metres on the
+spheroid (geography)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo.errors import BadInput, NotFound
+from geo.periods import Period
+from geo.validate import check_position
+
+MAX_RADIUS_M = 50_000.0
+
+
+@dataclass(frozen=True)
+class Near:
+    lon: float
+    lat: float
+    radius_m: float
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    period: Period | None = None
+    area_code: str | None = None
+    within: BaseGeometry | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    near: Near | None = None
+    unit_code: str | None = None
+    staff_id: uuid.UUID | None = None
+    category: str | None = None
+    outcome_met: bool | None = None
+    staff_ids: frozenset[uuid.UUID] | None = field(default=None)  # set by authorisation only
+
+    def key(self) -> tuple[Any, ...]:
+        """Hashable identity, for DataLoader keys."""
+        return (self.period, self.area_code, self.within.wkb if self.within is not None else None,
+                self.bbox, self.near, self.unit_code, self.staff_id, self.category,
+                self.outcome_met, self.staff_ids)
+
+
+def parse_bbox(values: list[float], where: str = "bbox") -> tuple[float, float, float, float]:
+    if len(values) != 4:
+        raise BadInput(f"{where}: expected [minLon, minLat, maxLon, maxLat], got {len(values)} numbers")
+    x0, y0, x1, y1 = (float(v) for v in values)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise BadInput(f"{where}: numbers must be finite")
+    if not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90):
+        raise BadInput(f"{where}: longitudes must lie in -180..180 and latitudes in -90..90")
+    if x0 > x1 or y0 > y1:
+        raise BadInput(f"{where}: min must not exceed max ([minLon, minLat, maxLon, maxLat])")
+    return x0, y0, x1, y1
+
+
+def parse_near(lon: float, lat: float, radius: float) -> Near:
+    check_position([lon, lat], "near")
+    if not math.isfinite(radius) or radius < 0:
+        raise BadInput(f"near: radiusMeters must be a non-negative number, got {radius}")
+    if radius > MAX_RADIUS_M:
+        raise BadInput(f"near: radiusMeters {radius} exceeds the maximum of {MAX_RADIUS_M:.0f}",
+                       code="LIMIT_EXCEEDED")
+    return Near(lon, lat, radius)
+
+
+def degrees_for(radius_m: float, lat: float) -> tuple[float, float]:
+    """A lon/lat half-width that surely contains a circle of `radius_m` (for the index)."""
+    dlat = radius_m / 110_574.0 * 1.01 + 1e-9
+    dlon = radius_m / (111_320.0 * max(math.cos(math.radians(abs(lat) + dlat)), 1e-6)) * 1.01 + 1e-9
+    return dlon, dlat
+
+
+@dataclass
+class Where:
+    """SQL conditions on `activities a` and their parameters."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, clause: str, **params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.update(params)
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) if self.clauses else "TRUE"
+
+
+async def _area(conn: AsyncConnection, code: str) -> tuple[int, str]:
+    row = (await conn.execute(text("SELECT id, level FROM areas WHERE code = :c"), {"c": code})).first()
+    if row is None:
+        raise NotFound(f"unknown area code {code!r:.60} (Kemendagri codes look like 35.78.01.1001)")
+    return row.id, row.level
+
+
+async def unit_ids(conn: AsyncConnection, code: str) -> list[int]:
+    """The unit and every unit below it."""
+    rows = (await conn.execute(text("""
+        WITH RECURSIVE u AS (
+            SELECT id FROM units WHERE code = :c
+            UNION ALL SELECT x.id FROM units x JOIN u ON x.parent_id = u.id
+        ) SELECT id FROM u"""), {"c": code})).scalars().all()
+    if not rows:
+        raise NotFound(f"unknown unit code {code!r:.60}")
+    return list(rows)
+
+
+async def check_category(conn: AsyncConnection, code: str) -> None:
+    if await conn.scalar(text("SELECT 1 FROM service_categories WHERE code = :c"), {"c": code}) is None:
+        raise NotFound(f"unknown service category {code!r:.60}")
+
+
+async def build_where(conn: AsyncConnection, f: ActivityFilter | None, *, with_period: bool = True) -> Where:
+    """The WHERE clause for `f`; unknown codes are NOT_FOUND errors."""
+    w = Where()
+    if f is None:
+        return w
+    if f.period is not None and with_period:
+        w.add("a.started_at >= :t0 AND a.started_at < :t1", t0=f.period.t0, t1=f.period.t1)
+    if f.area_code is not None:
+        area_id, level = await _area(conn, f.area_code)
+        inside = "a.area_id IN (SELECT descendant_id FROM area_closure WHERE ancestor_id = :f_area)"
+        # Activities outside every kelurahan still belong to the city as a whole.
+        w.add(f"({inside} OR a.area_id IS NULL)" if level == "CITY" else inside, f_area=area_id)
+    if f.within is not None:
+        w.add("ST_Covers(ST_GeomFromWKB(:f_within, 4326), a.geom)", f_within=shapely.to_wkb(f.within))
+    if f.bbox is not None:
+        x0, y0, x1, y1 = f.bbox
+        w.add("a.geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326)", bx0=x0, by0=y0, bx1=x1, by1=y1)
+    if f.near is not None:
+        dlon, dlat = degrees_for(f.near.radius_m, f.near.lat)
+        w.add("a.geom && ST_MakeEnvelope(:nlon - :ndx, :nlat - :ndy, :nlon + :ndx, :nlat + :ndy, 4326)"
+              " AND ST_DWithin(a.geom::geography,"
+              " ST_SetSRID(ST_MakePoint(:nlon, :nlat), 4326)::geography, :nr)",
+              nlon=f.near.lon, nlat=f.near.lat, ndx=dlon, ndy=dlat, nr=f.near.radius_m)
+    if f.unit_code is not None:
+        ids = await unit_ids(conn, f.unit_code)
+        w.add("a.staff_id IN (SELECT id FROM staff WHERE unit_id = ANY(:f_units))", f_units=ids)
+    if f.staff_id is not None:
+        w.add("a.staff_id = :f_staff", f_staff=f.staff_id)
+    if f.staff_ids is not None:
+        w.add("a.staff_id = ANY(:f_staff_ids)", f_staff_ids=list(f.staff_ids))
+    if f.category is not None:
+        await check_category(conn, f.category)
+        w.add("a.category_code = :f_cat", f_cat=f.category)
+    if f.outcome_met is not None:
+        w.add("a.outcome_met = :f_met", f_met=f.outcome_met)
+    return w

@@ -1,0 +1,77 @@
+"""Staff and units, read in batches."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo.errors import BadInput
+
+NIP_RE = re.compile(r"^(\d{8})(\d{6})([12])(\d{3})$")
+
+
+def validate_nip(nip: str) -> str:
+    """An 18-digit NIP: birth date (YYYYMMDD), appointment (YYYYMM), gender (1/2), sequence."""
+    m = NIP_RE.match(nip)
+    if m is None:
+        raise BadInput("NIP must be 18 digits: birth date YYYYMMDD, appointment YYYYMM, "
+                       "gender 1 or 2, then a 3-digit sequence")
+    birth, appointed = m.group(1), m.group(2)
+    try:
+        born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
+    except ValueError:
+        raise BadInput(f"NIP: {birth} is not a valid birth date") from None
+    year, month = int(appointed[:4]), int(appointed[4:])
+    if not 1 <= month <= 12:
+        raise BadInput(f"NIP: {appointed} is not a valid appointment month")
+    if not 1940 <= born.year <= 2029 or not born.year + 15 <= year <= 2099:
+        raise BadInput("NIP: birth year or appointment year out of range")
+    return nip
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    id: uuid.UUID
+    nip: str
+    name: str
+    unit_id: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    id: int
+    code: str
+    name: str
+    kind: str
+    parent_id: int | None
+
+
+async def staff_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StaffRow]:
+    rows = await conn.execute(text(
+        "SELECT id, nip, name, unit_id, active FROM staff WHERE id = ANY(:ids)"), {"ids": list(ids)})
+    return {r[0]: StaffRow(*r) for r in rows.tuples().all()}
+
+
+async def units_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, UnitRow]:
+    rows = await conn.execute(text(
+        "SELECT id, code, name, kind, parent_id FROM units WHERE id = ANY(:ids)"), {"ids": list(ids)})
+    return {r[0]: UnitRow(*r) for r in rows.tuples().all()}
+
+
+async def assigned_areas(conn: AsyncConnection, staff_ids: Sequence[uuid.UUID],
+                         on: date) -> dict[uuid.UUID, list[int]]:
+    rows = await conn.execute(text("""
+        SELECT staff_id, area_id FROM staff_assignments
+        WHERE staff_id = ANY(:ids) AND during @> CAST(:on AS date) ORDER BY staff_id, area_id"""),
+        {"ids": list(staff_ids), "on": on})
+    out: dict[uuid.UUID, list[int]] = {i: [] for i in staff_ids}
+    for sid, aid in rows.tuples().all():
+        out[sid].append(aid)
+    return out

@@ -1,0 +1,207 @@
+"""Recording activities: validated, idempotent on the client's UUID, all valid items stored.
+
+A batch is answered item by item, in order. The same id with the same content is a DUPLICATE
+(the stored row is the answer); the same id with other content is a CONFLICT and changes
+nothing. Valid items are written in one statement and committed before the answer goes out, so
+nothing acknowledged is lost; should the database still refuse one, each item is retried alone
+so that one bad row cannot sink the others.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo.errors import BadInput, Conflict, JangkauError, NotFound
+from geo.validate import parse_geometry
+
+MAX_CITIZENS = 10_000
+MAX_NOTE = 4_000
+MAX_DURATION = timedelta(hours=24)
+FUTURE_TOLERANCE = timedelta(hours=1)
+EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class NewActivity:
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    category: str
+    started_at: datetime
+    ended_at: datetime | None
+    device_time: datetime | None
+    lon: float
+    lat: float
+    accuracy_m: float | None
+    mock_location: bool
+    citizens_served: int
+    outcome: str | None
+    outcome_met: bool
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    id: str
+    status: str                   # CREATED | DUPLICATE | REJECTED
+    error: JangkauError | None = None
+
+
+def parse_uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise BadInput(f"{what}: {str(value)[:60]!r} is not a UUID") from None
+
+
+def _aware(ts: datetime, what: str) -> datetime:
+    if ts.tzinfo is None:
+        raise BadInput(f"{what}: give an offset (e.g. 2026-11-01T09:30:00+07:00)")
+    return ts.astimezone(UTC)
+
+
+def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
+    """Turn client fields into a NewActivity, or raise an error that says what to fix."""
+    started = _aware(fields["started_at"], "startedAt")
+    ended = _aware(fields["ended_at"], "endedAt") if fields.get("ended_at") else None
+    device = _aware(fields["device_time"], "deviceTime") if fields.get("device_time") else None
+    if started < EARLIEST:
+        raise BadInput(f"startedAt {started:%Y-%m-%d} is before {EARLIEST:%Y-%m-%d}")
+    if started > now + FUTURE_TOLERANCE:
+        raise BadInput(f"startedAt {started.isoformat()} lies in the future")
+    if ended is not None and not started <= ended <= started + MAX_DURATION:
+        raise BadInput("endedAt must lie between startedAt and 24 hours after it")
+    point, _ = parse_geometry(fields["location"], ("Point",), where="location")
+    accuracy = fields.get("accuracy_m")
+    if accuracy is not None and not (math.isfinite(accuracy) and 0 <= accuracy <= 100_000):
+        raise BadInput("accuracyMeters must be between 0 and 100000")
+    citizens = fields["citizens_served"]
+    if not 0 <= citizens <= MAX_CITIZENS:
+        raise BadInput(f"citizensServed must be between 0 and {MAX_CITIZENS}, got {citizens}")
+    note = fields.get("note")
+    if note is not None and len(note) > MAX_NOTE:
+        raise BadInput(f"note is {len(note)} characters; the maximum is {MAX_NOTE}",
+                       code="LIMIT_EXCEEDED")
+    if note is not None and "\x00" in note:
+        raise BadInput("note must not contain NUL characters")
+    return NewActivity(
+        id=parse_uuid(fields["id"], "id"), staff_id=parse_uuid(fields["staff_id"], "staffId"),
+        category=fields["category"], started_at=started, ended_at=ended, device_time=device,
+        lon=point.x, lat=point.y, accuracy_m=accuracy,
+        mock_location=bool(fields.get("mock_location") or False), citizens_served=citizens,
+        outcome=fields.get("outcome"), outcome_met=fields["outcome_met"], note=note)
+
+
+INSERT = """
+    INSERT INTO activities (id, staff_id, category_code, started_at, ended_at, device_time, geom,
+        accuracy_m, mock_location, citizens_served, outcome_code, outcome_met, note)
+    SELECT id, staff_id, category_code, started_at, ended_at, device_time,
+        ST_SetSRID(ST_MakePoint(lon, lat), 4326), accuracy_m, mock_location, citizens_served,
+        outcome_code, outcome_met, note
+    FROM unnest(CAST(:id AS uuid[]), CAST(:staff AS uuid[]), CAST(:cat AS text[]),
+                CAST(:t0 AS timestamptz[]), CAST(:t1 AS timestamptz[]), CAST(:td AS timestamptz[]),
+                CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:acc AS float8[]),
+                CAST(:mock AS boolean[]), CAST(:cit AS integer[]), CAST(:out AS text[]),
+                CAST(:met AS boolean[]), CAST(:note AS text[]))
+        AS t(id, staff_id, category_code, started_at, ended_at, device_time, lon, lat, accuracy_m,
+             mock_location, citizens_served, outcome_code, outcome_met, note)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+"""
+
+STORED = """
+    SELECT id, staff_id, category_code, started_at, ended_at, device_time, ST_X(geom), ST_Y(geom),
+           accuracy_m, mock_location, citizens_served, outcome_code, outcome_met, note
+    FROM activities WHERE id = ANY(:ids)
+"""
+
+
+def _columns(items: list[NewActivity]) -> dict[str, list[Any]]:
+    cols = list(zip(*(astuple(i) for i in items), strict=True)) if items else [()] * 14
+    keys = ["id", "staff", "cat", "t0", "t1", "td", "lon", "lat", "acc", "mock", "cit", "out",
+            "met", "note"]
+    return {k: list(v) for k, v in zip(keys, cols, strict=True)}
+
+
+async def _missing_references(conn: AsyncConnection, items: list[NewActivity]) -> dict[uuid.UUID, JangkauError]:
+    staff = set((await conn.execute(text("SELECT id FROM staff WHERE id = ANY(:v)"),
+                                    {"v": list({i.staff_id for i in items})})).scalars())
+    cats = set((await conn.execute(text("SELECT code FROM service_categories WHERE code = ANY(:v)"),
+                                   {"v": list({i.category for i in items})})).scalars())
+    outs = set((await conn.execute(text("SELECT code FROM indicators WHERE code = ANY(:v)"),
+                                   {"v": list({i.outcome for i in items if i.outcome})})).scalars())
+    bad: dict[uuid.UUID, JangkauError] = {}
+    for i in items:
+        if i.staff_id not in staff:
+            bad[i.id] = NotFound(f"unknown staff id {i.staff_id}")
+        elif i.category not in cats:
+            bad[i.id] = NotFound(f"unknown service category {i.category[:60]!r}")
+        elif i.outcome is not None and i.outcome not in outs:
+            bad[i.id] = NotFound(f"unknown outcome indicator {i.outcome[:60]!r}")
+    return bad
+
+
+async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.UUID]:
+    """Insert, returning the ids that were new. One statement; per item only if it fails."""
+    if not items:
+        return set()
+    try:
+        async with conn.begin_nested():
+            return set((await conn.execute(text(INSERT), _columns(items))).scalars())
+    except DBAPIError:
+        if len(items) == 1:
+            raise
+    created: set[uuid.UUID] = set()
+    for item in items:
+        try:
+            created |= await _insert(conn, [item])
+        except DBAPIError:
+            pass    # answered as REJECTED by the caller: not created, not stored
+    return created
+
+
+async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
+                 ids: list[str]) -> list[Recorded]:
+    """Store every valid item of `batch` and say, in order, what became of each."""
+    valid = [i for i in batch if isinstance(i, NewActivity)]
+    bad = await _missing_references(conn, valid) if valid else {}
+    first: dict[uuid.UUID, NewActivity] = {}
+    for i in valid:
+        if i.id not in bad:
+            first.setdefault(i.id, i)
+    created = await _insert(conn, list(first.values()))
+    others = [i for i in first if i not in created]
+    stored: dict[uuid.UUID, tuple[Any, ...]] = {}
+    if others:
+        rows = await conn.execute(text(STORED), {"ids": others})
+        stored = {r[0]: tuple(r) for r in rows.tuples().all()}
+    await conn.commit()
+
+    return [_answer(raw_id, item, bad, first, created, stored) for raw_id, item in zip(ids, batch, strict=True)]
+
+
+def _answer(raw_id: str, item: NewActivity | JangkauError, bad: dict[uuid.UUID, JangkauError],
+            first: dict[uuid.UUID, NewActivity], created: set[uuid.UUID],
+            stored: dict[uuid.UUID, tuple[Any, ...]]) -> Recorded:
+    if isinstance(item, JangkauError):
+        return Recorded(raw_id, "REJECTED", item)
+    if item.id in bad:
+        return Recorded(raw_id, "REJECTED", bad[item.id])
+    if item.id in created and first[item.id] is item:
+        return Recorded(raw_id, "CREATED")
+    if item.id in created or item.id in stored:
+        kept = astuple(first[item.id]) if item.id in created else stored[item.id]
+        if astuple(item) == kept:
+            return Recorded(raw_id, "DUPLICATE")
+        return Recorded(raw_id, "REJECTED", Conflict(
+            f"activity {item.id} is already stored with different content; "
+            "send a new id for a new activity"))
+    return Recorded(raw_id, "REJECTED", BadInput(
+        f"activity {item.id} was refused by the database; check its values"))

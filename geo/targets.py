@@ -1,0 +1,75 @@
+"""Targets: indicator x area x period (inclusive WIB days) x value."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo.errors import BadInput, Conflict, NotFound
+from geo.periods import Period
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    id: int
+    indicator: str
+    area_id: int
+    start: date
+    end: date             # inclusive
+    value: float
+
+
+COLUMNS = "id, indicator_code, area_id, lower(period), upper(period) - 1, target_value"
+
+
+async def for_areas(conn: AsyncConnection, area_ids: Sequence[int],
+                    period: Period) -> dict[int, list[TargetRow]]:
+    """Targets set on each area that overlap `period`."""
+    rows = await conn.execute(text(f"""
+        SELECT {COLUMNS} FROM targets
+        WHERE area_id = ANY(:ids) AND period && daterange(:d0, :d1, '[]')
+        ORDER BY area_id, indicator_code, lower(period)"""),
+        {"ids": list(area_ids), "d0": period.start, "d1": period.end})
+    out: dict[int, list[TargetRow]] = {i: [] for i in area_ids}
+    for r in rows.tuples().all():
+        out[r[2]].append(TargetRow(*r))
+    return out
+
+
+async def set_target(conn: AsyncConnection, indicator: str, area_code: str, period: Period,
+                     value: float) -> TargetRow:
+    """Create the target, or change the value of the one with exactly this period.
+
+    A target overlapping another period of the same indicator and area is a CONFLICT.
+    """
+    if not math.isfinite(value) or not 0 < value < 1e9:
+        raise BadInput(f"target value must be a positive number below 1e9, got {value}")
+    if await conn.scalar(text("SELECT 1 FROM indicators WHERE code = :c"), {"c": indicator}) is None:
+        raise NotFound(f"unknown indicator {indicator[:60]!r}")
+    area_id = await conn.scalar(text("SELECT id FROM areas WHERE code = :c"), {"c": area_code})
+    if area_id is None:
+        raise NotFound(f"unknown area code {area_code[:60]!r}")
+    params = {"i": indicator, "a": area_id, "d0": period.start,
+              "d1": period.end + timedelta(days=1), "v": value}
+    try:
+        async with conn.begin_nested():
+            row = (await conn.execute(text(f"""
+                UPDATE targets SET target_value = :v
+                WHERE indicator_code = :i AND area_id = :a AND period = daterange(:d0, :d1)
+                RETURNING {COLUMNS}"""), params)).first()
+            if row is None:
+                row = (await conn.execute(text(f"""
+                    INSERT INTO targets (indicator_code, area_id, period, target_value)
+                    VALUES (:i, :a, daterange(:d0, :d1), :v) RETURNING {COLUMNS}"""), params)).first()
+    except IntegrityError:
+        raise Conflict(f"a target for {indicator} in {area_code} already covers part of "
+                       f"{period.start}..{period.end}; change that one or pick another period") from None
+    await conn.commit()
+    assert row is not None
+    return TargetRow(*row)

@@ -1,0 +1,60 @@
+"""The ASGI app: `create_app(settings)`. Resources live in the lifespan, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from geo import migrate
+from geo.db import create_engine, schema_revision
+from geo.settings import Settings
+from graph.schema import schema
+from graph.view import GraphQLView
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """The process is alive."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """The database answers and is migrated to the revision this code expects."""
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            revision = await schema_revision(conn)
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
+        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+    if revision != migrate.head():
+        return JSONResponse({"status": "not migrated", "revision": revision,
+                             "expected": migrate.head(), "fix": "run `jangkau db upgrade`"},
+                            status_code=503)
+    return JSONResponse({"status": "ready", "revision": revision})
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url(),
+                               statement_timeout_ms=settings.statement_timeout_ms,
+                               pool_size=settings.pool_size)
+        app.state.settings = settings
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    graphql = GraphQLView(schema, graphql_ide="graphiql" if settings.graphiql else None)
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,62 @@
+"""Every error a client sees has a stable `extensions.code` and a message a person can act on.
+
+Expected failures raised by the data layer (`geo.errors.JangkauError`) keep their message and
+code. GraphQL's own parse and validation errors get the conventional codes. Anything else is a
+bug: it is logged here with its stack trace and reaches the client as a bare
+INTERNAL_SERVER_ERROR, never with a trace or SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+
+from geo.errors import JangkauError
+
+log = logging.getLogger("jangkau.errors")
+
+INTERNAL_MESSAGE = "Internal server error; it has been logged."
+
+
+class ApiError(JangkauError):
+    """Refusals decided in the API layer (authorisation, limits)."""
+
+
+def code_of(error: GraphQLError) -> str:
+    original = error.original_error
+    if isinstance(original, JangkauError):
+        return original.code
+    if isinstance(original, GraphQLError):
+        return code_of(original)
+    if original is not None:
+        return "INTERNAL_SERVER_ERROR"
+    ext_code = (error.extensions or {}).get("code")
+    if isinstance(ext_code, str):
+        return ext_code
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable '$") or "got invalid value" in error.message:
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    """The error as the client sees it."""
+    code = code_of(error)
+    formatted: dict[str, Any] = dict(error.formatted)
+    if code == "INTERNAL_SERVER_ERROR":
+        formatted["message"] = INTERNAL_MESSAGE
+    elif isinstance(error.original_error, JangkauError):
+        formatted["message"] = error.original_error.message
+    formatted["extensions"] = {"code": code}
+    return formatted
+
+
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    for error in errors:
+        if code_of(error) == "INTERNAL_SERVER_ERROR":
+            original = error.original_error
+            log.error("unexpected error at %s", error.path,
+                      exc_info=(type(original), original, original.__traceback__) if original else None)

@@ -1,0 +1,119 @@
+"""GraphQL inputs and their conversion into the data layer's checked values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import strawberry
+
+from geo.errors import BadInput
+from geo.filters import ActivityFilter, parse_bbox, parse_near
+from geo.periods import Period, make_period
+from geo.record import parse_uuid
+from geo.settings import Settings
+from geo.validate import parse_geometry
+from graph.scalars import GeoJSON
+
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+@strawberry.input(name="Period", description="Inclusive Asia/Jakarta (WIB) calendar days.")
+class PeriodInput:
+    from_: dt.date = strawberry.field(name="from")
+    to: dt.date
+
+    def checked(self, settings: Settings) -> Period:
+        return make_period(self.from_, self.to, settings.max_period_days)
+
+
+@strawberry.input(description="A circle on the ground: metres on the WGS84 spheroid.")
+class Near:
+    lon: float
+    lat: float
+    radius_meters: float
+
+
+@strawberry.input(name="ActivityFilter")
+class ActivityFilterInput:
+    period: PeriodInput | None = None
+    area_code: str | None = strawberry.field(
+        default=None, description="That area and everything inside it.")
+    within: GeoJSON | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="A Polygon or MultiPolygon; activities it covers.")
+    bbox: list[float] | None = strawberry.field(
+        default=None, description="[minLon, minLat, maxLon, maxLat]")
+    near: Near | None = None
+    unit_code: str | None = strawberry.field(
+        default=None, description="Staff of that unit and of every unit below it.")
+    staff_id: strawberry.ID | None = None
+    category: str | None = None
+    outcome_met: bool | None = None
+
+    def checked(self, settings: Settings) -> ActivityFilter:
+        return ActivityFilter(
+            period=self.period.checked(settings) if self.period else None,
+            area_code=self.area_code,
+            within=parse_geometry(self.within, ("Polygon", "MultiPolygon"), where="filter.within",
+                                  max_vertices=settings.max_within_vertices)[0]
+            if self.within is not None else None,
+            bbox=parse_bbox(self.bbox, "filter.bbox") if self.bbox is not None else None,
+            near=parse_near(self.near.lon, self.near.lat, self.near.radius_meters)
+            if self.near else None,
+            unit_code=self.unit_code,
+            staff_id=parse_uuid(self.staff_id, "filter.staffId") if self.staff_id else None,
+            category=self.category,
+            outcome_met=self.outcome_met,
+        )
+
+
+def checked_filter(f: ActivityFilterInput | None, settings: Settings) -> ActivityFilter | None:
+    return f.checked(settings) if f is not None else None
+
+
+@strawberry.input
+class ActivityInput:
+    id: strawberry.ID = strawberry.field(description="Client-generated UUID: the idempotency key.")
+    staff_id: strawberry.ID
+    category: str = strawberry.field(description="Service category code.")
+    started_at: dt.datetime
+    ended_at: dt.datetime | None = None
+    device_time: dt.datetime | None = strawberry.field(
+        default=None, description="The device's clock when the activity was recorded.")
+    location: GeoJSON = strawberry.field(description="A GeoJSON Point, [lon, lat].")  # type: ignore[valid-type]
+    accuracy_meters: float | None = None
+    mock_location: bool | None = None
+    citizens_served: int
+    outcome: str | None = strawberry.field(default=None, description="Outcome indicator code.")
+    outcome_met: bool
+    note: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {"id": self.id, "staff_id": self.staff_id, "category": self.category,
+                "started_at": self.started_at, "ended_at": self.ended_at,
+                "device_time": self.device_time, "location": self.location,
+                "accuracy_m": self.accuracy_meters, "mock_location": self.mock_location,
+                "citizens_served": self.citizens_served, "outcome": self.outcome,
+                "outcome_met": self.outcome_met, "note": self.note}
+
+
+@strawberry.input(description="A target: give either `period` or `month` (YYYY-MM, WIB).")
+class TargetInput:
+    indicator: str
+    area_code: str
+    value: float
+    period: PeriodInput | None = None
+    month: str | None = None
+
+    def checked_period(self, settings: Settings) -> Period:
+        if (self.period is None) == (self.month is None):
+            raise BadInput("give exactly one of `period` or `month`")
+        if self.period is not None:
+            return self.period.checked(settings)
+        m = MONTH_RE.match(self.month or "")
+        if m is None:
+            raise BadInput(f"month must look like 2026-11, got {self.month!r:.20}")
+        start = dt.date(int(m.group(1)), int(m.group(2)), 1)
+        end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        return Period(start, end)

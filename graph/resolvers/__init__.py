@@ -1,0 +1,1 @@
+"""Root resolvers, one module per area of the schema."""

@@ -1,0 +1,38 @@
+"""Opaque keyset cursors for the activities connection."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+
+import orjson
+
+from geo.errors import BadInput, LimitExceeded
+
+DEFAULT_FIRST = 50
+
+
+def encode_cursor(started_at: datetime, id: uuid.UUID) -> str:
+    raw = orjson.dumps([started_at.isoformat(), str(id)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        ts, id = orjson.loads(raw)
+        return datetime.fromisoformat(ts), uuid.UUID(id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise BadInput("`after` is not a cursor this API gave out; use an edge's cursor "
+                       "or pageInfo.endCursor") from None
+
+
+def check_first(first: int | None, maximum: int) -> int:
+    if first is None:
+        return DEFAULT_FIRST
+    if first < 0:
+        raise BadInput("`first` must not be negative")
+    if first > maximum:
+        raise LimitExceeded(f"`first` is {first}; the maximum page size (max_first) is {maximum}")
+    return first

@@ -1,0 +1,366 @@
+"""GraphQL object types. Each wraps a frozen row from the data layer; relations go through the
+request's DataLoaders, so a list of N objects costs a constant number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+
+import strawberry
+
+from geo.activities import ActivityRow
+from geo.areas import AreaRow
+from geo.coverage import Attainment, Coverage
+from geo.filters import ActivityFilter
+from geo.people import StaffRow, UnitRow
+from geo.periods import WIB, Period
+from geo.targets import TargetRow
+from graph.context import Info
+from graph.inputs import ActivityFilterInput, PeriodInput, checked_filter
+from graph.scalars import GeoJSON
+
+
+def _wib(ts: dt.datetime | None) -> dt.datetime | None:
+    """Times go out in WIB (+07:00), the city's own clock."""
+    return ts.astimezone(WIB) if ts is not None else None
+
+
+@strawberry.enum
+class AreaLevel(Enum):
+    CITY = "CITY"
+    KECAMATAN = "KECAMATAN"
+    KELURAHAN = "KELURAHAN"
+
+
+@strawberry.type(name="DateRange", description="Inclusive WIB calendar days.")
+class DateRange:
+    from_: dt.date = strawberry.field(name="from")
+    to: dt.date
+
+
+@strawberry.type
+class Area:
+    row: strawberry.Private[AreaRow]
+
+    @strawberry.field(description="Kemendagri code, e.g. 35.78.01.1001.")
+    def code(self) -> str:
+        return self.row.code
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def level(self) -> AreaLevel:
+        return AreaLevel(self.row.level)
+
+    @strawberry.field(description="Area on the ground (spheroid), in km².")
+    def area_km2(self) -> float:
+        return self.row.area_m2 / 1e6
+
+    @strawberry.field(description="A point inside the area for its label (ST_PointOnSurface).")
+    def label_point(self) -> GeoJSON:  # type: ignore[valid-type]
+        return self.row.label_geojson
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Area | None:
+        if self.row.parent_id is None:
+            return None
+        row = await info.context.loaders.area.load(self.row.parent_id)
+        return Area(row=row) if row else None
+
+    @strawberry.field
+    async def children(self, info: Info) -> list[Area]:
+        rows = await info.context.loaders.children.load(self.row.id) or []
+        info.context.loaders.prime_areas(rows)
+        return [Area(row=r) for r in rows]
+
+    @strawberry.field(description="The boundary as a GeoJSON MultiPolygon (RFC 7946).")
+    async def geometry(self, info: Info) -> GeoJSON:  # type: ignore[valid-type]
+        return await info.context.loaders.geometry.load(self.row.id)
+
+    @strawberry.field(description="This area's coverage; areas of one level share one query.")
+    async def coverage(self, info: Info, period: PeriodInput,
+                       filter: ActivityFilterInput | None = None) -> AreaCoverage:
+        p = period.checked(info.context.settings)
+        f = checked_filter(filter, info.context.settings)
+        row = await info.context.loaders.coverage.load((self.row.id, self.row.level, p, f))
+        assert row is not None
+        return AreaCoverage(data=row, level=self.row.level, period=p, filter=f)
+
+    @strawberry.field(description="Targets set on this area that overlap the period.")
+    async def targets(self, info: Info, period: PeriodInput) -> list[Target]:
+        p = period.checked(info.context.settings)
+        rows = await info.context.loaders.targets.load((self.row.id, p))
+        return [Target(row=r) for r in rows]
+
+
+@strawberry.type
+class TargetAttainment:
+    row: strawberry.Private[Attainment]
+
+    @strawberry.field
+    def indicator(self) -> str:
+        return self.row.indicator
+
+    @strawberry.field(description="Sum of the targets on the area and inside it, prorated to the period.")
+    def target(self) -> float:
+        return round(self.row.target, 6)
+
+    @strawberry.field(description="Met outcomes of this indicator in the overlap of the periods.")
+    def actual(self) -> int:
+        return self.row.actual
+
+    @strawberry.field(description="actual / target")
+    def ratio(self) -> float:
+        return round(self.row.ratio, 6)
+
+    @strawberry.field
+    def met(self) -> bool:
+        return self.row.met
+
+
+@strawberry.type
+class AreaCoverage:
+    data: strawberry.Private[Coverage]
+    level: strawberry.Private[str]
+    period: strawberry.Private[Period]
+    filter: strawberry.Private[ActivityFilter | None]
+
+    @strawberry.field
+    async def area(self, info: Info) -> Area:
+        row = await info.context.loaders.area.load(self.data.area_id)
+        assert row is not None
+        return Area(row=row)
+
+    @strawberry.field
+    def activities(self) -> int:
+        return self.data.activities
+
+    @strawberry.field(description="Distinct staff: counted, never summed, at every level.")
+    def distinct_staff(self) -> int:
+        return self.data.staff
+
+    @strawberry.field
+    def citizens_served(self) -> int:
+        return self.data.citizens
+
+    @strawberry.field
+    def outcomes_met(self) -> int:
+        return self.data.outcomes_met
+
+    @strawberry.field(description="outcomesMet / activities; null where there was no activity.")
+    def outcome_rate(self) -> float | None:
+        rate = self.data.outcome_rate
+        return None if rate is None else round(rate, 6)
+
+    @strawberry.field
+    def last_activity_at(self) -> dt.datetime | None:
+        return _wib(self.data.last_at)
+
+    @strawberry.field
+    def activities_per_km2(self) -> float:
+        return round(self.data.per_km2, 6)
+
+    @strawberry.field(description="Attainment of each target overlapping the period.")
+    async def attainment(self, info: Info) -> list[TargetAttainment]:
+        rows = await info.context.loaders.attainment.load(
+            (self.data.area_id, self.level, self.period, self.filter))
+        return [TargetAttainment(row=r) for r in rows]
+
+
+@strawberry.type
+class Target:
+    row: strawberry.Private[TargetRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def indicator(self) -> str:
+        return self.row.indicator
+
+    @strawberry.field
+    async def area(self, info: Info) -> Area:
+        row = await info.context.loaders.area.load(self.row.area_id)
+        assert row is not None
+        return Area(row=row)
+
+    @strawberry.field
+    def period(self) -> DateRange:
+        return DateRange(from_=self.row.start, to=self.row.end)
+
+    @strawberry.field
+    def value(self) -> float:
+        return self.row.value
+
+
+@strawberry.type
+class Unit:
+    row: strawberry.Private[UnitRow]
+
+    @strawberry.field
+    def code(self) -> str:
+        return self.row.code
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="OPD, KECAMATAN, KELURAHAN or UPT.")
+    def kind(self) -> str:
+        return self.row.kind
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Unit | None:
+        if self.row.parent_id is None:
+            return None
+        row = await info.context.loaders.unit.load(self.row.parent_id)
+        return Unit(row=row) if row else None
+
+
+@strawberry.type
+class Staff:
+    row: strawberry.Private[StaffRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field(description="18-digit NIP. Personal data: never use it as a key.")
+    def nip(self) -> str:
+        return self.row.nip
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def active(self) -> bool:
+        return self.row.active
+
+    @strawberry.field
+    async def unit(self, info: Info) -> Unit:
+        row = await info.context.loaders.unit.load(self.row.unit_id)
+        assert row is not None
+        return Unit(row=row)
+
+
+@strawberry.type
+class Activity:
+    row: strawberry.Private[ActivityRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    async def staff(self, info: Info) -> Staff:
+        row = await info.context.loaders.staff.load(self.row.staff_id)
+        assert row is not None
+        return Staff(row=row)
+
+    @strawberry.field(description="Service category code.")
+    def category(self) -> str:
+        return self.row.category
+
+    @strawberry.field
+    def started_at(self) -> dt.datetime:
+        return self.row.started_at.astimezone(WIB)
+
+    @strawberry.field
+    def ended_at(self) -> dt.datetime | None:
+        return _wib(self.row.ended_at)
+
+    @strawberry.field(description="The device's clock when it was recorded.")
+    def device_time(self) -> dt.datetime | None:
+        return _wib(self.row.device_time)
+
+    @strawberry.field(description="When the server received it.")
+    def received_at(self) -> dt.datetime:
+        return self.row.received_at.astimezone(WIB)
+
+    @strawberry.field(description="A GeoJSON Point.")
+    def location(self) -> GeoJSON:  # type: ignore[valid-type]
+        return self.row.location
+
+    @strawberry.field
+    def accuracy_meters(self) -> float | None:
+        return self.row.accuracy_m
+
+    @strawberry.field
+    def mock_location(self) -> bool:
+        return self.row.mock_location
+
+    @strawberry.field(description="The kelurahan, assigned by the database; null outside every kelurahan.")
+    async def area(self, info: Info) -> Area | None:
+        if self.row.area_id is None:
+            return None
+        row = await info.context.loaders.area.load(self.row.area_id)
+        return Area(row=row) if row else None
+
+    @strawberry.field
+    def citizens_served(self) -> int:
+        return self.row.citizens_served
+
+    @strawberry.field(description="Outcome indicator code.")
+    def outcome(self) -> str | None:
+        return self.row.outcome
+
+    @strawberry.field
+    def outcome_met(self) -> bool:
+        return self.row.outcome_met
+
+    @strawberry.field
+    def note(self) -> str | None:
+        return self.row.note
+
+
+@strawberry.type
+class ActivityEdge:
+    cursor: str
+    node: Activity
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Category:
+    code: str
+    name: str
+    unit_code: str
+
+
+@strawberry.type
+class Indicator:
+    code: str
+    name: str
+    unit_code: str
+
+
+@strawberry.enum
+class RecordStatus(Enum):
+    CREATED = "CREATED"
+    DUPLICATE = "DUPLICATE"
+    REJECTED = "REJECTED"
+
+
+@strawberry.type
+class RecordError:
+    code: str
+    message: str
+
+
+@strawberry.type
+class RecordResult:
+    id: strawberry.ID
+    status: RecordStatus
+    activity: Activity | None
+    error: RecordError | None
