@@ -44,7 +44,7 @@ class ActivityRow:
 async def by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ActivityRow]:
     rows = await conn.execute(text(f"SELECT {COLUMNS} FROM activities a WHERE a.id = ANY(:ids)"),
                               {"ids": list(ids)})
-    return {r[0]: ActivityRow(*r) for r in rows.tuples().all()}
+    return {r[0]: ActivityRow(*r) for r in rows.all()}
 
 
 async def page(
@@ -60,7 +60,7 @@ async def page(
         SELECT {COLUMNS} FROM activities a
         WHERE {where.sql} AND {keyset}
         ORDER BY a.started_at DESC, a.id DESC LIMIT :lim"""), params)
-    return [ActivityRow(*r) for r in rows.tuples().all()]
+    return [ActivityRow(*r) for r in rows.all()]
 
 
 async def count(conn: AsyncConnection, where: Where) -> int:

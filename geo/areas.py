@@ -84,4 +84,4 @@ async def geometries(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, str
     rows = await conn.execute(text(f"""
         SELECT id, ST_AsGeoJSON(ST_ForcePolygonCCW(geom), {PRECISION}) FROM areas
         WHERE id = ANY(:ids)"""), {"ids": list(ids)})
-    return dict(rows.tuples().all())
+    return dict(rows.all())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,11 @@ def _prepare_dirs(cluster: Cluster) -> None:
                 os.chmod(parent, mode | 0o001)
 
 
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def status(cluster: Cluster) -> bool:
     """True when the cluster is running."""
     if not (cluster.data_dir / "PG_VERSION").exists():
@@ -115,6 +121,12 @@ def start(cluster: Cluster) -> None:
         if res.returncode != 0:
             raise ClusterError(f"initdb failed: {res.stderr.strip() or res.stdout.strip()}")
     if not status(cluster):
+        if _port_taken(cluster.port):
+            raise ClusterError(
+                f"port {cluster.port} is taken by another server (another Jangkau data "
+                "directory, or a PostgreSQL of its own?); set JANGKAU_PG_PORT to a free port "
+                "or DATABASE_URL to use that server"
+            )
         opts = f"-p {cluster.port} -k /tmp -c listen_addresses=127.0.0.1 -c jit=off"
         res = _run_as_owner(
             [str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-o", opts,

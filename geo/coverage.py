@@ -100,7 +100,7 @@ async def coverage(conn: AsyncConnection, level: str, period: Period,
     params = {**where.params, "t0": period.t0, "t1": period.t1, "level": level,
               "scope_area": await _scope_area(conn, f)}
     rows = await conn.execute(text(sql), params)
-    return [Coverage(*r) for r in rows.tuples().all()]
+    return [Coverage(*r) for r in rows.all()]
 
 
 async def attainment(conn: AsyncConnection, level: str, period: Period,
@@ -144,4 +144,4 @@ async def attainment(conn: AsyncConnection, level: str, period: Period,
     params = {**where.params, "t0": period.t0, "t1": period.t1, "d0": period.start,
               "d1": period.end, "level": level, "scope_area": await _scope_area(conn, f)}
     rows = await conn.execute(text(sql), params)
-    return [Attainment(*r) for r in rows.tuples().all()]
+    return [Attainment(*r) for r in rows.all()]

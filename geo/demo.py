@@ -107,7 +107,7 @@ async def _organisation(conn: AsyncConnection, kel: list[Kelurahan], rng: np.ran
     unit_rows = [(ROOT_UNIT[0], ROOT_UNIT[1], "OPD", None)]
     unit_rows += [(c, n, "OPD", ROOT_UNIT[0]) for c, n in OPDS]
     names = dict((await conn.execute(text(
-        "SELECT code, name FROM areas WHERE level = 'KECAMATAN'"))).tuples().all())
+        "SELECT code, name FROM areas WHERE level = 'KECAMATAN'"))).all())
     unit_rows += [(f"KEC-{c.replace('.', '')}", f"Kecamatan {names[c]}", "KECAMATAN", ROOT_UNIT[0])
                   for c in kecs]
     for code, name, kind, parent in unit_rows:

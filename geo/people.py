@@ -56,13 +56,13 @@ class UnitRow:
 async def staff_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StaffRow]:
     rows = await conn.execute(text(
         "SELECT id, nip, name, unit_id, active FROM staff WHERE id = ANY(:ids)"), {"ids": list(ids)})
-    return {r[0]: StaffRow(*r) for r in rows.tuples().all()}
+    return {r[0]: StaffRow(*r) for r in rows.all()}
 
 
 async def units_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, UnitRow]:
     rows = await conn.execute(text(
         "SELECT id, code, name, kind, parent_id FROM units WHERE id = ANY(:ids)"), {"ids": list(ids)})
-    return {r[0]: UnitRow(*r) for r in rows.tuples().all()}
+    return {r[0]: UnitRow(*r) for r in rows.all()}
 
 
 async def assigned_areas(conn: AsyncConnection, staff_ids: Sequence[uuid.UUID],
@@ -72,6 +72,6 @@ async def assigned_areas(conn: AsyncConnection, staff_ids: Sequence[uuid.UUID],
         WHERE staff_id = ANY(:ids) AND during @> CAST(:on AS date) ORDER BY staff_id, area_id"""),
         {"ids": list(staff_ids), "on": on})
     out: dict[uuid.UUID, list[int]] = {i: [] for i in staff_ids}
-    for sid, aid in rows.tuples().all():
+    for sid, aid in rows.all():
         out[sid].append(aid)
     return out

@@ -181,7 +181,7 @@ async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
     stored: dict[uuid.UUID, tuple[Any, ...]] = {}
     if others:
         rows = await conn.execute(text(STORED), {"ids": others})
-        stored = {r[0]: tuple(r) for r in rows.tuples().all()}
+        stored = {r[0]: tuple(r) for r in rows.all()}
     await conn.commit()
 
     return [_answer(raw_id, item, bad, first, created, stored) for raw_id, item in zip(ids, batch, strict=True)]

@@ -12,16 +12,16 @@ async def categories(conn: AsyncConnection) -> list[tuple[str, str, str]]:
     rows = await conn.execute(text("""
         SELECT c.code, c.name, u.code FROM service_categories c JOIN units u ON u.id = c.unit_id
         ORDER BY c.code"""))
-    return list(rows.tuples().all())
+    return list(rows.all())
 
 
 async def indicators(conn: AsyncConnection) -> list[tuple[str, str, str]]:
     rows = await conn.execute(text("""
         SELECT i.code, i.name, u.code FROM indicators i JOIN units u ON u.id = i.unit_id
         ORDER BY i.code"""))
-    return list(rows.tuples().all())
+    return list(rows.all())
 
 
 async def units(conn: AsyncConnection) -> list[UnitRow]:
     rows = await conn.execute(text("SELECT id, code, name, kind, parent_id FROM units ORDER BY code"))
-    return [UnitRow(*r) for r in rows.tuples().all()]
+    return [UnitRow(*r) for r in rows.all()]

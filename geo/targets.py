@@ -37,7 +37,7 @@ async def for_areas(conn: AsyncConnection, area_ids: Sequence[int],
         ORDER BY area_id, indicator_code, lower(period)"""),
         {"ids": list(area_ids), "d0": period.start, "d1": period.end})
     out: dict[int, list[TargetRow]] = {i: [] for i in area_ids}
-    for r in rows.tuples().all():
+    for r in rows.all():
         out[r[2]].append(TargetRow(*r))
     return out
 

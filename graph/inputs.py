@@ -40,7 +40,7 @@ class ActivityFilterInput:
     period: PeriodInput | None = None
     area_code: str | None = strawberry.field(
         default=None, description="That area and everything inside it.")
-    within: GeoJSON | None = strawberry.field(  # type: ignore[valid-type]
+    within: GeoJSON | None = strawberry.field(
         default=None, description="A Polygon or MultiPolygon; activities it covers.")
     bbox: list[float] | None = strawberry.field(
         default=None, description="[minLon, minLat, maxLon, maxLat]")
@@ -81,7 +81,7 @@ class ActivityInput:
     ended_at: dt.datetime | None = None
     device_time: dt.datetime | None = strawberry.field(
         default=None, description="The device's clock when the activity was recorded.")
-    location: GeoJSON = strawberry.field(description="A GeoJSON Point, [lon, lat].")  # type: ignore[valid-type]
+    location: GeoJSON = strawberry.field(description="A GeoJSON Point, [lon, lat].")
     accuracy_meters: float | None = None
     mock_location: bool | None = None
     citizens_served: int

@@ -20,8 +20,9 @@ def _parse_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> 
     return value_from_ast_untyped(node, variables)
 
 
-GeoJSON = strawberry.scalar(
-    NewType("GeoJSON", object),
+GeoJSON = NewType("GeoJSON", object)
+
+GEOJSON_SCALAR = strawberry.scalar(
     name="GeoJSON",
     description="An RFC 7946 GeoJSON object (geometry or FeatureCollection), WGS84 lon/lat.",
     specified_by_url="https://www.rfc-editor.org/rfc/rfc7946",
@@ -29,3 +30,5 @@ GeoJSON = strawberry.scalar(
     parse_value=lambda v: v,
     parse_literal=_parse_literal,
 )
+
+SCALARS = {GeoJSON: GEOJSON_SCALAR}

@@ -7,9 +7,11 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph.errors import log_unexpected
+from graph.scalars import SCALARS
 from graph.resolvers.activities import ActivityConnection, get_activity, list_activities
 from graph.resolvers.areas import coverage, get_area, list_areas
 from graph.resolvers.mutations import record_activities, record_activity, set_target
@@ -61,7 +63,8 @@ class JangkauSchema(strawberry.Schema):
 
 def build_schema(**extra: Any) -> strawberry.Schema:
     return JangkauSchema(query=Query, mutation=Mutation,
-                         extensions=[ParserCache(maxsize=256), ValidationCache(maxsize=256)], **extra)
+                         config=StrawberryConfig(scalar_map=SCALARS),
+                         extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)], **extra)
 
 
 schema = build_schema()

@@ -59,7 +59,7 @@ class Area:
         return self.row.area_m2 / 1e6
 
     @strawberry.field(description="A point inside the area for its label (ST_PointOnSurface).")
-    def label_point(self) -> GeoJSON:  # type: ignore[valid-type]
+    def label_point(self) -> GeoJSON:
         return self.row.label_geojson
 
     @strawberry.field
@@ -76,7 +76,7 @@ class Area:
         return [Area(row=r) for r in rows]
 
     @strawberry.field(description="The boundary as a GeoJSON MultiPolygon (RFC 7946).")
-    async def geometry(self, info: Info) -> GeoJSON:  # type: ignore[valid-type]
+    async def geometry(self, info: Info) -> GeoJSON:
         return await info.context.loaders.geometry.load(self.row.id)
 
     @strawberry.field(description="This area's coverage; areas of one level share one query.")
@@ -282,7 +282,7 @@ class Activity:
         return self.row.received_at.astimezone(WIB)
 
     @strawberry.field(description="A GeoJSON Point.")
-    def location(self) -> GeoJSON:  # type: ignore[valid-type]
+    def location(self) -> GeoJSON:
         return self.row.location
 
     @strawberry.field

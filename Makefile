@@ -1,0 +1,31 @@
+# The two commands a newcomer needs: `make up` (service on demo data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: up test bench lint schema clean
+
+up: $(STAMP)
+	$(VENV)/bin/jangkau up
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check geo graph tests bench
+	$(VENV)/bin/mypy geo graph
+
+schema: $(STAMP)
+	$(VENV)/bin/python -c "from graph.schema import schema; print(schema.as_str())" > schema.graphql
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,156 @@
+"""Fixtures: a PostGIS template (migrations, real boundaries, the hand-made seed) built once,
+a fresh clone per test, and the app served in process through httpx."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from geo import migrate
+from geo.boundaries import import_areas
+from geo.db import create_engine
+from geo.demo import BOUNDARY_FILES
+from geo.settings import Settings
+from graph.app import create_app
+from tests import dbs
+from tests.seed import seed
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def admin() -> Iterator[str]:
+    url = dbs.admin_url()
+    dbs.run_sync(lambda: dbs.drop_stale(url))
+    yield url
+
+
+def _build_template(admin: str, name: str, seeded: bool) -> str:
+    url = dbs.run_sync(lambda: dbs.create(admin, name))
+    migrate.upgrade(url)
+
+    async def fill() -> None:
+        engine = create_engine(url, pool_size=1)
+        async with engine.connect() as conn:
+            await import_areas(conn, BOUNDARY_FILES)
+            if seeded:
+                await seed(conn)
+        await engine.dispose()
+
+    dbs.run_sync(fill)
+    return name
+
+
+@pytest.fixture(scope="session")
+def template(admin: str) -> Iterator[str]:
+    """Migrated, with the real boundaries and the hand-made seed."""
+    name = _build_template(admin, f"{dbs.PREFIX}tpl", seeded=True)
+    yield name
+    dbs.run_sync(lambda: dbs.drop(admin, name))
+
+
+@pytest.fixture(scope="session")
+def bare_template(admin: str) -> Iterator[str]:
+    """Migrated, with the real boundaries and nothing else."""
+    name = _build_template(admin, f"{dbs.PREFIX}bare", seeded=False)
+    yield name
+    dbs.run_sync(lambda: dbs.drop(admin, name))
+
+
+async def _clone(admin: str, template: str) -> AsyncIterator[str]:
+    name = f"{dbs.PREFIX}{next(_counter)}"
+    url = await dbs.create(admin, name, template)
+    try:
+        yield url
+    finally:
+        await dbs.drop(admin, name)
+
+
+@pytest.fixture
+async def db_url(admin: str, template: str) -> AsyncIterator[str]:
+    """A private copy of the seeded template for one test."""
+    async for url in _clone(admin, template):
+        yield url
+
+
+@pytest.fixture
+async def bare_db_url(admin: str, bare_template: str) -> AsyncIterator[str]:
+    async for url in _clone(admin, bare_template):
+        yield url
+
+
+@pytest.fixture
+async def empty_db_url(admin: str) -> AsyncIterator[str]:
+    """A database with nothing in it, not even PostGIS."""
+    name = f"{dbs.PREFIX}{next(_counter)}"
+    url = await dbs.create(admin, name)
+    try:
+        yield url
+    finally:
+        await dbs.drop(admin, name)
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    e = create_engine(db_url, pool_size=2)
+    yield e
+    await e.dispose()
+
+
+@pytest.fixture
+async def conn(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as c:
+        yield c
+
+
+def settings_for(url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=url, **overrides)
+
+
+class Api:
+    """A GraphQL client over in-process HTTP."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.http = client
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None,
+                   **headers: str) -> dict[str, Any]:
+        r = await self.http.post("/graphql", json={"query": query, "variables": variables or {}},
+                                 headers=headers)
+        assert r.status_code < 500, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.post(query, variables)
+        assert "errors" not in body, body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
+
+    async def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The first error; fails when there is none."""
+        body = await self.post(query, variables)
+        assert body.get("errors"), body
+        err: dict[str, Any] = body["errors"][0]
+        assert "Traceback" not in err["message"]
+        return err
+
+
+async def serve(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://jangkau.test") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield Api(client)
+
+
+@pytest.fixture
+async def api(db_url: str) -> AsyncIterator[Api]:
+    async for a in serve(settings_for(db_url)):
+        yield a
