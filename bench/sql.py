@@ -1,0 +1,151 @@
+"""Every SQL text of the references, in one file a reviewer can read top to bottom.
+
+Positional parameters are asyncpg's ($1, $2); the PostGraphile peer's function reuses the
+coverage text, where $1 and $2 are its arguments.
+"""
+
+from __future__ import annotations
+
+# What Jangkau counts by default: activities without plausibility flags, or whose flags a
+# reviewer accepted (geo.filters.build_where).
+COUNTED = "a.review IN ('NONE', 'ACCEPTED')"
+# The 30- and 90-day per-kelurahan aggregate over the base table: zeros included, by code.
+COVERAGE = f"""
+    SELECT k.code, count(a.id) AS activities, count(DISTINCT a.staff_id) AS distinct_staff,
+           coalesce(sum(a.citizens_served), 0) AS citizens_served,
+           count(a.id) FILTER (WHERE a.outcome_met) AS outcomes_met,
+           max(a.started_at) AS last_activity_at
+    FROM areas k
+    LEFT JOIN activities a ON a.area_id = k.id AND a.started_at >= $1 AND a.started_at < $2
+                          AND {COUNTED}
+    WHERE k.level = 'KELURAHAN'
+    GROUP BY k.code
+    ORDER BY k.code
+"""
+
+# The choropleth as one FeatureCollection, figures and target attainment per kelurahan, written
+# by json_agg. $1, $2: the period's instants; $3, $4: its first and last WIB day; $5: the band of
+# precomputed shapes for the zoom (geo.shapes). Targets are prorated to the days of their period
+# inside the asked one; the actual is the met outcomes of the indicator in those days, counted
+# in one pass per (kelurahan, indicator, WIB day).
+COVERAGE_MAP = f"""
+    WITH cov AS (
+        SELECT k.id, count(a.id) AS activities, count(DISTINCT a.staff_id) AS distinct_staff,
+               coalesce(sum(a.citizens_served), 0) AS citizens_served,
+               count(a.id) FILTER (WHERE a.outcome_met) AS outcomes_met,
+               max(a.started_at) AS last_activity_at
+        FROM areas k
+        LEFT JOIN activities a ON a.area_id = k.id AND a.started_at >= $1 AND a.started_at < $2
+                              AND {COUNTED}
+        WHERE k.level = 'KELURAHAN'
+        GROUP BY k.id
+    ),
+    tg AS (
+        SELECT t.id, t.area_id, t.indicator_code,
+               t.target_value * (upper(o.overlap) - lower(o.overlap))
+                   / (upper(t.period) - lower(t.period))::float8 AS target,
+               o.overlap
+        FROM targets t JOIN areas k ON k.id = t.area_id AND k.level = 'KELURAHAN'
+        CROSS JOIN LATERAL (SELECT t.period * daterange($3, $4, '[]') AS overlap) o
+        WHERE t.period && daterange($3, $4, '[]')
+    ),
+    met AS (
+        SELECT a.area_id, a.outcome_code, (a.started_at AT TIME ZONE 'Asia/Jakarta')::date AS d,
+               count(*) AS n
+        FROM activities a
+        WHERE a.started_at >= $1 AND a.started_at < $2 AND a.outcome_met AND {COUNTED}
+        GROUP BY 1, 2, 3
+    ),
+    per_target AS (
+        SELECT tg.id, tg.area_id, tg.indicator_code, tg.target, coalesce(sum(met.n), 0) AS actual
+        FROM tg LEFT JOIN met ON met.area_id = tg.area_id AND met.outcome_code = tg.indicator_code
+                             AND met.d <@ tg.overlap
+        GROUP BY tg.id, tg.area_id, tg.indicator_code, tg.target
+    ),
+    att AS (
+        SELECT area_id, indicator_code AS indicator, sum(target) AS target, sum(actual) AS actual
+        FROM per_target GROUP BY 1, 2
+    ),
+    att_json AS (
+        SELECT area_id, avg(actual / target) AS mean_ratio,
+               json_agg(json_build_object('indicator', indicator, 'target', target,
+                                          'actual', actual, 'ratio', actual / target,
+                                          'met', actual >= target) ORDER BY indicator) AS items
+        FROM att GROUP BY area_id
+    )
+    SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(
+        json_build_object(
+            'type', 'Feature', 'id', k.code,
+            'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(s.geom), 6)::json,
+            'properties', json_build_object(
+                'code', k.code, 'name', k.name, 'level', k.level, 'areaKm2', k.area_m2 / 1e6,
+                'activities', cov.activities, 'distinctStaff', cov.distinct_staff,
+                'citizensServed', cov.citizens_served, 'outcomesMet', cov.outcomes_met,
+                'outcomeRate', cov.outcomes_met::float8 / nullif(cov.activities, 0),
+                'lastActivityAt', cov.last_activity_at,
+                'activitiesPerKm2', cov.activities / (k.area_m2 / 1e6),
+                'attainment', coalesce(t.items, '[]'::json),
+                'attainmentRatio', t.mean_ratio))
+        ORDER BY k.code), '[]'::json))::text
+    FROM cov JOIN areas k ON k.id = cov.id
+    LEFT JOIN area_shapes s ON s.area_id = k.id AND s.band = $5
+    LEFT JOIN att_json t ON t.area_id = k.id
+"""
+
+# The newest page of activities with their location and staff.
+ACTIVITIES_PAGE = f"""
+    SELECT a.id, a.started_at, a.category_code, ST_AsGeoJSON(a.geom, 6) AS location,
+           s.id AS staff_id, s.name AS staff_name
+    FROM activities a JOIN staff s ON s.id = a.staff_id
+    WHERE {COUNTED}
+    ORDER BY a.started_at DESC, a.id DESC
+    LIMIT $1
+"""
+
+# Bulk load reference: the loaded rows, copied into a bare table, then one spatial UPDATE.
+EXPORT = """
+    SELECT id, staff_id, category_code, started_at, ended_at, device_time, received_at, geom,
+           accuracy_m, mock_location, citizens_served, outcome_code, outcome_met, note
+    FROM activities
+"""
+RAW_COLUMNS = ["id", "staff_id", "category_code", "started_at", "ended_at", "device_time",
+               "received_at", "geom", "accuracy_m", "mock_location", "citizens_served",
+               "outcome_code", "outcome_met", "note"]
+RAW_TABLE = """
+    CREATE TABLE bench_raw_activities (
+        id uuid, staff_id uuid, category_code text, started_at timestamptz,
+        ended_at timestamptz, device_time timestamptz, received_at timestamptz,
+        geom geometry(Point, 4326), accuracy_m double precision, mock_location boolean,
+        citizens_served integer, outcome_code text, outcome_met boolean, note text,
+        area_id integer
+    )
+"""
+RAW_ASSIGN = """
+    UPDATE bench_raw_activities t SET area_id = p.area_id
+    FROM area_parts p WHERE ST_Covers(p.geom, t.geom)
+"""
+RAW_DROP = "DROP TABLE IF EXISTS bench_raw_activities"
+JANGKAU_ASSIGNED = "SELECT count(*) FROM activities WHERE area_id IS NOT NULL"
+RAW_ASSIGNED = "SELECT count(*) FROM bench_raw_activities WHERE area_id IS NOT NULL"
+COUNT = "SELECT count(*) FROM activities"
+
+# What PostGraphile serves beyond the tables, as a team would add it: the coverage aggregate,
+# and the activities that count (sortable, so `orderBy` works on it).
+PEER_SCHEMA = "peer"
+PEER_OBJECTS = f"""
+    DROP SCHEMA IF EXISTS {PEER_SCHEMA} CASCADE;
+    CREATE SCHEMA {PEER_SCHEMA};
+    CREATE TYPE {PEER_SCHEMA}.coverage_row AS (
+        code text, activities bigint, distinct_staff bigint, citizens_served bigint,
+        outcomes_met bigint, last_activity_at timestamptz
+    );
+    CREATE FUNCTION {PEER_SCHEMA}.coverage_kelurahan(t0 timestamptz, t1 timestamptz)
+        RETURNS SETOF {PEER_SCHEMA}.coverage_row LANGUAGE sql STABLE AS $$ {COVERAGE} $$;
+    CREATE FUNCTION {PEER_SCHEMA}.counted_activities() RETURNS SETOF public.activities
+        LANGUAGE sql STABLE AS $$ SELECT * FROM public.activities a WHERE {COUNTED} $$;
+    COMMENT ON FUNCTION {PEER_SCHEMA}.counted_activities() IS E'@sortable';
+"""
+
+# For the report: what the database is.
+VERSIONS = "SELECT current_setting('server_version'), postgis_lib_version(), " \
+           "current_setting('jit')"

@@ -1,0 +1,170 @@
+"""Vector tiles over HTTP: `/tiles/{layer}/{z}/{x}/{y}.mvt` and TileJSON at `/tiles/{layer}.json`.
+
+Query parameters (`from`, `to` as WIB dates, the activity filter fields, `level` for areas) are
+checked here and become the data layer's Period and ActivityFilter. Tiles carry an ETag (a hash
+of the body) and may be cached for a minute; an empty tile is a 204.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
+
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from geo.boundaries import LEVELS
+from geo.errors import BadInput, JangkauError
+from geo.filters import ActivityFilter
+from geo.periods import WIB, Period, make_period
+from geo.settings import Settings
+from geo.tiles import LAYERS, Layer, activities_tile, areas_tile, city_bounds, parse_tile
+
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+CACHE_CONTROL = "public, max-age=60"
+DEFAULT_DAYS = 30
+TILEJSON_MAXZOOM = 16    # clients overzoom beyond; the endpoint still serves up to z22
+WORLD = (-180.0, -85.051129, 180.0, 85.051129)
+FILTER_PARAMS = ("from", "to", "category", "unitCode", "outcomeMet", "areaCode")
+PARAMS = {"areas": ("level", *FILTER_PARAMS), "activities": FILTER_PARAMS}
+
+
+@dataclass(frozen=True)
+class TileQuery:
+    level: str
+    period: Period
+    filter: ActivityFilter
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _one(query: QueryParams, name: str) -> str | None:
+    values = query.getlist(name)
+    if len(values) > 1:
+        raise BadInput(f"query parameter {name!r} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+def _date(query: QueryParams, name: str, default: date) -> date:
+    raw = _one(query, name)
+    if raw is None:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadInput(f"{name!r} must be a WIB date like 2026-10-01, got {raw!r:.30}") from None
+
+
+def _bool(query: QueryParams, name: str) -> bool | None:
+    raw = _one(query, name)
+    if raw is None or raw in ("true", "false"):
+        return None if raw is None else raw == "true"
+    raise BadInput(f"{name!r} must be true or false, got {raw!r:.30}")
+
+
+def parse_query(query: QueryParams, layer: str, settings: Settings, today: date) -> TileQuery:
+    """The layer's parameters, checked; the period defaults to the 30 days ending `today`."""
+    unknown = sorted(set(query) - set(PARAMS[layer]))
+    if unknown:
+        raise BadInput(f"unknown query parameter {unknown[0]!r:.40} for layer {layer!r}; "
+                       f"known: {', '.join(PARAMS[layer])}")
+    level = _one(query, "level") or "KELURAHAN"
+    if level not in LEVELS:
+        raise BadInput(f"'level' must be one of {', '.join(LEVELS)}, got {level!r:.30}")
+    end = _date(query, "to", today)
+    period = make_period(_date(query, "from", end - timedelta(days=DEFAULT_DAYS - 1)), end,
+                         settings.max_period_days)
+    f = ActivityFilter(area_code=_one(query, "areaCode"), unit_code=_one(query, "unitCode"),
+                       category=_one(query, "category"), outcome_met=_bool(query, "outcomeMet"))
+    return TileQuery(level, period, f)
+
+
+def _layer(request: Request) -> Layer | JSONResponse:
+    name: str = request.path_params["layer"]
+    layer = LAYERS.get(name)
+    if layer is None:
+        return _error(404, "NOT_FOUND",
+                      f"unknown tile layer {name!r:.40}; layers: {', '.join(LAYERS)}")
+    return layer
+
+
+def _today() -> date:
+    return datetime.now(WIB).date()
+
+
+def etag_of(body: bytes) -> str:
+    return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+
+
+def _fresh(if_none_match: str | None, etag: str) -> bool:
+    """The client's copy is current (RFC 9110 weak comparison)."""
+    if if_none_match is None:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+async def tile(request: Request) -> Response:
+    layer = _layer(request)
+    if isinstance(layer, JSONResponse):
+        return layer
+    p = request.path_params
+    settings: Settings = request.app.state.settings
+    try:
+        t = parse_tile(p["z"], p["x"], p["y"])
+        q = parse_query(request.query_params, layer.id, settings, _today())
+        async with request.app.state.engine.connect() as conn:
+            if layer.id == "areas":
+                body = await areas_tile(conn, t, q.level, q.period, q.filter)
+            else:
+                body = await activities_tile(conn, t, q.period, q.filter)
+    except JangkauError as exc:
+        # Unknown codes in the filter are a bad request for this tile, whatever their code.
+        return _error(400, exc.code, exc.message)
+    headers = {"Cache-Control": CACHE_CONTROL}
+    if not body:
+        return Response(status_code=204, headers=headers)
+    headers["ETag"] = etag_of(body)
+    if _fresh(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=MVT_TYPE, headers=headers)
+
+
+async def tilejson(request: Request) -> Response:
+    """TileJSON 3.0.0; the tiles URL keeps this request's (checked) query parameters."""
+    layer = _layer(request)
+    if isinstance(layer, JSONResponse):
+        return layer
+    try:
+        parse_query(request.query_params, layer.id, request.app.state.settings, _today())
+    except JangkauError as exc:
+        return _error(400, exc.code, exc.message)
+    async with request.app.state.engine.connect() as conn:
+        west, south, east, north = await city_bounds(conn) or WORLD
+    query = urlencode(request.query_params.multi_items())
+    url = f"{str(request.base_url).rstrip('/')}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.mvt"
+    return JSONResponse({
+        "tilejson": "3.0.0",
+        "name": f"Jangkau {layer.id}",
+        "description": layer.description,
+        "scheme": "xyz",
+        "tiles": [f"{url}?{query}" if query else url],
+        "minzoom": 0,
+        "maxzoom": TILEJSON_MAXZOOM,
+        "bounds": [west, south, east, north],
+        "center": [(west + east) / 2, (south + north) / 2, 11],
+        "vector_layers": [{"id": layer.id, "description": layer.description,
+                           "fields": layer.fields, "minzoom": 0, "maxzoom": TILEJSON_MAXZOOM}],
+    }, headers={"Cache-Control": CACHE_CONTROL})
+
+
+routes = [
+    Route("/tiles/{layer}.json", tilejson, methods=["GET"]),
+    Route("/tiles/{layer}/{z}/{x}/{y}.mvt", tile, methods=["GET"]),
+]
