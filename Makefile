@@ -2,13 +2,15 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+# npm ci writes this file last: the map page's JavaScript (MapLibre) is installed.
+WEB := web/node_modules/.package-lock.json
 
 .PHONY: up test bench lint schema clean
 
-up: $(STAMP)
+up: $(STAMP) $(WEB)
 	$(VENV)/bin/jangkau up
 
-test: $(STAMP)
+test: $(STAMP) $(WEB)
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)
@@ -26,6 +28,9 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
+
+$(WEB): web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -19,7 +19,7 @@ from geo.filters import Where
 
 COLUMNS = f"""a.id, a.staff_id, a.category_code, a.started_at, a.ended_at, a.device_time,
     a.received_at, ST_AsGeoJSON(a.geom, {PRECISION}) AS location, a.accuracy_m, a.mock_location,
-    a.citizens_served, a.outcome_code, a.outcome_met, a.note, a.area_id"""
+    a.citizens_served, a.outcome_code, a.outcome_met, a.note, a.area_id, a.flags, a.review"""
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class ActivityRow:
     outcome_met: bool
     note: str | None
     area_id: int | None
+    flags: list[str]              # plausibility flags (geo.plausibility), [] when none
+    review: str                   # NONE | PENDING | ACCEPTED | REJECTED
 
 
 async def by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ActivityRow]:

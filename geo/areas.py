@@ -12,6 +12,7 @@ from geo.errors import NotFound
 
 # RFC 7946 output: exterior rings counter-clockwise, 6 decimals (~0.11 m at the equator).
 PRECISION = 6
+GRID = 10.0 ** -PRECISION  # degrees: the grid that PRECISION decimals write
 
 COLUMNS = f"""a.id, a.code, a.name, a.level, a.parent_id, a.area_m2,
     ST_AsGeoJSON(a.label_point, {PRECISION}) AS label_geojson"""
@@ -80,8 +81,12 @@ async def list_areas(
 
 
 async def geometries(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, str]:
-    """Full-resolution boundaries as RFC 7946 GeoJSON text, keyed by area id."""
+    """Full-resolution boundaries as RFC 7946 GeoJSON text, keyed by area id.
+
+    Snapped to the output grid first: rounding alone collapses a few tiny holes into rings
+    with no area or the wrong orientation."""
     rows = await conn.execute(text(f"""
-        SELECT id, ST_AsGeoJSON(ST_ForcePolygonCCW(geom), {PRECISION}) FROM areas
-        WHERE id = ANY(:ids)"""), {"ids": list(ids)})
+        SELECT id, ST_AsGeoJSON(ST_Multi(ST_ForcePolygonCCW(ST_ReducePrecision(geom, {GRID}))),
+                                {PRECISION})
+        FROM areas WHERE id = ANY(:ids)"""), {"ids": list(ids)})
     return dict(rows.all())

@@ -24,6 +24,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo import shapes
 from geo.assign import reassign_activities
 from geo.errors import BadInput, InvalidGeometry
 from geo.validate import as_multipolygon, parse_geometry
@@ -32,10 +33,11 @@ LEVELS = ("CITY", "KECAMATAN", "KELURAHAN")
 LEVEL_ALIASES = {"CITY": "CITY", "KOTA": "CITY", "KABUPATEN": "CITY", "KECAMATAN": "KECAMATAN",
                  "KELURAHAN": "KELURAHAN", "DESA": "KELURAHAN"}
 CODE_RE = {
-    "CITY": re.compile(r"^\d{2}\.\d{2}$"),
-    "KECAMATAN": re.compile(r"^\d{2}\.\d{2}\.\d{2}$"),
-    "KELURAHAN": re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$"),
+    "CITY": re.compile(r"^[0-9]{2}\.[0-9]{2}$"),
+    "KECAMATAN": re.compile(r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}$"),
+    "KELURAHAN": re.compile(r"^[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}$"),
 }
+CODE_EXAMPLE = {"CITY": "35.78", "KECAMATAN": "35.78.01", "KELURAHAN": "35.78.01.1001"}
 ACCEPTED_CRS = {"urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "EPSG:4326",
                 "urn:ogc:def:crs:EPSG::4326"}
 MAX_VERTICES_PER_AREA = 200_000
@@ -48,6 +50,7 @@ class AreaFeature:
     level: str
     parent_code: str | None
     wkb: bytes
+    where: str          # file, index and code, for messages about this feature
 
 
 @dataclass
@@ -92,7 +95,7 @@ def parse_feature(feat: Any, where: str) -> tuple[AreaFeature, str | None]:
     if level is None:
         raise BadInput(f"{where}: unknown level {raw_level!r}; use CITY, KECAMATAN or KELURAHAN")
     if not CODE_RE[level].match(code):
-        raise BadInput(f"{where}: code {code!r} is not a {level} code (e.g. 35.78.01.1001)")
+        raise BadInput(f"{where}: code {code!r} is not a {level} code (e.g. {CODE_EXAMPLE[level]})")
     name = _prop(props, "name", "nama")
     if not isinstance(name, str) or not name.strip():
         raise BadInput(f"{where}: no name (property 'name' or 'nama')")
@@ -108,12 +111,12 @@ def parse_feature(feat: Any, where: str) -> tuple[AreaFeature, str | None]:
     geom, note = parse_geometry(feat.get("geometry"), ("Polygon", "MultiPolygon"), where=where,
                                 max_vertices=MAX_VERTICES_PER_AREA, repair=True)
     mp = as_multipolygon(geom)
-    return AreaFeature(code, name.strip(), level, parent, shapely.to_wkb(mp)), note
+    return AreaFeature(code, name.strip(), level, parent, shapely.to_wkb(mp), where), note
 
 
 def read_features(paths: list[Path]) -> tuple[list[AreaFeature], list[str]]:
     """Every feature of every file, checked, parents before children."""
-    features: dict[str, tuple[AreaFeature, str]] = {}
+    features: dict[str, AreaFeature] = {}
     notes: list[str] = []
     for path in paths:
         try:
@@ -127,14 +130,13 @@ def read_features(paths: list[Path]) -> tuple[list[AreaFeature], list[str]]:
         if not isinstance(feats, list):
             raise BadInput(f"{path}: 'features' must be an array")
         for i, feat in enumerate(feats):
-            where = f"{path.name} feature {i}"
-            area, note = parse_feature(feat, where)
+            area, note = parse_feature(feat, f"{path.name} feature {i}")
             if area.code in features:
-                raise BadInput(f"{where}: duplicate code {area.code} (also {features[area.code][1]})")
-            features[area.code] = (area, where)
+                raise BadInput(f"{area.where}: duplicate code (also {features[area.code].where})")
+            features[area.code] = area
             if note:
                 notes.append(note)
-    ordered = sorted((a for a, _ in features.values()), key=lambda a: (LEVELS.index(a.level), a.code))
+    ordered = sorted(features.values(), key=lambda a: (LEVELS.index(a.level), a.code))
     return ordered, notes
 
 
@@ -172,14 +174,16 @@ async def _check_parents(conn: AsyncConnection, areas: list[AreaFeature]) -> Non
             continue
         parent_level = codes.get(a.parent_code) or known.get(a.parent_code)
         if parent_level is None:
-            raise BadInput(f"{a.code}: parent {a.parent_code} is neither in the file nor stored",
+            raise BadInput(f"{a.where}: parent {a.parent_code} is neither in the files nor stored",
                            code="NOT_FOUND")
         if LEVELS.index(parent_level) != LEVELS.index(a.level) - 1:
-            raise BadInput(f"{a.code}: a {a.level} cannot have the {parent_level} {a.parent_code} as parent")
+            raise BadInput(f"{a.where}: a {a.level} cannot have the {parent_level} "
+                           f"{a.parent_code} as parent")
 
 
 async def import_areas(conn: AsyncConnection, paths: list[Path]) -> ImportReport:
-    """Check every file, then upsert all areas and re-assign activities, in one transaction."""
+    """Check every file, then upsert all areas, rebuild their zoom-band shapes and re-assign
+    activities, in one transaction."""
     areas, notes = read_features(paths)
     report = ImportReport(repairs=notes)
     async with conn.begin():
@@ -193,5 +197,6 @@ async def import_areas(conn: AsyncConnection, paths: list[Path]) -> ImportReport
                 report.updated += 1
         await conn.execute(text("DELETE FROM area_closure"))
         await conn.execute(text(REBUILD_CLOSURE))
+        await shapes.rebuild(conn)
         report.reassigned_activities = await reassign_activities(conn)
     return report

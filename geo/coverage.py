@@ -11,8 +11,9 @@ covers; the actual is the number of met outcomes of that indicator in the overla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -56,74 +57,153 @@ class Attainment:
         return self.actual >= self.target
 
 
-def _scope(level: str) -> str:
-    """Areas of the level that a query covers: all, or those on the path of :scope_area."""
+def _scope() -> str:
+    """Areas of :level that a query covers: all, or those on the path of :scope_area."""
     return """SELECT id FROM areas WHERE level = :level AND (CAST(:scope_area AS integer) IS NULL
         OR id IN (SELECT descendant_id FROM area_closure WHERE ancestor_id = :scope_area)
         OR id IN (SELECT ancestor_id FROM area_closure WHERE descendant_id = :scope_area))"""
 
 
-async def _scope_area(conn: AsyncConnection, f: ActivityFilter | None) -> int | None:
-    if f is None or f.area_code is None:
+async def _scope_area(conn: AsyncConnection, f: ActivityFilter) -> int | None:
+    if f.area_code is None:
         return None
     return await conn.scalar(text("SELECT id FROM areas WHERE code = :c"), {"c": f.area_code})
 
 
-async def coverage(conn: AsyncConnection, level: str, period: Period,
-                   f: ActivityFilter | None) -> list[Coverage]:
-    """One row per area of `level` (within the filter's area, if any), ordered by code."""
+@dataclass(frozen=True)
+class Prepared:
+    """A filter made into SQL for the queries below, and which source they read.
+
+    `where` is a condition on alias `a`. From the base table when the filter needs a row's
+    place, staff or outcome; from the rollups (0004) when it asks only for areas and categories:
+    the same numbers from a few thousand rows instead of every activity of the period.
+    """
+
+    where: str
+    params: dict[str, Any]
+    rollup: bool
+
+    def narrowed(self, clause: str) -> Prepared:
+        """Also require `clause` (on a.area_id or a.category_code, valid for both sources)."""
+        return replace(self, where=f"{self.where} AND {clause}")
+
+
+def rollup_serves(f: ActivityFilter) -> bool:
+    """Whether the rollups hold what `f` asks: counted activities by period, area, category."""
+    return (not f.include_flagged and f.review is None and f.within is None and f.bbox is None
+            and f.near is None and f.unit_code is None and f.staff_id is None
+            and f.staff_ids is None and f.outcome_met is None)
+
+
+async def prepare(conn: AsyncConnection, level: str, period: Period,
+                  f: ActivityFilter | None, *, rollups: bool = True) -> Prepared:
+    """The filter's condition and the parameters of the queries below (`rollups=False` reads
+    the base table even where the rollups would serve: for tests and benchmarks)."""
     f = f or ActivityFilter()
-    where = await build_where(conn, f, with_period=False)
+    rollup = rollups and rollup_serves(f)
+    # The rollups hold counted activities only, so their condition leaves out the review.
+    where = await build_where(conn, replace(f, include_flagged=True) if rollup else f,
+                              with_period=False)
+    params = {**where.params, "t0": period.t0, "t1": period.t1, "d0": period.start,
+              "d1": period.end, "level": level, "scope_area": await _scope_area(conn, f)}
+    return Prepared(where.sql, params, rollup)
+
+
+def _to_level(source: str, outside: str) -> str:
+    """Join rows of `source` (with an area_id) to the area of the level that contains them."""
+    return f"""FROM {source}
+            LEFT JOIN area_closure c
+                   ON c.descendant_id = {source}.area_id AND c.ancestor_id IN (SELECT id FROM lv)
+            JOIN lv ON lv.id = coalesce(c.ancestor_id, {outside})"""
+
+
+def _rollup_coverage_sql(outside: str, where: str) -> str:
+    return f"""
+        WITH lv AS ({_scope()}),
+        days AS (
+            SELECT a.area_id, sum(a.activities)::bigint AS n, sum(a.met)::bigint AS met,
+                   sum(a.citizens)::bigint AS citizens, max(a.last_at) AS last_at
+            FROM rollup_area_day a WHERE a.day BETWEEN :d0 AND :d1 AND {where}
+            GROUP BY a.area_id
+        ),
+        present AS (
+            SELECT DISTINCT a.staff_id, a.area_id FROM rollup_presence a
+            WHERE a.days && daterange(:d0, :d1, '[]') AND {where}
+        ),
+        agg AS (
+            SELECT lv.id, sum(days.n)::bigint AS n, sum(days.citizens)::bigint AS citizens,
+                   sum(days.met)::bigint AS met, max(days.last_at) AS last_at
+            {_to_level("days", outside)} GROUP BY lv.id
+        ),
+        staff AS (
+            SELECT lv.id, count(DISTINCT present.staff_id) AS staff
+            {_to_level("present", outside)} GROUP BY lv.id
+        )
+        SELECT x.id, coalesce(agg.n, 0) AS activities, coalesce(staff.staff, 0) AS staff,
+               coalesce(agg.citizens, 0) AS citizens, coalesce(agg.met, 0) AS outcomes_met,
+               agg.last_at, x.area_m2
+        FROM areas x JOIN lv ON lv.id = x.id LEFT JOIN agg ON agg.id = x.id
+        LEFT JOIN staff ON staff.id = x.id
+        ORDER BY x.code
+    """
+
+
+def coverage_sql(level: str, prep: Prepared) -> str:
+    """One row per area in scope, by code: id, activities, staff, citizens, outcomes_met,
+    last_at, area_m2."""
     # Outside every kelurahan: counted by the (first) city, and by no lower level.
     outside = "(SELECT min(id) FROM lv)" if level == "CITY" else "NULL"
-    sql = f"""
-        WITH lv AS ({_scope(level)}),
+    where = prep.where
+    if prep.rollup:
+        return _rollup_coverage_sql(outside, where)
+    return f"""
+        WITH lv AS ({_scope()}),
         act AS (
             SELECT a.area_id, a.staff_id, a.citizens_served, a.outcome_met, a.started_at
-            FROM activities a WHERE a.started_at >= :t0 AND a.started_at < :t1 AND {where.sql}
+            FROM activities a WHERE a.started_at >= :t0 AND a.started_at < :t1 AND {where}
         ),
         agg AS (
             SELECT lv.id, count(*) AS n, count(DISTINCT act.staff_id) AS staff,
                    sum(act.citizens_served) AS citizens,
                    count(*) FILTER (WHERE act.outcome_met) AS met, max(act.started_at) AS last_at
-            FROM act
-            LEFT JOIN area_closure c
-                   ON c.descendant_id = act.area_id AND c.ancestor_id IN (SELECT id FROM lv)
-            JOIN lv ON lv.id = coalesce(c.ancestor_id, {outside})
+            {_to_level("act", outside)}
             GROUP BY lv.id
         )
-        SELECT x.id, coalesce(agg.n, 0), coalesce(agg.staff, 0), coalesce(agg.citizens, 0),
-               coalesce(agg.met, 0), agg.last_at, x.area_m2
+        SELECT x.id, coalesce(agg.n, 0) AS activities, coalesce(agg.staff, 0) AS staff,
+               coalesce(agg.citizens, 0) AS citizens, coalesce(agg.met, 0) AS outcomes_met,
+               agg.last_at, x.area_m2
         FROM areas x JOIN lv ON lv.id = x.id LEFT JOIN agg ON agg.id = x.id
         ORDER BY x.code
     """
-    params = {**where.params, "t0": period.t0, "t1": period.t1, "level": level,
-              "scope_area": await _scope_area(conn, f)}
-    rows = await conn.execute(text(sql), params)
-    return [Coverage(*r) for r in rows.all()]
 
 
-async def attainment(conn: AsyncConnection, level: str, period: Period,
-                     f: ActivityFilter | None) -> list[Attainment]:
-    """Target attainment per area of `level` and indicator, for targets overlapping `period`."""
-    f = f or ActivityFilter()
-    where = await build_where(conn, f, with_period=False)
-    sql = f"""
-        WITH lv AS ({_scope(level)}),
+def attainment_sql(prep: Prepared) -> str:
+    """One row per area in scope and indicator with a target overlapping the period:
+    area_id, indicator, target, actual."""
+    where = prep.where
+    met = f"""
+            SELECT a.area_id, a.outcome_code, a.day AS d, sum(a.met)::bigint AS n
+            FROM rollup_area_day a
+            WHERE a.day BETWEEN :d0 AND :d1 AND a.met > 0 AND {where}
+              AND a.outcome_code IN (SELECT indicator_code FROM tg)
+            GROUP BY 1, 2, 3""" if prep.rollup else f"""
+            SELECT a.area_id, a.outcome_code, (a.started_at AT TIME ZONE 'Asia/Jakarta')::date AS d,
+                   count(*) AS n
+            FROM activities a
+            WHERE a.started_at >= :t0 AND a.started_at < :t1 AND a.outcome_met AND {where}
+              AND a.outcome_code IN (SELECT indicator_code FROM tg)
+            GROUP BY 1, 2, 3"""
+    return f"""
+        WITH lv AS ({_scope()}),
         tg AS (
             SELECT t.id, t.indicator_code, t.area_id, t.target_value, t.period,
                    t.period * daterange(:d0, :d1, '[]') AS overlap
             FROM targets t
             WHERE t.period && daterange(:d0, :d1, '[]')
-              AND t.area_id IN (SELECT descendant_id FROM area_closure WHERE ancestor_id IN (SELECT id FROM lv))
+              AND t.area_id IN (SELECT descendant_id FROM area_closure
+                                WHERE ancestor_id IN (SELECT id FROM lv))
         ),
-        met AS (
-            SELECT a.area_id, a.outcome_code, (a.started_at AT TIME ZONE 'Asia/Jakarta')::date AS d,
-                   count(*) AS n
-            FROM activities a
-            WHERE a.started_at >= :t0 AND a.started_at < :t1 AND a.outcome_met AND {where.sql}
-              AND a.outcome_code IN (SELECT indicator_code FROM tg)
-            GROUP BY 1, 2, 3
+        met AS ({met}
         ),
         actual AS (
             SELECT tg.id, coalesce(sum(met.n), 0) AS n
@@ -133,15 +213,28 @@ async def attainment(conn: AsyncConnection, level: str, period: Period,
                          AND met.d <@ tg.overlap
             GROUP BY tg.id
         )
-        SELECT c.ancestor_id, tg.indicator_code,
-               sum(tg.target_value * (upper(tg.overlap) - lower(tg.overlap))::float8
-                   / (upper(tg.period) - lower(tg.period))) AS target,
+        SELECT c.ancestor_id AS area_id, tg.indicator_code AS indicator,
+               -- Rounded so that the order of summation cannot show in the last digit.
+               round(CAST(sum(tg.target_value * (upper(tg.overlap) - lower(tg.overlap))::float8
+                   / (upper(tg.period) - lower(tg.period))) AS numeric), 9)::float8 AS target,
                sum(actual.n)::bigint AS actual
         FROM tg JOIN actual USING (id)
         JOIN area_closure c ON c.descendant_id = tg.area_id AND c.ancestor_id IN (SELECT id FROM lv)
         GROUP BY 1, 2 ORDER BY 1, 2
     """
-    params = {**where.params, "t0": period.t0, "t1": period.t1, "d0": period.start,
-              "d1": period.end, "level": level, "scope_area": await _scope_area(conn, f)}
-    rows = await conn.execute(text(sql), params)
+
+
+async def coverage(conn: AsyncConnection, level: str, period: Period,
+                   f: ActivityFilter | None, *, rollups: bool = True) -> list[Coverage]:
+    """One row per area of `level` (within the filter's area, if any), ordered by code."""
+    prep = await prepare(conn, level, period, f, rollups=rollups)
+    rows = await conn.execute(text(coverage_sql(level, prep)), prep.params)
+    return [Coverage(*r) for r in rows.all()]
+
+
+async def attainment(conn: AsyncConnection, level: str, period: Period,
+                     f: ActivityFilter | None, *, rollups: bool = True) -> list[Attainment]:
+    """Target attainment per area of `level` and indicator, for targets overlapping `period`."""
+    prep = await prepare(conn, level, period, f, rollups=rollups)
+    rows = await conn.execute(text(attainment_sql(prep)), prep.params)
     return [Attainment(*r) for r in rows.all()]

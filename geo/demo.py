@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from geo.assign import polygon_driven_hits
 from geo.boundaries import import_areas
 from geo.catalog import OPDS, ROOT_UNIT, SERVICES
 from geo.db import raw_connection
+from geo.plausibility import evaluate
 
 WIB = timezone(timedelta(hours=7), "WIB")
 DATA_DIR = Path(__file__).parent / "data" / "surabaya"
@@ -160,14 +161,15 @@ async def _organisation(conn: AsyncConnection, kel: list[Kelurahan], rng: np.ran
     return staff
 
 
-def _working_days(until: date) -> np.ndarray:
+def _working_days(until: date) -> tuple[np.ndarray, np.ndarray]:
     days = [until - timedelta(days=d) for d in range(DAYS)]
     weight = np.array([0.0 if d.weekday() == 6 else 0.3 if d.weekday() == 5 else 1.0 for d in days])
     return np.array([datetime(d.year, d.month, d.day, tzinfo=WIB).timestamp() for d in days]), weight
 
 
 def _activity_chunks(n: int, kel: list[Kelurahan], staff: list[StaffMember],
-                     rng: np.random.Generator, until: date, now: float) -> Iterator[list[tuple]]:
+                     rng: np.random.Generator, until: date,
+                     received_by: float) -> Iterator[list[tuple]]:
     day_start, day_w = _working_days(until)
     staff_w = rng.lognormal(0, 0.5, len(staff))
     staff_w /= staff_w.sum()
@@ -210,7 +212,7 @@ def _activity_chunks(n: int, kel: list[Kelurahan], staff: list[StaffMember],
             end = t0 + float(duration[i])
             rows.append((
                 ids[i], s.id, svc.category, t0, end, end + float(rng_skew(i)),
-                min(end + float(lag[i]), now), x + float(dx[i]), y + float(dy[i]),
+                min(end + float(lag[i]), received_by), x + float(dx[i]), y + float(dy[i]),
                 round(float(acc[i]), 1), bool(mock[i]), int(rng_citizens(svc.citizens, i, u)),
                 svc.indicator, met, NOTES[note_pick[i]] if note_pick[i] < len(NOTES) else None,
             ))
@@ -239,8 +241,40 @@ STAGING_COLUMNS = ["id", "staff_id", "category_code", "started", "ended", "devic
                    "outcome_met", "note"]
 
 
+# (drop, restore) for each index of `activities` that backs no constraint, and each of its
+# foreign keys: the names and definitions come from the catalog, never from input.
+DEFERRABLE = text("""
+    SELECT format('DROP INDEX %s', x.indexrelid::regclass), pg_get_indexdef(x.indexrelid)
+    FROM pg_index x
+    WHERE x.indrelid = 'activities'::regclass
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+    UNION ALL
+    SELECT format('ALTER TABLE activities DROP CONSTRAINT %I', conname),
+           format('ALTER TABLE activities ADD CONSTRAINT %I %s', conname,
+                  pg_get_constraintdef(oid))
+    FROM pg_constraint WHERE conrelid = 'activities'::regclass AND contype = 'f'""")
+
+
+async def _defer_indexes_and_foreign_keys(conn: AsyncConnection) -> list[str]:
+    """Drop what a big load is slowest to keep up row by row; return how to restore it.
+
+    As pg_restore does: an index built once over a million rows, and a foreign key checked by
+    one join, cost a fraction of their upkeep per row (bench/README.md: about 3x on the insert).
+    It all happens in the caller's transaction, which holds the table meanwhile: other sessions
+    never see the table without them, and a failure rolls the drop back with the rest.
+    """
+    rows = (await conn.execute(DEFERRABLE)).all()
+    for drop, _ in rows:
+        await conn.execute(text(drop))
+    return [restore for _, restore in rows]
+
+
 async def bulk_insert_staged(conn: AsyncConnection) -> int:
-    """Move `demo_staging` into activities, with kelurahan assigned in one polygon-driven join."""
+    """Move `demo_staging` into activities, with kelurahan assigned in one polygon-driven join.
+
+    When the batch is at least as big as the table, its plain indexes and foreign keys are
+    restored after the insert instead of kept up during it.
+    """
     await conn.execute(text("""
         CREATE TEMP TABLE demo_points ON COMMIT DROP AS
         SELECT id, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom FROM demo_staging"""))
@@ -249,6 +283,9 @@ async def bulk_insert_staged(conn: AsyncConnection) -> int:
     await conn.execute(text(f"""
         CREATE TEMP TABLE demo_hits ON COMMIT DROP AS
         {polygon_driven_hits('demo_points')}"""))
+    staged, stored = (await conn.execute(text(
+        "SELECT (SELECT count(*) FROM demo_staging), (SELECT count(*) FROM activities)"))).one()
+    restore = await _defer_indexes_and_foreign_keys(conn) if staged >= stored else []
     await conn.execute(text("SET LOCAL jangkau.area_preassigned = 'on'"))
     result = await conn.execute(text("""
         INSERT INTO activities (id, staff_id, category_code, started_at, ended_at, device_time,
@@ -261,6 +298,11 @@ async def bulk_insert_staged(conn: AsyncConnection) -> int:
         FROM demo_staging s JOIN demo_points p USING (id) LEFT JOIN demo_hits h USING (id)
         ON CONFLICT (id) DO NOTHING"""))
     await conn.execute(text("SET LOCAL jangkau.area_preassigned = 'off'"))
+    # Plausibility flags in one pass over every activity; before the indexes come back, so
+    # that flagging a row costs no index upkeep.
+    await evaluate(conn, None)
+    for statement in restore:
+        await conn.execute(text(statement))
     return result.rowcount
 
 
@@ -289,9 +331,11 @@ async def load_demo(
 ) -> int:
     """Load boundaries if missing, the organisation, targets and `activities` rows.
 
-    Returns the number of activities inserted (0 on a re-run with the same seed).
+    `until` is the last day of activity (WIB), yesterday by default so that every row lies in
+    the past. Rows depend on `seed` and `until` only: receipt times are capped at the end of
+    that day, not at the clock. Returns the number of activities inserted (0 on a re-run).
     """
-    until = until or datetime.now(WIB).date()
+    until = until or datetime.now(WIB).date() - timedelta(days=1)
     rng = np.random.default_rng(seed)
     await ensure_boundaries(conn)
     kel = await _kelurahan(conn, rng)
@@ -300,8 +344,8 @@ async def load_demo(
     await conn.commit()
     raw = await raw_connection(conn)
     await conn.execute(text(STAGING))
-    now = datetime.now(UTC).timestamp()
-    for rows in _activity_chunks(activities, kel, members, rng, until, now):
+    received_by = datetime(until.year, until.month, until.day, tzinfo=WIB).timestamp() + 86400
+    for rows in _activity_chunks(activities, kel, members, rng, until, received_by):
         await raw.copy_records_to_table("demo_staging", records=rows, columns=STAGING_COLUMNS)
         if progress:
             progress(len(rows))

@@ -40,12 +40,14 @@ class ActivityFilter:
     category: str | None = None
     outcome_met: bool | None = None
     staff_ids: frozenset[uuid.UUID] | None = field(default=None)  # set by authorisation only
+    include_flagged: bool = False   # count activities whose flags await or failed review
+    review: frozenset[str] | None = None  # flagged activities in these states only (review)
 
     def key(self) -> tuple[Any, ...]:
         """Hashable identity, for DataLoader keys."""
         return (self.period, self.area_code, self.within.wkb if self.within is not None else None,
                 self.bbox, self.near, self.unit_code, self.staff_id, self.category,
-                self.outcome_met, self.staff_ids)
+                self.outcome_met, self.staff_ids, self.include_flagged, self.review)
 
 
 def parse_bbox(values: list[float], where: str = "bbox") -> tuple[float, float, float, float]:
@@ -119,10 +121,16 @@ async def check_category(conn: AsyncConnection, code: str) -> None:
 
 
 async def build_where(conn: AsyncConnection, f: ActivityFilter | None, *, with_period: bool = True) -> Where:
-    """The WHERE clause for `f`; unknown codes are NOT_FOUND errors."""
+    """The WHERE clause for `f`; unknown codes are NOT_FOUND errors.
+
+    Unless `f` asks otherwise, only activities without flags or with accepted ones count.
+    """
     w = Where()
-    if f is None:
-        return w
+    f = f or ActivityFilter()
+    if f.review is not None:
+        w.add("a.review <> 'NONE' AND a.review = ANY(:f_review)", f_review=sorted(f.review))
+    elif not f.include_flagged:
+        w.add("a.review IN ('NONE', 'ACCEPTED')")
     if f.period is not None and with_period:
         w.add("a.started_at >= :t0 AND a.started_at < :t1", t0=f.period.t0, t1=f.period.t1)
     if f.area_code is not None:
@@ -136,11 +144,13 @@ async def build_where(conn: AsyncConnection, f: ActivityFilter | None, *, with_p
         x0, y0, x1, y1 = f.bbox
         w.add("a.geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326)", bx0=x0, by0=y0, bx1=x1, by1=y1)
     if f.near is not None:
-        dlon, dlat = degrees_for(f.near.radius_m, f.near.lat)
-        w.add("a.geom && ST_MakeEnvelope(:nlon - :ndx, :nlat - :ndy, :nlon + :ndx, :nlat + :ndy, 4326)"
-              " AND ST_DWithin(a.geom::geography,"
-              " ST_SetSRID(ST_MakePoint(:nlon, :nlat), 4326)::geography, :nr)",
-              nlon=f.near.lon, nlat=f.near.lat, ndx=dlon, ndy=dlat, nr=f.near.radius_m)
+        lon, lat, dlon, dlat = f.near.lon, f.near.lat, *degrees_for(f.near.radius_m, f.near.lat)
+        # The envelope lets the GiST index pick candidates; ST_DWithin measures on the spheroid.
+        w.add("a.geom && ST_MakeEnvelope(:nx0, :ny0, :nx1, :ny1, 4326)"
+              " AND ST_DWithin(CAST(a.geom AS geography),"
+              " CAST(ST_SetSRID(ST_MakePoint(:nlon, :nlat), 4326) AS geography), :nr)",
+              nx0=lon - dlon, ny0=lat - dlat, nx1=lon + dlon, ny1=lat + dlat,
+              nlon=lon, nlat=lat, nr=f.near.radius_m)
     if f.unit_code is not None:
         ids = await unit_ids(conn, f.unit_code)
         w.add("a.staff_id IN (SELECT id FROM staff WHERE unit_id = ANY(:f_units))", f_units=ids)

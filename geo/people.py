@@ -13,12 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.errors import BadInput
 
-NIP_RE = re.compile(r"^(\d{8})(\d{6})([12])(\d{3})$")
+# ASCII digits only, end to end (`\d` takes any script's digits; `$` lets a newline through).
+NIP_RE = re.compile(r"([0-9]{8})([0-9]{6})([12])([0-9]{3})")
+# The database's CHECK takes appointments from 1960 on; so does this, so the two never disagree.
+FIRST_APPOINTMENT_YEAR = 1960
 
 
 def validate_nip(nip: str) -> str:
     """An 18-digit NIP: birth date (YYYYMMDD), appointment (YYYYMM), gender (1/2), sequence."""
-    m = NIP_RE.match(nip)
+    m = NIP_RE.fullmatch(nip)
     if m is None:
         raise BadInput("NIP must be 18 digits: birth date YYYYMMDD, appointment YYYYMM, "
                        "gender 1 or 2, then a 3-digit sequence")
@@ -30,8 +33,10 @@ def validate_nip(nip: str) -> str:
     year, month = int(appointed[:4]), int(appointed[4:])
     if not 1 <= month <= 12:
         raise BadInput(f"NIP: {appointed} is not a valid appointment month")
-    if not 1940 <= born.year <= 2029 or not born.year + 15 <= year <= 2099:
-        raise BadInput("NIP: birth year or appointment year out of range")
+    if not 1940 <= born.year <= 2029:
+        raise BadInput(f"NIP: birth year {born.year} is out of range (1940..2029)")
+    if not max(FIRST_APPOINTMENT_YEAR, born.year + 15) <= year <= 2099:
+        raise BadInput(f"NIP: appointment year {year} is out of range for a birth in {born.year}")
     return nip
 
 
@@ -75,3 +80,25 @@ async def assigned_areas(conn: AsyncConnection, staff_ids: Sequence[uuid.UUID],
     for sid, aid in rows.all():
         out[sid].append(aid)
     return out
+
+
+@dataclass(frozen=True)
+class Subtree:
+    """A unit, every unit below it (units.parent_id), and the staff of all of them."""
+
+    units: frozenset[int]
+    staff: frozenset[uuid.UUID]
+
+
+async def subtree(conn: AsyncConnection, code: str) -> Subtree | None:
+    """The subtree under unit `code`; None when there is no such unit."""
+    row = (await conn.execute(text("""
+        WITH RECURSIVE u AS (
+            SELECT id FROM units WHERE code = :c
+            UNION ALL SELECT x.id FROM units x JOIN u ON x.parent_id = u.id
+        )
+        SELECT array(SELECT id FROM u),
+               array(SELECT s.id FROM staff s WHERE s.unit_id IN (SELECT id FROM u))"""),
+        {"c": code})).one()
+    units, staff = row
+    return Subtree(frozenset(units), frozenset(staff)) if units else None

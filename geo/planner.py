@@ -66,26 +66,29 @@ def check_radius(radius: float) -> float:
 
 HEXBIN_SQL = """
     WITH xy AS (
-        SELECT ST_X(p) / :size AS x, ST_Y(p) / :size AS y, a.citizens_served, a.outcome_met
+        SELECT ST_X(p) / :size AS x, ST_Y(p) / :size AS y, a.citizens_served, a.outcome_met,
+               a.staff_id
         FROM activities a CROSS JOIN LATERAL ST_Transform(a.geom, {utm}) AS p
         WHERE a.started_at >= :t0 AND a.started_at < :t1 AND {where}
     ),
     axial AS (
         SELECT q, r, round(q) AS rq, round(r) AS rr, round(-q - r) AS rs, citizens_served,
-               outcome_met
-        FROM (SELECT x * 2 / 3 AS q, y / sqrt(3) - x / 3 AS r, citizens_served, outcome_met
+               outcome_met, staff_id
+        FROM (SELECT x * 2 / 3 AS q, y / sqrt(3) - x / 3 AS r, citizens_served, outcome_met,
+                     staff_id
               FROM xy) f
     ),
     cube AS (  -- of the three rounded cube coordinates, recompute the one that moved most
         SELECT CASE WHEN dq > dr AND dq > ds THEN -rr - rs ELSE rq END AS q,
                CASE WHEN dq > dr AND dq > ds THEN rr WHEN dr > ds THEN -rq - rs ELSE rr END AS r,
-               citizens_served, outcome_met
+               citizens_served, outcome_met, staff_id
         FROM (SELECT *, abs(rq - q) AS dq, abs(rr - r) AS dr, abs(rs + q + r) AS ds FROM axial) d
     ),
     bins AS (
         SELECT q::int AS i, (r + floor(q / 2))::int AS j, count(*) AS n,
                sum(citizens_served) AS citizens, count(*) FILTER (WHERE outcome_met) AS met
-        FROM cube GROUP BY 1, 2 HAVING count(*) >= :min_count
+        FROM cube GROUP BY 1, 2
+        HAVING count(*) >= :min_count AND count(DISTINCT staff_id) >= :min_staff
     )
     SELECT (SELECT count(*) FROM bins) AS cells,
            CASE WHEN (SELECT count(*) FROM bins) <= :max_cells THEN (
@@ -104,14 +107,15 @@ HEXBIN_SQL = """
 
 
 async def hexbins(conn: AsyncConnection, period: Period, f: ActivityFilter | None, size: float,
-                  min_count: int, max_cells: int = MAX_CELLS) -> str:
-    """A FeatureCollection (JSON text) of the hexagons holding at least `min_count` activities."""
+                  min_count: int, max_cells: int = MAX_CELLS, min_staff: int = 0) -> str:
+    """A FeatureCollection (JSON text) of the hexagons holding at least `min_count` activities
+    by at least `min_staff` distinct staff (geo.anonymity): the others are left out."""
     check_cell_size(size)
     where = await build_where(conn, f, with_period=False)
     sql = HEXBIN_SQL.format(utm=UTM, where=where.sql, precision=PRECISION)
     row = (await conn.execute(text(sql), {
         **where.params, "t0": period.t0, "t1": period.t1, "size": size,
-        "min_count": min_count, "max_cells": max_cells})).one()
+        "min_count": min_count, "max_cells": max_cells, "min_staff": min_staff})).one()
     if row.collection is None:
         raise LimitExceeded(f"{row.cells} hexagons of {size:g} m is more than the maximum of "
                             f"{max_cells}: use larger cells, a shorter period or a filter")
@@ -192,6 +196,7 @@ class Gap:
     activities: int
     last_at: datetime | None
     days_since: int | None
+    staff: int                  # distinct staff of the period's activities
 
 
 LAST_SQL = """
@@ -211,13 +216,15 @@ LAST_SQL = """
 """
 
 
-async def gaps(conn: AsyncConnection, level: str, period: Period, min_activities: int) -> list[Gap]:
-    """Areas of `level` with fewer than `min_activities` activities in the period: fewest first,
-    then by code."""
+async def gaps(conn: AsyncConnection, level: str, period: Period, min_activities: int,
+               f: ActivityFilter | None = None) -> list[Gap]:
+    """Areas of `level` with fewer than `min_activities` activities in the period (of those `f`
+    selects): fewest first, then by code."""
     if min_activities < 0:
         raise BadInput(f"minActivities must not be negative, got {min_activities}")
-    counts = await coverage(conn, level, period, None)   # by code
-    where = await build_where(conn, None)   # the activities that count by default, as there
+    counts = await coverage(conn, level, period, f)   # by code
+    # The activities that count by default, as there; the period is LAST_SQL's own.
+    where = await build_where(conn, f, with_period=False)
     last: dict[int, datetime] = dict((await conn.execute(text(LAST_SQL.format(where=where.sql)), {
         **where.params, "level": level, "t1": period.t1})).all())
     out = []
@@ -225,5 +232,5 @@ async def gaps(conn: AsyncConnection, level: str, period: Period, min_activities
         if c.activities < min_activities:
             at = last.get(c.area_id)
             days = (period.end - wib_date(at)).days if at is not None else None
-            out.append(Gap(c.area_id, c.activities, at, days))
+            out.append(Gap(c.area_id, c.activities, at, days, c.staff))
     return sorted(out, key=lambda g: g.activities)   # stable: ties stay in code order

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.errors import BadInput, Conflict, JangkauError, NotFound
+from geo.plausibility import evaluate
 from geo.validate import parse_geometry
 
 MAX_CITIZENS = 10_000
@@ -67,6 +68,14 @@ def _aware(ts: datetime, what: str) -> datetime:
     return ts.astimezone(UTC)
 
 
+def _text(fields: dict[str, Any], key: str) -> Any:
+    """PostgreSQL text cannot hold NUL: refuse it here, as this item's error, not the batch's."""
+    value = fields.get(key)
+    if value is not None and "\x00" in value:
+        raise BadInput(f"{key} must not contain NUL characters")
+    return value
+
+
 def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
     """Turn client fields into a NewActivity, or raise an error that says what to fix."""
     started = _aware(fields["started_at"], "startedAt")
@@ -85,18 +94,17 @@ def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
     citizens = fields["citizens_served"]
     if not 0 <= citizens <= MAX_CITIZENS:
         raise BadInput(f"citizensServed must be between 0 and {MAX_CITIZENS}, got {citizens}")
-    note = fields.get("note")
+    note = _text(fields, "note")
     if note is not None and len(note) > MAX_NOTE:
         raise BadInput(f"note is {len(note)} characters; the maximum is {MAX_NOTE}",
                        code="LIMIT_EXCEEDED")
-    if note is not None and "\x00" in note:
-        raise BadInput("note must not contain NUL characters")
     return NewActivity(
         id=parse_uuid(fields["id"], "id"), staff_id=parse_uuid(fields["staff_id"], "staffId"),
-        category=fields["category"], started_at=started, ended_at=ended, device_time=device,
-        lon=point.x, lat=point.y, accuracy_m=accuracy,
+        category=_text(fields, "category"), started_at=started, ended_at=ended,
+        device_time=device, lon=point.x, lat=point.y, accuracy_m=accuracy,
         mock_location=bool(fields.get("mock_location") or False), citizens_served=citizens,
-        outcome=fields.get("outcome"), outcome_met=fields["outcome_met"], note=note)
+        outcome=_text(fields, "outcome"), outcome_met=fields["outcome_met"],
+        note=note)
 
 
 INSERT = """
@@ -177,6 +185,8 @@ async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
         if i.id not in bad:
             first.setdefault(i.id, i)
     created = await _insert(conn, list(first.values()))
+    if created:
+        await evaluate(conn, list(created))   # flags, never a refusal: see geo.plausibility
     others = [i for i in first if i not in created]
     stored: dict[uuid.UUID, tuple[Any, ...]] = {}
     if others:

@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from geo.errors import BadInput
+
 DEFAULT_PORT = 54329
+PUBLIC_LEVELS = ("CITY", "KECAMATAN", "KELURAHAN")   # coarse to fine
 
 
 def _default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     return Path(xdg) / "jangkau" if xdg else Path.home() / ".local" / "share" / "jangkau"
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def public_level(value: str) -> str | None:
+    """JANGKAU_PUBLIC_LEVEL: `none` (the default), or the finest level served without a token."""
+    level = value.strip().upper()
+    if level in ("", "NONE"):
+        return None
+    if level not in PUBLIC_LEVELS:
+        raise BadInput(f"JANGKAU_PUBLIC_LEVEL must be none, {', '.join(PUBLIC_LEVELS)}; "
+                         f"got {value!r:.30}")
+    return level
 
 
 @dataclass(frozen=True)
@@ -31,8 +49,33 @@ class Settings:
     max_batch: int = 1_000
     max_period_days: int = 400
     max_within_vertices: int = 5_000
+    # Limits on a GraphQL request (see graph.limits and docs/SECURITY.md).
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2_000
+    max_cost: int = 25_000
+    max_body_bytes: int = 1_048_576
+    persisted_queries: Path | None = None   # a JSON map sha256 -> query: only those run
+    introspection: bool = True
+    hexbin_min_count: int = 1
     debug: bool = False
     graphiql: bool = True
+    # Plausibility flags (see geo.plausibility): what makes a record worth a second look.
+    flag_max_accuracy_m: float = 100.0
+    flag_max_speed_kmh: float = 120.0
+    flag_future_tolerance_s: float = 300.0
+    flag_burst_count: int = 5
+    flag_burst_minutes: float = 10.0
+    flag_burst_radius_m: float = 50.0
+    # Who is asking (graph.auth, docs/SECURITY.md). No key configured: every token is refused.
+    jwt_secret: str | None = field(default=None, repr=False)   # HS256, for development
+    jwt_public_key: Path | None = None      # PEM file: RS256 / ES256
+    jwks_file: Path | None = None           # a JSON Web Key Set file: RS256 / ES256 by `kid`
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()    # empty: HS256 with a secret, RS256/ES256 with keys
+    public_level: str | None = None         # aggregates served without a token: none by default
+    k_anonymity: int = 3                    # fewer distinct staff than this: identity suppressed
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,8 +90,32 @@ class Settings:
             max_batch=int(e.get("JANGKAU_MAX_BATCH", 1_000)),
             max_period_days=int(e.get("JANGKAU_MAX_PERIOD_DAYS", 400)),
             max_within_vertices=int(e.get("JANGKAU_MAX_WITHIN_VERTICES", 5_000)),
+            max_depth=int(e.get("JANGKAU_MAX_DEPTH", 12)),
+            max_aliases=int(e.get("JANGKAU_MAX_ALIASES", 30)),
+            max_tokens=int(e.get("JANGKAU_MAX_TOKENS", 2_000)),
+            max_cost=int(e.get("JANGKAU_MAX_COST", 25_000)),
+            max_body_bytes=int(e.get("JANGKAU_MAX_BODY_BYTES", 1_048_576)),
+            persisted_queries=Path(e["JANGKAU_PERSISTED_QUERIES"])
+            if e.get("JANGKAU_PERSISTED_QUERIES") else None,
+            introspection=e.get("JANGKAU_INTROSPECTION", "1").lower() in {"1", "true", "yes"},
+            hexbin_min_count=int(e.get("JANGKAU_HEXBIN_MIN_COUNT", 1)),
             debug=e.get("JANGKAU_DEBUG", "").lower() in {"1", "true", "yes"},
             graphiql=e.get("JANGKAU_GRAPHIQL", "1").lower() in {"1", "true", "yes"},
+            flag_max_accuracy_m=float(e.get("JANGKAU_FLAG_MAX_ACCURACY_M", 100.0)),
+            flag_max_speed_kmh=float(e.get("JANGKAU_FLAG_MAX_SPEED_KMH", 120.0)),
+            flag_future_tolerance_s=float(e.get("JANGKAU_FLAG_FUTURE_TOLERANCE_S", 300.0)),
+            flag_burst_count=int(e.get("JANGKAU_FLAG_BURST_COUNT", 5)),
+            flag_burst_minutes=float(e.get("JANGKAU_FLAG_BURST_MINUTES", 10.0)),
+            flag_burst_radius_m=float(e.get("JANGKAU_FLAG_BURST_RADIUS_M", 50.0)),
+            jwt_secret=e.get("JANGKAU_JWT_SECRET") or None,
+            jwt_public_key=_path(e.get("JANGKAU_JWT_PUBLIC_KEY")),
+            jwks_file=_path(e.get("JANGKAU_JWKS_FILE")),
+            jwt_issuer=e.get("JANGKAU_JWT_ISSUER") or None,
+            jwt_audience=e.get("JANGKAU_JWT_AUDIENCE") or None,
+            jwt_algorithms=tuple(a.strip() for a in e.get("JANGKAU_JWT_ALGORITHMS", "").split(",")
+                                 if a.strip()),
+            public_level=public_level(e.get("JANGKAU_PUBLIC_LEVEL", "none")),
+            k_anonymity=int(e.get("JANGKAU_K_ANONYMITY", 3)),
         )
 
     def resolved_database_url(self) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import DATERANGE
+from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, JSONB
 
 metadata = MetaData()
 
@@ -68,6 +68,14 @@ area_parts = Table(
     Column("area_id", Integer, ForeignKey("areas.id"), nullable=False),
     Column("code", Text, nullable=False),
     Column("geom", Geometry("POLYGON", 4326, spatial_index=False), nullable=False),
+)
+
+area_shapes = Table(
+    "area_shapes", metadata,
+    Column("area_id", Integer, ForeignKey("areas.id"), primary_key=True),
+    Column("band", SmallInteger, primary_key=True),
+    Column("geom", Geometry("MULTIPOLYGON", 4326, spatial_index=False), nullable=False),
+    Column("vertices", Integer, nullable=False),
 )
 
 staff_assignments = Table(
@@ -119,4 +127,28 @@ activities = Table(
     Column("note", Text),
     Column("area_id", Integer, ForeignKey("areas.id")),
     Column("outside_kelurahan", Boolean, nullable=False),
+    Column("flags", ARRAY(Text), nullable=False),
+    Column("review", Text, nullable=False),
+)
+
+flag_reviews = Table(
+    "flag_reviews", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("activity_id", Uuid, ForeignKey("activities.id"), nullable=False),
+    Column("decision", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("reviewer", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("flags_at_review", ARRAY(Text), nullable=False),
+)
+
+access_log = Table(
+    "access_log", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor_sub", Text, nullable=False),
+    Column("actor_role", Text, nullable=False),
+    Column("subject_staff_id", Uuid, ForeignKey("staff.id"), nullable=False),
+    Column("what", Text, nullable=False),
+    Column("detail", JSONB, nullable=False),
 )

@@ -14,6 +14,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo import access_log
+from geo.access_log import Reader
+from geo.anonymity import identifying
 from geo.coverage import coverage_sql, prepare
 from geo.errors import BadInput
 from geo.filters import ActivityFilter, build_where
@@ -110,23 +113,25 @@ async def _mvt(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> bytes
 
 
 async def areas_tile(conn: AsyncConnection, tile: Tile, level: str, period: Period,
-                     f: ActivityFilter) -> bytes:
+                     f: ActivityFilter, min_staff: int = 0) -> bytes:
     """Areas of `level` in the tile, drawn from their shapes for the tile's zoom band (so
-    neighbours share edges), with the figures of `geo.coverage.coverage`."""
-    where, params = await prepare(conn, level, period, f)
+    neighbours share edges), with the figures of `geo.coverage.coverage`; no distinctStaff
+    where fewer than `min_staff` distinct staff worked."""
+    prep = await prepare(conn, level, period, f)
     in_tile = _in_tile("s.geom", f"{AREA_BUFFER / EXTENT}")
     if level != "CITY":
         # Only the activities of the areas in the tile: theirs are whole figures, and the
         # others' are not drawn. (The city is in every tile, with the activities outside it.)
-        where += f""" AND a.area_id IN (
+        prep = prep.narrowed(f"""a.area_id IN (
             SELECT c.descendant_id FROM area_closure c
             JOIN areas l ON l.id = c.ancestor_id AND l.level = :level
-            JOIN area_shapes s ON s.area_id = l.id AND s.band = :band WHERE {in_tile})"""
+            JOIN area_shapes s ON s.area_id = l.id AND s.band = :band WHERE {in_tile})""")
     sql = f"""
-        WITH cov AS ({coverage_sql(level, where)})
+        WITH cov AS ({coverage_sql(level, prep)})
         SELECT ST_AsMVT(t, 'areas', {EXTENT}, 'geom') FROM (
             SELECT {_mvt_geom('s.geom', AREA_BUFFER)} AS geom, x.code, x.name,
-                   cov.activities, cov.staff AS "distinctStaff", cov.citizens AS "citizensServed",
+                   cov.activities, {identifying('cov.staff')} AS "distinctStaff",
+                   cov.citizens AS "citizensServed",
                    cov.outcomes_met AS "outcomesMet",
                    CASE WHEN cov.activities > 0
                         THEN cov.outcomes_met::float8 / cov.activities END AS "outcomeRate",
@@ -137,13 +142,15 @@ async def areas_tile(conn: AsyncConnection, tile: Tile, level: str, period: Peri
             WHERE {in_tile}
         ) t WHERE t.geom IS NOT NULL
     """
-    return await _mvt(conn, sql, {**params, **tile.params(), "band": band_for_zoom(tile.z).number})
+    return await _mvt(conn, sql, {**prep.params, **tile.params(),
+                                  "band": band_for_zoom(tile.z).number, "min_staff": min_staff})
 
 
 async def activities_tile(conn: AsyncConnection, tile: Tile, period: Period, f: ActivityFilter,
-                          max_points: int = MAX_POINTS) -> bytes:
+                          max_points: int = MAX_POINTS, reader: Reader | None = None) -> bytes:
     """Activities of the period in the tile: points from z13 when there are at most
-    `max_points` of them, clusters otherwise."""
+    `max_points` of them, clusters otherwise. Points of others read by `reader` go to the
+    access log (the caller commits)."""
     where = await build_where(conn, f, with_period=False)
     chosen = f"a.started_at >= :t0 AND a.started_at < :t1 AND {where.sql}"
     params = {**where.params, **tile.params(), "t0": period.t0, "t1": period.t1}
@@ -152,6 +159,10 @@ async def activities_tile(conn: AsyncConnection, tile: Tile, period: Period, f: 
         SELECT count(*) <= :cap FROM (SELECT 1 FROM activities a WHERE {in_tile} AND {chosen}
                                       LIMIT :cap + 1) n"""), {**params, "cap": max_points})
     if few:
+        if reader is not None:
+            await access_log.write_where(conn, reader, "tiles/activities",
+                                         f"{in_tile} AND {chosen}", params,
+                                         {"tile": f"{tile.z}/{tile.x}/{tile.y}"})
         sql = f"""
             SELECT ST_AsMVT(t, 'activities', {EXTENT}, 'geom') FROM (
                 SELECT {_mvt_geom('a.geom', POINT_BUFFER)} AS geom, a.id::text AS id,

@@ -104,6 +104,7 @@ def parse_geometry(
     *,
     where: str = "geometry",
     max_vertices: int = MAX_VERTICES_DEFAULT,
+    limit_name: str = "max_vertices",
     repair: bool = False,
 ) -> tuple[BaseGeometry, str | None]:
     """Check a GeoJSON geometry object and return it as shapely, with a repair note if any.
@@ -122,8 +123,8 @@ def parse_geometry(
         raise InvalidGeometry(f"{where}: expected {' or '.join(allowed)}, got {kind}")
     n = _count_and_check(obj, where)
     if n > max_vertices:
-        raise InvalidGeometry(f"{where}: {n} positions is more than the limit of {max_vertices}",
-                              code="LIMIT_EXCEEDED")
+        raise InvalidGeometry(f"{where}: {n} positions is more than the limit of {max_vertices} "
+                              f"({limit_name})", code="LIMIT_EXCEEDED")
     geom = shape(obj)
     note = None
     if not geom.is_valid:

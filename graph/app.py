@@ -7,15 +7,21 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from geo import migrate
 from geo.db import create_engine, schema_revision
+from geo.plausibility import configure_engine
 from geo.settings import Settings
-from graph.schema import schema
+from graph import limits, permissions, tiles
+from graph.auth import Verifier
+from graph.middleware import BodySizeLimit
+from graph.schema import build_schema
 from graph.view import GraphQLView
+from graph.web import web_routes
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -39,22 +45,31 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 def create_app(settings: Settings) -> Starlette:
+    verifier = Verifier(settings)   # a bad key file stops here, before serving anything
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url(),
                                statement_timeout_ms=settings.statement_timeout_ms,
                                pool_size=settings.pool_size)
         app.state.settings = settings
+        app.state.verifier = verifier
+        configure_engine(engine, settings)     # plausibility thresholds on every connection
         app.state.engine = engine
         try:
             yield
         finally:
             await engine.dispose()
 
-    graphql = GraphQLView(schema, graphql_ide="graphiql" if settings.graphiql else None)
+    graphql = GraphQLView(build_schema(limits.extensions(settings)),
+                          graphql_ide="graphiql" if settings.graphiql else None)
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        *tiles.routes,
+        *web_routes(),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    permissions.check_routes(routes)
+    return Starlette(routes=routes, lifespan=lifespan,
+                     middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)])

@@ -116,7 +116,7 @@ def _load_demo(s: Settings, activities: int, seed: int, until: date | None) -> i
 def demo_load(
     activities: Annotated[int, typer.Option(min=0, help="How many activities")] = 100_000,
     seed: Annotated[int, typer.Option(help="Same seed, same rows")] = 42,
-    until: Annotated[str | None, typer.Option(help="Last day (WIB), default today")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (WIB), default yesterday")] = None,
 ) -> None:
     """Load the real boundaries (if missing), units, staff, targets and N activities."""
     s = Settings.from_env()
@@ -145,7 +145,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 def up(
     host: str = "127.0.0.1",
     port: int = 8000,
-    activities: Annotated[int, typer.Option(help="Demo activities when the database is empty")] = 100_000,
+    activities: Annotated[int, typer.Option(help="Demo activities when the database is empty",
+                                            envvar="JANGKAU_DEMO_ACTIVITIES")] = 100_000,
 ) -> None:
     """Everything a newcomer needs: database, migrations, demo data when empty, then serve."""
     s = Settings.from_env()

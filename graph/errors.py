@@ -9,11 +9,12 @@ INTERNAL_SERVER_ERROR, never with a trace or SQL.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
 
-from geo.errors import JangkauError
+from geo.errors import ERROR_CODES, JangkauError
 
 log = logging.getLogger("jangkau.errors")
 
@@ -24,22 +25,39 @@ class ApiError(JangkauError):
     """Refusals decided in the API layer (authorisation, limits)."""
 
 
+# graphql-core's wording when a variable's value does not fit its type (not a document error
+# such as "Variable '$x' is never used", which is a validation failure).
+BAD_VARIABLE = re.compile(
+    r"^Variable '\$\w+' ((has|got) invalid value|of (required|non-null) type)")
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+# Every code a client can meet: the data layer's, and those decided over HTTP and GraphQL.
+CLIENT_CODES = frozenset({
+    *ERROR_CODES, "GRAPHQL_PARSE_FAILED", VALIDATION_FAILED, "BAD_REQUEST",
+    "METHOD_NOT_ALLOWED", "QUERY_TOO_COMPLEX", "PERSISTED_QUERY_REQUIRED",
+    "PERSISTED_QUERY_NOT_FOUND",
+})
+
+
 def code_of(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, JangkauError):
         return original.code
     if isinstance(original, GraphQLError):
-        return code_of(original)
-    if original is not None:
+        # A wrapped cause (a refusal or a bug) decides; a bare coercion message does not.
+        inner = code_of(original)
+        if inner != VALIDATION_FAILED:
+            return inner
+    elif original is not None:
         return "INTERNAL_SERVER_ERROR"
     ext_code = (error.extensions or {}).get("code")
     if isinstance(ext_code, str):
         return ext_code
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if error.message.startswith("Variable '$") or "got invalid value" in error.message:
+    if BAD_VARIABLE.match(error.message):
         return "BAD_USER_INPUT"
-    return "GRAPHQL_VALIDATION_FAILED"
+    return VALIDATION_FAILED
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:

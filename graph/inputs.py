@@ -50,13 +50,18 @@ class ActivityFilterInput:
     staff_id: strawberry.ID | None = None
     category: str | None = None
     outcome_met: bool | None = None
+    include_flagged: bool | None = strawberry.field(
+        default=None, description="Also take activities whose plausibility flags are pending "
+        "or rejected. Default: false for aggregates (coverage, maps: only unflagged and "
+        "accepted ones count), true for lists of activities (a flag is shown, not hidden).")
 
-    def checked(self, settings: Settings) -> ActivityFilter:
+    def checked(self, settings: Settings, flagged_default: bool = False) -> ActivityFilter:
         return ActivityFilter(
             period=self.period.checked(settings) if self.period else None,
             area_code=self.area_code,
             within=parse_geometry(self.within, ("Polygon", "MultiPolygon"), where="filter.within",
-                                  max_vertices=settings.max_within_vertices)[0]
+                                  max_vertices=settings.max_within_vertices,
+                                  limit_name="max_within_vertices")[0]
             if self.within is not None else None,
             bbox=parse_bbox(self.bbox, "filter.bbox") if self.bbox is not None else None,
             near=parse_near(self.near.lon, self.near.lat, self.near.radius_meters)
@@ -65,11 +70,13 @@ class ActivityFilterInput:
             staff_id=parse_uuid(self.staff_id, "filter.staffId") if self.staff_id else None,
             category=self.category,
             outcome_met=self.outcome_met,
+            include_flagged=flagged_default if self.include_flagged is None else self.include_flagged,
         )
 
 
-def checked_filter(f: ActivityFilterInput | None, settings: Settings) -> ActivityFilter | None:
-    return f.checked(settings) if f is not None else None
+def checked_filter(f: ActivityFilterInput | None, settings: Settings,
+                   flagged_default: bool = False) -> ActivityFilter | None:
+    return f.checked(settings, flagged_default) if f is not None else None
 
 
 @strawberry.input

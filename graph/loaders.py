@@ -15,7 +15,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from geo import activities, areas, coverage, people, targets
+from geo import activities, areas, coverage, nearest, people, plausibility, shapes, targets
 from geo.filters import ActivityFilter
 from geo.periods import Period
 
@@ -25,6 +25,7 @@ G = TypeVar("G")
 
 CoverageKey = tuple[int, str, Period, ActivityFilter | None]
 TargetsKey = tuple[int, Period]
+DistanceKey = tuple[int, float, float]  # area id, lon, lat
 
 
 def _by_key(engine: AsyncEngine, fetch: Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]],
@@ -74,6 +75,12 @@ async def _targets(conn: AsyncConnection, period: Period,
     return {k: found[k[0]] for k in keys}
 
 
+async def _distances(conn: AsyncConnection, point: tuple[float, float],
+                     keys: list[DistanceKey]) -> dict[DistanceKey, float | None]:
+    found = await nearest.area_distances(conn, *point, [k[0] for k in keys])
+    return {k: found.get(k[0]) for k in keys}
+
+
 @dataclass
 class Loaders:
     engine: AsyncEngine
@@ -81,12 +88,15 @@ class Loaders:
     area_by_code: DataLoader[str, areas.AreaRow | None] = field(init=False)
     children: DataLoader[int, list[areas.AreaRow] | None] = field(init=False)
     geometry: DataLoader[int, str | None] = field(init=False)
+    shape: DataLoader[tuple[int, int], str | None] = field(init=False)
     coverage: DataLoader[CoverageKey, coverage.Coverage | None] = field(init=False)
     attainment: DataLoader[CoverageKey, list[coverage.Attainment]] = field(init=False)
     targets: DataLoader[TargetsKey, list[targets.TargetRow]] = field(init=False)
     staff: DataLoader[uuid.UUID, people.StaffRow | None] = field(init=False)
     unit: DataLoader[int, people.UnitRow | None] = field(init=False)
     activity: DataLoader[uuid.UUID, activities.ActivityRow | None] = field(init=False)
+    reviews: DataLoader[uuid.UUID, list[plausibility.ReviewRow]] = field(init=False)
+    distance: DataLoader[DistanceKey, float | None] = field(init=False)
 
     def __post_init__(self) -> None:
         e = self.engine
@@ -94,12 +104,15 @@ class Loaders:
         self.area_by_code = _by_key(e, areas.by_codes)
         self.children = _by_key(e, areas.children, list)
         self.geometry = _by_key(e, areas.geometries)
+        self.shape = _by_key(e, shapes.geometries)
         self.coverage = _grouped(e, lambda k: k[1:], _coverage, lambda: None)
         self.attainment = _grouped(e, lambda k: k[1:], _attainment, list)
         self.targets = _grouped(e, lambda k: k[1], _targets, list)
         self.staff = _by_key(e, people.staff_by_ids)
         self.unit = _by_key(e, people.units_by_ids)
         self.activity = _by_key(e, activities.by_ids)
+        self.reviews = _by_key(e, plausibility.reviews_for, list)
+        self.distance = _grouped(e, lambda k: k[1:], _distances, lambda: None)
 
     def prime_areas(self, rows: Sequence[areas.AreaRow]) -> None:
         """Areas already read need not be read again by id or code."""

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph.errors import log_unexpected
-from graph.scalars import SCALARS
+from graph.permissions import protect
+from graph.resolvers.access import AccessLogConnection, list_access_log
+from graph.scalars import SCALARS, GeoJSON
 from graph.resolvers.activities import ActivityConnection, get_activity, list_activities
 from graph.resolvers.areas import coverage, get_area, list_areas
+from graph.resolvers.maps import coverage_map
 from graph.resolvers.mutations import record_activities, record_activity, set_target
 from graph.resolvers.people import get_staff, list_categories, list_indicators, list_units
+from graph.resolvers.planner import (
+    AreaGap,
+    AreaReach,
+    NearestActivity,
+    gaps,
+    hexbins,
+    nearest_activities,
+    reach,
+)
+from graph.resolvers.review import flagged_activities, resolve_flags
 from graph.types import (
     Activity,
     Area,
@@ -35,13 +49,46 @@ class Query:
     areas: list[Area] = strawberry.field(resolver=list_areas, description="Areas, by code.")
     coverage: list[AreaCoverage] = strawberry.field(
         resolver=coverage, description="One row for every area of the level, zeros included.")
+    coverage_map: GeoJSON = strawberry.field(
+        resolver=coverage_map,
+        description="A choropleth: a GeoJSON FeatureCollection, one Feature per area of the level "
+                    "(zeros included) with the figures of `coverage` and target attainment as "
+                    "properties; boundaries of the zoom's band (without zoom, z14+).")
+    hexbins: GeoJSON = strawberry.field(
+        resolver=hexbins,
+        description="A GeoJSON FeatureCollection of hexagons (edge = cellSizeMeters, 50..20000, "
+                    "on UTM 49S) with activities, citizensServed, outcomesMet and outcomeRate; "
+                    "every activity counts in exactly one hexagon; hexagons with fewer than the "
+                    "server's minimum count (JANGKAU_HEXBIN_MIN_COUNT) are left out, and for "
+                    "planners, staff and the public those from fewer than k distinct staff "
+                    "(JANGKAU_K_ANONYMITY).")
+    reach: list[AreaReach] = strawberry.field(
+        resolver=reach,
+        description="For every area of the level, by code: the share of its land within "
+                    "radiusMeters of an activity of the period (exact union of the circles).")
+    gaps: list[AreaGap] = strawberry.field(
+        resolver=gaps,
+        description="Areas of the level with fewer than minActivities activities in the period: "
+                    "fewest first, then by code.")
+    nearest_activities: list[NearestActivity] = strawberry.field(
+        resolver=nearest_activities,
+        description="The `limit` (1..1000) activities nearest to (lon, lat), nearest first by "
+                    "distance on the WGS84 spheroid.")
     activities: ActivityConnection = strawberry.field(
         resolver=list_activities, description="Activities, newest first, in pages.")
     activity: Activity | None = strawberry.field(resolver=get_activity)
+    flagged_activities: ActivityConnection = strawberry.field(
+        resolver=flagged_activities,
+        description="Activities with plausibility flags awaiting review (or in the given "
+                    "review states), newest first, in pages.")
     staff: Staff | None = strawberry.field(resolver=get_staff)
     units: list[Unit] = strawberry.field(resolver=list_units)
     service_categories: list[Category] = strawberry.field(resolver=list_categories)
     indicators: list[Indicator] = strawberry.field(resolver=list_indicators)
+    access_log: AccessLogConnection = strawberry.field(
+        resolver=list_access_log,
+        description="Admins only: every read of another person's individual location, one "
+                    "entry per request and person, newest first, in pages (UU 27/2022).")
 
 
 @strawberry.type
@@ -52,6 +99,14 @@ class Mutation:
         resolver=record_activities,
         description="Offline sync: one result per item, in order; safe to resend whole.")
     set_target: Target = strawberry.mutation(resolver=set_target)
+    resolve_flags: Activity = strawberry.mutation(
+        resolver=resolve_flags,
+        description="Accept or reject an activity's flags; the reason (1..1000 characters) is "
+                    "kept in its review history. Accepted activities count in coverage.")
+
+
+# Every root field gets graph.permissions' guard: one without a declared rule is refused.
+protect(Query, Mutation)
 
 
 class JangkauSchema(strawberry.Schema):
@@ -61,10 +116,15 @@ class JangkauSchema(strawberry.Schema):
         log_unexpected(errors)
 
 
-def build_schema(**extra: Any) -> strawberry.Schema:
+Guard = Callable[[], SchemaExtension]
+
+
+def build_schema(guards: Sequence[Guard] = (), **extra: Any) -> strawberry.Schema:
+    """The schema; `guards` are the extensions of one app's settings (see graph.limits)."""
     return JangkauSchema(query=Query, mutation=Mutation,
                          config=StrawberryConfig(scalar_map=SCALARS),
-                         extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)], **extra)
+                         extensions=[lambda: ParserCache(maxsize=256),
+                                     lambda: ValidationCache(maxsize=256), *guards], **extra)
 
 
 schema = build_schema()

@@ -3,12 +3,17 @@
 Query parameters (`from`, `to` as WIB dates, the activity filter fields, `level` for areas) are
 checked here and become the data layer's Period and ActivityFilter. Tiles carry an ETag (a hash
 of the body) and may be cached for a minute; an empty tile is a 204.
+
+Access follows graph.permissions (TILE_RULES), as in GraphQL: a token that does not verify, or
+none where one is needed, is a 401; a role that may not read the layer, or a unitCode outside
+the caller's unit, a 403. Tiles read with a token are cacheable only privately, and every tile
+varies with the Authorization header. Activity points of other people go to the access log.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -17,15 +22,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from geo.access_log import Reader
 from geo.boundaries import LEVELS
 from geo.errors import BadInput, JangkauError
 from geo.filters import ActivityFilter
 from geo.periods import WIB, Period, make_period
 from geo.settings import Settings
 from geo.tiles import LAYERS, Layer, activities_tile, areas_tile, city_bounds, parse_tile
+from graph import permissions
+from graph.auth import CHALLENGE, Forbidden, Unauthenticated, authenticate
+from graph.context import Context
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "public, max-age=60"
+PRIVATE_CACHE_CONTROL = "private, max-age=60"   # figures scoped to the token: no shared cache
 DEFAULT_DAYS = 30
 TILEJSON_MAXZOOM = 16    # clients overzoom beyond; the endpoint still serves up to z22
 WORLD = (-180.0, -85.051129, 180.0, 85.051129)
@@ -42,6 +52,37 @@ class TileQuery:
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _refused(exc: JangkauError) -> JSONResponse:
+    """401 without a valid token, 403 for what the token may not read, 400 for the rest
+    (unknown codes in the filter are a bad request for this tile, whatever their code)."""
+    if isinstance(exc, Unauthenticated):
+        response = _error(401, exc.code, exc.message)
+        response.headers["WWW-Authenticate"] = CHALLENGE
+        return response
+    return _error(403 if isinstance(exc, Forbidden) else 400, exc.code, exc.message)
+
+
+def _context(request: Request) -> Context:
+    state = request.app.state
+    return Context(settings=state.settings, engine=state.engine,
+                   principal=authenticate(state.verifier, request.headers.get("authorization")))
+
+
+async def _allowed(ctx: Context, layer: Layer, q: TileQuery) -> TileQuery:
+    """The layer's rule, and the query narrowed to what the caller may see."""
+    areas = layer.id == "areas"
+    permissions.check(permissions.TILE_RULES[layer.id], ctx.principal, ctx.settings,
+                      f"the {layer.id} tiles", q.level if areas else None)
+    f = await permissions.aggregates(ctx, q.filter, q.level) if areas \
+        else await permissions.records(ctx, q.filter)
+    return replace(q, filter=f or ActivityFilter())
+
+
+def _cache_headers(ctx: Context) -> dict[str, str]:
+    return {"Cache-Control": PRIVATE_CACHE_CONTROL if ctx.principal else CACHE_CONTROL,
+            "Vary": "Authorization"}
 
 
 def _one(query: QueryParams, name: str) -> str | None:
@@ -117,17 +158,23 @@ async def tile(request: Request) -> Response:
     p = request.path_params
     settings: Settings = request.app.state.settings
     try:
+        ctx = _context(request)
         t = parse_tile(p["z"], p["x"], p["y"])
-        q = parse_query(request.query_params, layer.id, settings, _today())
+        q = await _allowed(ctx, layer, parse_query(request.query_params, layer.id, settings,
+                                                   _today()))
         async with request.app.state.engine.connect() as conn:
             if layer.id == "areas":
-                body = await areas_tile(conn, t, q.level, q.period, q.filter)
+                body = await areas_tile(conn, t, q.level, q.period, q.filter,
+                                        permissions.min_staff(ctx))
             else:
-                body = await activities_tile(conn, t, q.period, q.filter)
+                who = ctx.principal
+                body = await activities_tile(
+                    conn, t, q.period, q.filter,
+                    reader=Reader(who.sub, who.role, who.staff_id) if who else None)
+                await conn.commit()     # the access log rows of the points, if any
     except JangkauError as exc:
-        # Unknown codes in the filter are a bad request for this tile, whatever their code.
-        return _error(400, exc.code, exc.message)
-    headers = {"Cache-Control": CACHE_CONTROL}
+        return _refused(exc)
+    headers = _cache_headers(ctx)
     if not body:
         return Response(status_code=204, headers=headers)
     headers["ETag"] = etag_of(body)
@@ -142,9 +189,11 @@ async def tilejson(request: Request) -> Response:
     if isinstance(layer, JSONResponse):
         return layer
     try:
-        parse_query(request.query_params, layer.id, request.app.state.settings, _today())
+        ctx = _context(request)
+        await _allowed(ctx, layer, parse_query(request.query_params, layer.id,
+                                               request.app.state.settings, _today()))
     except JangkauError as exc:
-        return _error(400, exc.code, exc.message)
+        return _refused(exc)
     async with request.app.state.engine.connect() as conn:
         west, south, east, north = await city_bounds(conn) or WORLD
     query = urlencode(request.query_params.multi_items())
@@ -161,7 +210,7 @@ async def tilejson(request: Request) -> Response:
         "center": [(west + east) / 2, (south + north) / 2, 11],
         "vector_layers": [{"id": layer.id, "description": layer.description,
                            "fields": layer.fields, "minzoom": 0, "maxzoom": TILEJSON_MAXZOOM}],
-    }, headers={"Cache-Control": CACHE_CONTROL})
+    }, headers=_cache_headers(ctx))
 
 
 routes = [

@@ -9,12 +9,18 @@ from enum import Enum
 import strawberry
 
 from geo.activities import ActivityRow
+from geo.anonymity import shown
 from geo.areas import AreaRow
 from geo.coverage import Attainment, Coverage
 from geo.filters import ActivityFilter
 from geo.people import StaffRow, UnitRow
 from geo.periods import WIB, Period
+from geo.plausibility import ReviewRow
+from geo.shapes import band_for_zoom
 from geo.targets import TargetRow
+from geo.validate import check_position
+from graph import permissions
+from graph.auth import Forbidden
 from graph.context import Info
 from graph.inputs import ActivityFilterInput, PeriodInput, checked_filter
 from graph.scalars import GeoJSON
@@ -75,24 +81,39 @@ class Area:
         info.context.loaders.prime_areas(rows)
         return [Area(row=r) for r in rows]
 
-    @strawberry.field(description="The boundary as a GeoJSON MultiPolygon (RFC 7946).")
-    async def geometry(self, info: Info) -> GeoJSON:
-        return await info.context.loaders.geometry.load(self.row.id)
+    @strawberry.field(description="The boundary as a GeoJSON MultiPolygon (RFC 7946): without "
+                      "zoom at full resolution, with zoom simplified for that zoom's band, "
+                      "sharing its edges with its neighbours'.")
+    async def geometry(self, info: Info, zoom: int | None = None) -> GeoJSON:
+        if zoom is None:
+            return await info.context.loaders.geometry.load(self.row.id)
+        band = band_for_zoom(zoom)
+        return await info.context.loaders.shape.load((self.row.id, band.number))
 
     @strawberry.field(description="This area's coverage; areas of one level share one query.")
     async def coverage(self, info: Info, period: PeriodInput,
                        filter: ActivityFilterInput | None = None) -> AreaCoverage:
-        p = period.checked(info.context.settings)
-        f = checked_filter(filter, info.context.settings)
-        row = await info.context.loaders.coverage.load((self.row.id, self.row.level, p, f))
+        ctx = info.context
+        p = period.checked(ctx.settings)
+        f = await permissions.aggregates(ctx, checked_filter(filter, ctx.settings), self.row.level)
+        row = await ctx.loaders.coverage.load((self.row.id, self.row.level, p, f))
         assert row is not None
-        return AreaCoverage(data=row, level=self.row.level, period=p, filter=f)
+        return AreaCoverage(data=row, level=self.row.level, period=p, filter=f,
+                            min_staff=permissions.min_staff(ctx))
 
     @strawberry.field(description="Targets set on this area that overlap the period.")
     async def targets(self, info: Info, period: PeriodInput) -> list[Target]:
         p = period.checked(info.context.settings)
         rows = await info.context.loaders.targets.load((self.row.id, p))
         return [Target(row=r) for r in rows]
+
+    @strawberry.field(description="Metres from (lon, lat) to the area on the WGS84 spheroid; "
+                      "0 inside. Areas of a list asking for one point share one query.")
+    async def distance_to(self, info: Info, lon: float, lat: float) -> float:
+        lon, lat = check_position([lon, lat], "distanceTo")
+        metres = await info.context.loaders.distance.load((self.row.id, lon, lat))
+        assert metres is not None
+        return metres
 
 
 @strawberry.type
@@ -126,6 +147,7 @@ class AreaCoverage:
     level: strawberry.Private[str]
     period: strawberry.Private[Period]
     filter: strawberry.Private[ActivityFilter | None]
+    min_staff: strawberry.Private[int]     # fewer distinct staff: identifying figures are null
 
     @strawberry.field
     async def area(self, info: Info) -> Area:
@@ -137,9 +159,11 @@ class AreaCoverage:
     def activities(self) -> int:
         return self.data.activities
 
-    @strawberry.field(description="Distinct staff: counted, never summed, at every level.")
-    def distinct_staff(self) -> int:
-        return self.data.staff
+    @strawberry.field(description="Distinct staff: counted, never summed, at every level. Null "
+                      "for callers who may not see individual records (planners, staff, the "
+                      "public) where fewer than k staff (JANGKAU_K_ANONYMITY) worked.")
+    def distinct_staff(self) -> int | None:
+        return shown(self.data.staff, self.data.staff, self.min_staff)
 
     @strawberry.field
     def citizens_served(self) -> int:
@@ -154,9 +178,9 @@ class AreaCoverage:
         rate = self.data.outcome_rate
         return None if rate is None else round(rate, 6)
 
-    @strawberry.field
+    @strawberry.field(description="Null where distinctStaff is suppressed.")
     def last_activity_at(self) -> dt.datetime | None:
-        return _wib(self.data.last_at)
+        return _wib(shown(self.data.last_at, self.data.staff, self.min_staff))
 
     @strawberry.field
     def activities_per_km2(self) -> float:
@@ -228,13 +252,20 @@ class Staff:
     def id(self) -> strawberry.ID:
         return strawberry.ID(str(self.row.id))
 
-    @strawberry.field(description="18-digit NIP. Personal data: never use it as a key.")
-    def nip(self) -> str:
-        return self.row.nip
+    async def _identity(self, info: Info, value: str) -> str:
+        if not await permissions.may_identify(info.context, self.row):
+            raise Forbidden("a NIP and a name are shown only to admins, the person and their "
+                            "supervisors")
+        return value
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
+    @strawberry.field(description="18-digit NIP. Personal data: never use it as a key. Only "
+                      "for admins, the person and their supervisors (FORBIDDEN otherwise).")
+    async def nip(self, info: Info) -> str:
+        return await self._identity(info, self.row.nip)
+
+    @strawberry.field(description="Only for admins, the person and their supervisors.")
+    async def name(self, info: Info) -> str:
+        return await self._identity(info, self.row.name)
 
     @strawberry.field
     def active(self) -> bool:
@@ -245,6 +276,49 @@ class Staff:
         row = await info.context.loaders.unit.load(self.row.unit_id)
         assert row is not None
         return Unit(row=row)
+
+
+@strawberry.enum(description="Where an activity's plausibility flags stand.")
+class ReviewState(Enum):
+    NONE = "NONE"
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+
+
+@strawberry.enum
+class ReviewDecision(Enum):
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+
+
+@strawberry.type(description="A supervisor's decision on an activity's flags.")
+class FlagReview:
+    row: strawberry.Private[ReviewRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def decision(self) -> ReviewDecision:
+        return ReviewDecision(self.row.decision)
+
+    @strawberry.field
+    def reason(self) -> str:
+        return self.row.reason
+
+    @strawberry.field(description="Who decided: the `sub` of their token.")
+    def reviewer(self) -> str | None:
+        return self.row.reviewer
+
+    @strawberry.field
+    def at(self) -> dt.datetime:
+        return self.row.at.astimezone(WIB)
+
+    @strawberry.field(description="The flags the decision was made on.")
+    def flags_at_review(self) -> list[str]:
+        return self.row.flags_at_review
 
 
 @strawberry.type
@@ -281,8 +355,9 @@ class Activity:
     def received_at(self) -> dt.datetime:
         return self.row.received_at.astimezone(WIB)
 
-    @strawberry.field(description="A GeoJSON Point.")
-    def location(self) -> GeoJSON:
+    @strawberry.field(description="A GeoJSON Point. Reading another person's is access-logged.")
+    def location(self, info: Info) -> GeoJSON:
+        permissions.note_reads(info.context, "Activity.location", [self.row])
         return self.row.location
 
     @strawberry.field
@@ -315,6 +390,21 @@ class Activity:
     @strawberry.field
     def note(self) -> str | None:
         return self.row.note
+
+    @strawberry.field(description="Plausibility flags, judged by the database at write time "
+                      "and again when a neighbouring record of the same staff member arrives.")
+    def flags(self) -> list[str]:
+        return self.row.flags
+
+    @strawberry.field(description="Where its flags stand; only NONE and ACCEPTED count in "
+                      "coverage unless a filter says includeFlagged.")
+    def review(self) -> ReviewState:
+        return ReviewState(self.row.review)
+
+    @strawberry.field(description="Supervisors' decisions on its flags, oldest first.")
+    async def reviews(self, info: Info) -> list[FlagReview]:
+        rows = await info.context.loaders.reviews.load(self.row.id)
+        return [FlagReview(row=r) for r in rows]
 
 
 @strawberry.type

@@ -1,7 +1,14 @@
-"""The GraphQL HTTP endpoint: strawberry's ASGI view with coded errors and orjson output."""
+"""The GraphQL HTTP endpoint: strawberry's ASGI view with coded errors and orjson output.
+
+The bearer token is verified before anything runs: one that does not verify is a 401 coded
+UNAUTHENTICATED. A request without a token runs as anonymous, and a field it may not use answers
+UNAUTHENTICATED with 401 too. Reads of other people's locations noted during the request are
+written to the access log before the response leaves.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -12,10 +19,48 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from geo import access_log
+from graph.auth import CHALLENGE, Unauthenticated, authenticate
 from graph.context import Context
-from graph.errors import format_error
+from graph.errors import INTERNAL_MESSAGE, format_error
+
+log = logging.getLogger("jangkau.access")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Parse, validation and variable errors stop the request before execution: no path."""
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(e.path is None for e in errors)
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
+                        status_code=status, headers=headers or None)
+
+
+def _refusal(exc: HTTPException) -> Response:
+    """Malformed JSON, a missing query, a mutation over GET: still a coded GraphQL error."""
+    # GraphQL over HTTP: a mutation sent with GET is a 405, and POST is the way.
+    wrong_method = isinstance(exc.__cause__, InvalidOperationTypeError) or exc.status_code == 405
+    code = "METHOD_NOT_ALLOWED" if wrong_method else "BAD_REQUEST"
+    return _error(405 if wrong_method else exc.status_code, code, exc.reason,
+                  **({"Allow": "POST"} if wrong_method else {}))
+
+
+async def _write_access_log(request: Request) -> None:
+    ctx: Context | None = getattr(request.state, "context", None)
+    if ctx is None or ctx.ledger is None:
+        return
+    entries = ctx.ledger.entries()
+    if entries:
+        async with ctx.engine.begin() as conn:
+            await access_log.write(conn, ctx.ledger.reader, entries)
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -23,14 +68,35 @@ class GraphQLView(GraphQL[Context, None]):
         # orjson passes GeoJSON Fragments through untouched: no parse, no re-serialise.
         return orjson.dumps(data)
 
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses a lone surrogate ("\ud800"): such text could neither be stored nor
+        # echoed back, so the request is malformed JSON (400), not a bug (500).
+        return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # Strawberry expects an object (or a batch list) and would fail on `"x"` or `42`.
+        value = super().parse_json(data)
+        if not isinstance(value, dict | list):
+            kind = JSON_KINDS.get(type(value), "null")
+            raise HTTPException(400, f"expected a JSON object (a GraphQL request), got {kind}")
+        return value
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         state = request.app.state
-        return Context(settings=state.settings, engine=state.engine)
+        context = Context(settings=state.settings, engine=state.engine,
+                          principal=getattr(request.state, "principal", None))
+        request.state.context = context
+        return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        data: dict[str, Any] = {"data": result.data}
+        request_error = _is_request_error(result)
+        request.state.request_error = request_error
+        # The GraphQL spec: a request error has no `data` entry at all.
+        data: dict[str, Any] = {} if request_error else {"data": result.data}
         if result.errors:
             data["errors"] = [format_error(e) for e in result.errors]
+            request.state.unauthenticated = any(
+                e["extensions"]["code"] == "UNAUTHENTICATED" for e in data["errors"])
         if result.extensions:
             data["extensions"] = result.extensions
         return data  # type: ignore[return-value]
@@ -39,11 +105,33 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            request.state.principal = authenticate(request.app.state.verifier,
+                                                   request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            await _error(401, exc.code, exc.message,
+                         **{"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'}
+                         )(scope, receive, send)
+            return
+        try:
+            response = await self.run(request)
         except HTTPException as exc:
-            # Malformed JSON, a missing query, a wrong method: still a coded GraphQL error.
-            code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
-            response = JSONResponse({"errors": [{"message": exc.reason, "extensions": {"code": code}}]},
-                                    status_code=exc.status_code)
+            response = _refusal(exc)
+        else:
+            try:
+                # Nothing of another person's location leaves unless its reading is on record.
+                await _write_access_log(request)
+            except Exception:  # noqa: BLE001 - whatever the cause, the answer is withheld
+                log.exception("the access log could not be written: the answer is withheld")
+                response = _error(500, "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE)
+        if getattr(request.state, "unauthenticated", False):
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = CHALLENGE
+        asked = GRAPHQL_RESPONSE in request.headers.get("accept", "")
+        if asked and response.media_type == "application/json":
+            # The newer media type: the same body, but a request error is a 400, not a 200.
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if getattr(request.state, "request_error", False):
+                response.status_code = 400
         await response(scope, receive, send)

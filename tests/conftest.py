@@ -78,6 +78,13 @@ async def db_url(admin: str, template: str) -> AsyncIterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+async def module_db_url(admin: str, template: str) -> AsyncIterator[str]:
+    """One copy of the seeded template for a whole module whose tests change nothing."""
+    async for url in _clone(admin, template):
+        yield url
+
+
 @pytest.fixture
 async def bare_db_url(admin: str, bare_template: str) -> AsyncIterator[str]:
     async for url in _clone(admin, bare_template):

@@ -1,4 +1,5 @@
-"""activities / activity: reads of individual field records."""
+"""activities / activity: reads of individual field records, narrowed by graph.permissions and
+written to the access log when they are someone else's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import strawberry
 from geo import activities
 from geo.filters import ActivityFilter, Where, build_where
 from geo.record import parse_uuid
+from graph import permissions
 from graph.context import Info
 from graph.inputs import ActivityFilterInput, checked_filter
 from graph.resolvers.pagination import check_first, decode_cursor, encode_cursor
@@ -15,9 +17,16 @@ from graph.types import Activity, ActivityEdge, PageInfo
 
 @strawberry.type
 class ActivityConnection:
-    edges: list[ActivityEdge]
+    page: strawberry.Private[list[ActivityEdge]]
     page_info: PageInfo
     where: strawberry.Private[Where]
+    read_as: strawberry.Private[str]    # the root field, as the access log names it
+
+    @strawberry.field
+    def edges(self, info: Info) -> list[ActivityEdge]:
+        # The page is read (and logged) only when its activities are asked for.
+        permissions.note_reads(info.context, self.read_as, (e.node.row for e in self.page))
+        return self.page
 
     @strawberry.field(description="Activities matching the filter (one count query, run only when asked).")
     async def total_count(self, info: Info) -> int:
@@ -27,10 +36,18 @@ class ActivityConnection:
 
 async def list_activities(info: Info, filter: ActivityFilterInput | None = None,
                           first: int | None = None, after: str | None = None) -> ActivityConnection:
+    f = (checked_filter(filter, info.context.settings, flagged_default=True)
+         or ActivityFilter(include_flagged=True))
+    return await connection(info, f, first, after)
+
+
+async def connection(info: Info, f: ActivityFilter, first: int | None,
+                     after: str | None) -> ActivityConnection:
+    """A page of the activities that `f` selects and the caller may read, newest first."""
     ctx = info.context
     n = check_first(first, ctx.settings.max_first)
-    f = checked_filter(filter, ctx.settings) or ActivityFilter()
     cursor = decode_cursor(after) if after else None
+    f = await permissions.records(ctx, f)
     async with ctx.db() as conn:
         where = await build_where(conn, f)
         rows = await activities.page(conn, where, n, cursor)
@@ -39,14 +56,19 @@ async def list_activities(info: Info, filter: ActivityFilterInput | None = None,
         ctx.loaders.activity.prime(r.id, r)
     edges = [ActivityEdge(cursor=encode_cursor(r.started_at, r.id), node=Activity(row=r)) for r in page]
     return ActivityConnection(
-        edges=edges,
+        page=edges,
         page_info=PageInfo(has_next_page=len(rows) > n, has_previous_page=cursor is not None,
                            start_cursor=edges[0].cursor if edges else None,
                            end_cursor=edges[-1].cursor if edges else None),
         where=where,
+        read_as=info.field_name,
     )
 
 
 async def get_activity(info: Info, id: strawberry.ID) -> Activity | None:
     row = await info.context.loaders.activity.load(parse_uuid(id, "id"))
-    return Activity(row=row) if row else None
+    if row is None:
+        return None
+    await permissions.check_record(info.context, row)
+    permissions.note_reads(info.context, "activity", [row])
+    return Activity(row=row)

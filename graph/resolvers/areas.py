@@ -5,6 +5,7 @@ from __future__ import annotations
 from geo import areas
 from geo.coverage import coverage as aggregate
 from geo.filters import parse_bbox
+from graph import permissions
 from graph.context import Info
 from graph.inputs import ActivityFilterInput, PeriodInput, checked_filter
 from graph.types import Area, AreaCoverage, AreaLevel
@@ -29,9 +30,11 @@ async def coverage(info: Info, level: AreaLevel, period: PeriodInput,
     """One row for every area of the level (zeros included), by code."""
     ctx = info.context
     p = period.checked(ctx.settings)
-    f = checked_filter(filter, ctx.settings)
+    f = await permissions.aggregates(ctx, checked_filter(filter, ctx.settings), level.value)
     async with ctx.db() as conn:
         rows = await aggregate(conn, level.value, p, f)
     for r in rows:
         ctx.loaders.coverage.prime((r.area_id, level.value, p, f), r)
-    return [AreaCoverage(data=r, level=level.value, period=p, filter=f) for r in rows]
+    k = permissions.min_staff(ctx)
+    return [AreaCoverage(data=r, level=level.value, period=p, filter=f, min_staff=k)
+            for r in rows]

@@ -1,4 +1,7 @@
-"""recordActivity / recordActivities / setTarget: writes answer in band, item by item."""
+"""recordActivity / recordActivities / setTarget: writes answer in band, item by item.
+
+An item naming another staff member than the caller is REJECTED as FORBIDDEN in band (admins
+may record anyone's); the batch's other items are still stored."""
 
 from __future__ import annotations
 
@@ -10,12 +13,17 @@ import strawberry
 from geo import targets
 from geo.errors import JangkauError, LimitExceeded
 from geo.record import NewActivity, Recorded, check_activity, record
-from graph.context import Info
+from graph import permissions
+from graph.auth import Forbidden
+from graph.context import Context, Info
 from graph.inputs import ActivityInput, TargetInput
 from graph.types import Activity, RecordError, RecordResult, RecordStatus, Target
 
 
-def _checked(inp: ActivityInput, now: datetime) -> NewActivity | JangkauError:
+def _checked(ctx: Context, inp: ActivityInput, now: datetime) -> NewActivity | JangkauError:
+    if not permissions.may_record(ctx, inp.staff_id):
+        return Forbidden(f"staffId {str(inp.staff_id)[:40]} is not yours: staff record their own "
+                         "activities only")
     try:
         return check_activity(inp.fields(), now)
     except JangkauError as exc:
@@ -43,7 +51,7 @@ async def record_activities(info: Info, inputs: list[ActivityInput]) -> list[Rec
         raise LimitExceeded(f"{len(inputs)} activities in one batch; the maximum (max_batch) is "
                             f"{limit}: split the batch and resend")
     now = datetime.now(UTC)
-    batch = [_checked(i, now) for i in inputs]
+    batch = [_checked(info.context, i, now) for i in inputs]
     async with info.context.db() as conn:
         done = await record(conn, batch, [str(i.id) for i in inputs])
     return await _results(info, done)

@@ -11,6 +11,7 @@ from graph.types import Category, Indicator, Staff, Unit
 
 
 async def get_staff(info: Info, id: strawberry.ID) -> Staff | None:
+    """Anyone allowed may look a staff member up; NIP and name are guarded on the type."""
     row = await info.context.loaders.staff.load(parse_uuid(id, "id"))
     return Staff(row=row) if row else None
 

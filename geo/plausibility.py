@@ -1,0 +1,126 @@
+"""Plausibility of field presence: flags judged in the database, and a supervisor's review.
+
+A record is never refused for being implausible; it is flagged, and a flagged record counts
+in coverage only once a supervisor accepts it (the PDP law gives staff the right to contest an
+automated decision). The judging is one SQL function, `activity_flags_refresh` (migration
+0003), run in the writer's transaction for the new rows and the neighbours whose judgement they
+change. Its thresholds are `jangkau.flag_*` settings: `configure_engine` sets them on every
+connection of the service from `Settings`; without them the SQL defaults (the same numbers as
+`Settings`') apply.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from geo.errors import BadInput, NotFound
+from geo.settings import Settings
+
+FLAGS = ("OUTSIDE_CITY", "OUTSIDE_ASSIGNMENT", "LOW_ACCURACY", "MOCK_LOCATION",
+         "IMPOSSIBLE_SPEED", "FUTURE_TIME", "DUPLICATE_BURST")
+DECISIONS = ("ACCEPTED", "REJECTED")
+MAX_REASON = 1000
+
+
+def flag_settings(s: Settings) -> dict[str, str]:
+    """The `jangkau.flag_*` settings the SQL reads, from the service's Settings."""
+    return {
+        "jangkau.flag_max_accuracy_m": str(s.flag_max_accuracy_m),
+        "jangkau.flag_max_speed_kmh": str(s.flag_max_speed_kmh),
+        "jangkau.flag_future_tolerance_s": str(s.flag_future_tolerance_s),
+        "jangkau.flag_burst_count": str(s.flag_burst_count),
+        "jangkau.flag_burst_minutes": str(s.flag_burst_minutes),
+        "jangkau.flag_burst_radius_m": str(s.flag_burst_radius_m),
+    }
+
+
+def configure_engine(engine: AsyncEngine, settings: Settings) -> None:
+    """Give every new connection of `engine` the thresholds of `settings` (session settings)."""
+    names, values = zip(*flag_settings(settings).items(), strict=True)
+    sql = "SELECT " + ", ".join(f"set_config(${2 * i + 1}, ${2 * i + 2}, false)"
+                                for i in range(len(names)))
+    args = [v for pair in zip(names, values, strict=True) for v in pair]
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _set(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(lambda raw: raw.execute(sql, *args))
+
+
+async def evaluate(conn: AsyncConnection, ids: Sequence[uuid.UUID] | None) -> int:
+    """Judge `ids` and their neighbours (None: every activity) in the current transaction.
+
+    Returns how many activities' flags changed.
+    """
+    n = await conn.scalar(text("SELECT activity_flags_refresh(CAST(:ids AS uuid[]))"),
+                          {"ids": list(ids) if ids is not None else None})
+    return int(n or 0)
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    id: int
+    activity_id: uuid.UUID
+    decision: str
+    reason: str
+    reviewer: str | None
+    at: datetime
+    flags_at_review: list[str]
+
+
+REVIEW_COLUMNS = "id, activity_id, decision, reason, reviewer, at, flags_at_review"
+
+
+def check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise BadInput("reason: say why (it is kept in the activity's review history)")
+    if len(reason) > MAX_REASON:
+        raise BadInput(f"reason is {len(reason)} characters; the maximum is {MAX_REASON}",
+                       code="LIMIT_EXCEEDED")
+    if "\x00" in reason:
+        raise BadInput("reason must not contain NUL characters")
+    return reason
+
+
+async def resolve(conn: AsyncConnection, activity_id: uuid.UUID, decision: str, reason: str,
+                  reviewer: str | None) -> ReviewRow:
+    """Accept or reject an activity's current flags; the decision joins its history. Commits."""
+    if decision not in DECISIONS:
+        raise BadInput(f"decision must be one of {', '.join(DECISIONS)}")
+    reason = check_reason(reason)
+    flags = (await conn.execute(text("SELECT flags FROM activities WHERE id = :id FOR UPDATE"),
+                                {"id": activity_id})).scalar_one_or_none()
+    if flags is None:
+        raise NotFound(f"unknown activity id {activity_id}")
+    if not flags:
+        raise BadInput(f"activity {activity_id} has no flags: there is nothing to resolve")
+    row = (await conn.execute(text(f"""
+        WITH decided AS (
+            UPDATE activities SET review = :decision WHERE id = :id RETURNING id, flags
+        )
+        INSERT INTO flag_reviews (activity_id, decision, reason, reviewer, flags_at_review)
+        SELECT id, :decision, :reason, :reviewer, flags FROM decided
+        RETURNING {REVIEW_COLUMNS}"""),
+        {"id": activity_id, "decision": decision, "reason": reason, "reviewer": reviewer})).one()
+    await conn.commit()
+    return ReviewRow(*row)
+
+
+async def reviews_for(conn: AsyncConnection,
+                      ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ReviewRow]]:
+    """Each activity's review history, oldest first."""
+    rows = await conn.execute(text(f"""
+        SELECT {REVIEW_COLUMNS} FROM flag_reviews WHERE activity_id = ANY(:ids)
+        ORDER BY activity_id, at, id"""), {"ids": list(ids)})
+    out: dict[uuid.UUID, list[ReviewRow]] = defaultdict(list)
+    for r in rows.all():
+        out[r.activity_id].append(ReviewRow(*r))
+    return out

@@ -1,0 +1,24 @@
+"""Map outputs: the choropleth FeatureCollection."""
+
+from __future__ import annotations
+
+from geo.choropleth import coverage_map as build_coverage_map
+from geo.shapes import FINEST, band_for_zoom
+from graph import permissions
+from graph.context import Info
+from graph.inputs import ActivityFilterInput, PeriodInput, checked_filter
+from graph.scalars import GeoJSON
+from graph.types import AreaLevel
+
+
+async def coverage_map(info: Info, level: AreaLevel, period: PeriodInput,
+                       filter: ActivityFilterInput | None = None,
+                       zoom: int | None = None) -> GeoJSON:
+    """One Feature per area of the level, with the figures of `coverage`; PostgreSQL writes it."""
+    ctx = info.context
+    p = period.checked(ctx.settings)
+    f = await permissions.aggregates(ctx, checked_filter(filter, ctx.settings), level.value)
+    band = FINEST if zoom is None else band_for_zoom(zoom)
+    async with ctx.db() as conn:
+        return GeoJSON(await build_coverage_map(conn, level.value, p, f, band,
+                                                permissions.min_staff(ctx)))

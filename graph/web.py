@@ -1,0 +1,55 @@
+"""The map page at `/`: the files in `web/`, and MapLibre GL JS as `npm ci --prefix web` installed
+it. Only named files are served, and the page's CSP lets it reach this app alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+MAPLIBRE_DIR = WEB_DIR / "node_modules" / "maplibre-gl" / "dist"
+PAGE_FILES = frozenset({"app.js", "i18n.js", "style.css"})
+MAPLIBRE_FILES = frozenset({"maplibre-gl.js", "maplibre-gl.js.map", "maplibre-gl.css"})
+
+# MapLibre starts its workers from blob: URLs and its sprites from data:/blob: images.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "worker-src blob:; child-src blob:; connect-src 'self'; object-src 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
+# The page's own files change with the code: revalidate. MapLibre's are pinned by the lock file.
+REVALIDATE = "no-cache"
+ONE_DAY = "public, max-age=86400"
+
+
+def _serve(directory: Path, allowed: frozenset[str], name: str, cache: str,
+           **headers: str) -> Response:
+    path = directory / name
+    if name not in allowed or not path.is_file():
+        return PlainTextResponse("not found", status_code=404)
+    return FileResponse(path, headers={"Cache-Control": cache, **headers})
+
+
+async def page(request: Request) -> Response:
+    if not (MAPLIBRE_DIR / "maplibre-gl.js").is_file():
+        return PlainTextResponse("The map needs MapLibre GL JS: run `npm ci --prefix web` "
+                                 "(or `make up`, which does it).", status_code=503)
+    return _serve(WEB_DIR, frozenset({"index.html"}), "index.html", REVALIDATE,
+                  **{"Content-Security-Policy": CSP})
+
+
+async def page_file(request: Request) -> Response:
+    return _serve(WEB_DIR, PAGE_FILES, request.path_params["name"], REVALIDATE)
+
+
+async def maplibre_file(request: Request) -> Response:
+    return _serve(MAPLIBRE_DIR, MAPLIBRE_FILES, request.path_params["name"], ONE_DAY)
+
+
+def web_routes() -> list[Route]:
+    return [
+        Route("/", page, methods=["GET", "HEAD"]),
+        Route("/static/{name}", page_file, methods=["GET", "HEAD"]),
+        Route("/vendor/maplibre-gl/{name}", maplibre_file, methods=["GET", "HEAD"]),
+    ]

@@ -1,0 +1,257 @@
+"""recordActivity / recordActivities / setTarget through HTTP: in-band answers, idempotence."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import Api, serve, settings_for
+from tests.payloads import ACTIVITY_FIELDS, RECORD_MANY, RECORD_ONE, activity, new_id
+from tests.seed import K1, K2, K3, OUTSIDE, S3
+
+STORED = f"query($id: ID!) {{ activity(id: $id) {{ {ACTIVITY_FIELDS} }} }}"
+
+
+async def count(api: Api) -> int:
+    """Rows stored, flagged for review or not (the list hides flagged ones by default)."""
+    async with api.http.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        n: int = await conn.scalar(text("SELECT count(*) FROM activities"))
+    return n
+
+
+async def record_one(api: Api, payload: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = (await api.data(RECORD_ONE, {"i": payload}))["recordActivity"]
+    return result
+
+
+async def record_many(api: Api, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    data = await api.data(RECORD_MANY, {"i": payloads})
+    results: list[dict[str, Any]] = data["recordActivities"]
+    return results
+
+
+async def stored(api: Api, id: str) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = (await api.data(STORED, {"id": id}))["activity"]
+    return row
+
+
+async def test_created_with_the_kelurahan_assigned_by_the_database(api: Api) -> None:
+    payload = activity(1, K2, staffId=str(S3), category="LAYANAN", outcome="ADUAN")
+    result = await record_one(api, payload)
+    assert (result["id"], result["status"], result["error"]) == (payload["id"], "CREATED", None)
+    node = result["activity"]
+    assert node["area"] == {"code": K2}
+    assert node["location"] == payload["location"]
+    assert (node["category"], node["citizensServed"], node["outcome"], node["note"]) == (
+        "LAYANAN", 3, "ADUAN", "test 1")
+    assert node["startedAt"] == payload["startedAt"]
+    assert node["staff"] == {"id": str(S3)}
+    assert await stored(api, payload["id"]) == node
+    assert await count(api) == 9
+
+
+async def test_outside_every_kelurahan_is_stored_without_an_area(api: Api) -> None:
+    result = await record_one(api, activity(1, None))
+    assert result["status"] == "CREATED"
+    assert result["activity"]["area"] is None
+    assert result["activity"]["location"]["coordinates"] == list(OUTSIDE)
+
+
+async def test_resending_the_same_payload_is_a_duplicate(api: Api) -> None:
+    payload = activity(1, K1)
+    created = await record_one(api, payload)
+    again = await record_one(api, payload)
+    assert (again["status"], again["error"]) == ("DUPLICATE", None)
+    assert again["activity"] == created["activity"]
+    # The same instant written with another offset is the same content.
+    utc = await record_one(api, {**payload, "startedAt": "2026-10-20T02:00:00Z"})
+    assert payload["startedAt"] == "2026-10-20T09:00:00+07:00"
+    assert utc["status"] == "DUPLICATE"
+    assert await count(api) == 9
+
+
+async def test_same_id_other_content_is_a_conflict_and_changes_nothing(api: Api) -> None:
+    payload = activity(1, K1)
+    created = await record_one(api, payload)
+    elsewhere = activity(1, K3)["location"]
+    changed = await record_one(api, {**payload, "citizensServed": 30, "location": elsewhere})
+    assert (changed["id"], changed["status"]) == (payload["id"], "REJECTED")
+    assert changed["activity"] is None
+    assert changed["error"]["code"] == "CONFLICT"
+    assert payload["id"] in changed["error"]["message"]
+    assert "new id" in changed["error"]["message"]
+    assert await stored(api, payload["id"]) == created["activity"]
+    assert created["activity"]["area"] == {"code": K1}
+
+
+async def test_a_batch_of_valid_duplicate_and_invalid_items(api: Api) -> None:
+    earlier = activity(1, K1)
+    await record_one(api, earlier)
+    batch = [
+        activity(2, K2),                                                    # CREATED
+        earlier,                                                            # DUPLICATE
+        activity(3, location={"type": "Point", "coordinates": [-7.3, 112.7]}),  # lat, lon
+        activity(4, category="NOPE"),
+        activity(5, citizensServed=-1),
+        activity(6, location={"type": "LineString", "coordinates": [[112.7, -7.3], [112.8, -7.3]]}),
+        activity(7, staffId="00000000-0000-4000-8000-000000000099"),
+        activity(8, outcome="NOPE"),
+        {**earlier, "note": "edited"},                                      # CONFLICT
+        activity(9, K3),                                                    # CREATED
+        activity(9, K3),                                                    # same id again
+    ]
+    results = await record_many(api, batch)
+    assert [r["id"] for r in results] == [p["id"] for p in batch]
+    got = [(r["status"], r["error"]["code"] if r["error"] else None) for r in results]
+    assert got == [
+        ("CREATED", None), ("DUPLICATE", None), ("REJECTED", "INVALID_GEOMETRY"),
+        ("REJECTED", "NOT_FOUND"), ("REJECTED", "BAD_USER_INPUT"), ("REJECTED", "INVALID_GEOMETRY"),
+        ("REJECTED", "NOT_FOUND"), ("REJECTED", "NOT_FOUND"), ("REJECTED", "CONFLICT"),
+        ("CREATED", None), ("DUPLICATE", None),
+    ]
+    messages = [r["error"]["message"] for r in results if r["error"]]
+    assert "swap them" in messages[0]
+    assert "NOPE" in messages[1]
+    assert "citizensServed" in messages[2]
+    assert "expected Point" in messages[3]
+    assert "unknown staff" in messages[4]
+    assert "unknown outcome" in messages[5]
+    for r in results:
+        assert (r["activity"] is None) is (r["status"] == "REJECTED")
+    assert results[0]["activity"]["area"] == {"code": K2}
+    assert results[9]["activity"]["area"] == {"code": K3}
+    assert await count(api) == 8 + 3
+    for r in results:
+        if r["status"] == "REJECTED" and r["error"]["code"] != "CONFLICT":
+            assert await stored(api, r["id"]) is None
+
+    again = await record_many(api, batch)
+    refused = [r["status"] for r in results[2:9]]
+    assert [r["status"] for r in again] == ["DUPLICATE", "DUPLICATE", *refused,
+                                           "DUPLICATE", "DUPLICATE"]
+    assert [r["error"] for r in again] == [r["error"] for r in results]
+    assert [r["activity"] for r in again] == [r["activity"] for r in results]
+    assert await count(api) == 8 + 3
+
+
+async def test_the_same_batch_sent_twice_at_once_is_stored_once(api: Api) -> None:
+    batch = [activity(n, place) for n, place in enumerate((K1, K2, K3, None), start=1)]
+    answers = await asyncio.gather(record_many(api, batch), record_many(api, batch))
+    for i, pair in enumerate(zip(*answers, strict=True)):
+        assert sorted(r["status"] for r in pair) == ["CREATED", "DUPLICATE"], i
+        assert pair[0]["activity"] == pair[1]["activity"]
+    assert await count(api) == 8 + 4
+
+
+@pytest.mark.parametrize("field", ["category", "outcome", "note"])
+async def test_text_the_database_cannot_hold_sinks_only_its_own_item(api: Api, field: str) -> None:
+    """A NUL in one item's text is that item's error; its neighbours are stored all the same."""
+    bad = activity(1, **{field: "BALITA\x00"})
+    results = await record_many(api, [bad, activity(2)])
+    assert [r["status"] for r in results] == ["REJECTED", "CREATED"]
+    assert results[0]["error"] == {"code": "BAD_USER_INPUT",
+                                   "message": f"{field} must not contain NUL characters"}
+    assert await count(api) == 9
+
+
+async def test_an_empty_batch_is_an_empty_answer(api: Api) -> None:
+    assert await record_many(api, []) == []
+
+
+async def test_a_batch_over_max_batch_is_refused_whole(db_url: str) -> None:
+    async for api in serve(settings_for(db_url, max_batch=3)):
+        assert [r["status"] for r in await record_many(api, [activity(n) for n in (1, 2, 3)])] == [
+            "CREATED"] * 3
+        err = await api.error(RECORD_MANY, {"i": [activity(n) for n in range(4, 8)]})
+        assert err["extensions"]["code"] == "LIMIT_EXCEEDED"
+        assert "maximum (max_batch) is 3" in err["message"]
+        assert await count(api) == 8 + 3
+        for n in range(4, 8):
+            assert await stored(api, new_id(n)) is None
+
+
+@pytest.mark.parametrize(("change", "code", "words"), [
+    ({"startedAt": "2026-10-20T09:00:00"}, "BAD_USER_INPUT", "offset"),
+    ({"startedAt": "2030-01-01T00:00:00+07:00"}, "BAD_USER_INPUT", "future"),
+    ({"endedAt": "2026-10-19T09:00:00+07:00"}, "BAD_USER_INPUT", "endedAt"),
+    ({"id": "not-a-uuid"}, "BAD_USER_INPUT", "not a UUID"),
+    ({"note": "x" * 4001}, "LIMIT_EXCEEDED", "4000"),
+    ({"accuracyMeters": -1.0}, "BAD_USER_INPUT", "accuracyMeters"),
+    ({"note": "a\x00b"}, "BAD_USER_INPUT", "NUL"),
+])
+async def test_invalid_fields_are_rejected_with_a_reason(api: Api, change: dict[str, Any],
+                                                         code: str, words: str) -> None:
+    result = await record_one(api, activity(1, **change))
+    assert result["status"] == "REJECTED"
+    assert result["error"]["code"] == code
+    assert words in result["error"]["message"]
+    assert await count(api) == 8
+
+
+SET_TARGET = """mutation($i: TargetInput!) { setTarget(input: $i) {
+    id indicator value area { code } period { from to } } }"""
+
+
+async def set_target(api: Api, **inp: Any) -> dict[str, Any]:
+    target: dict[str, Any] = (await api.data(SET_TARGET, {"i": inp}))["setTarget"]
+    return target
+
+
+async def target_error(api: Api, **inp: Any) -> dict[str, Any]:
+    return await api.error(SET_TARGET, {"i": inp})
+
+
+async def test_set_target_by_month_then_update_it(api: Api) -> None:
+    created = await set_target(api, indicator="BALITA", areaCode=K3, value=5, month="2026-11")
+    assert {k: v for k, v in created.items() if k != "id"} == {
+        "indicator": "BALITA", "value": 5.0, "area": {"code": K3},
+        "period": {"from": "2026-11-01", "to": "2026-11-30"}}
+    updated = await set_target(api, indicator="BALITA", areaCode=K3, value=7,
+                               period={"from": "2026-11-01", "to": "2026-11-30"})
+    assert (updated["id"], updated["value"]) == (created["id"], 7.0)
+    data = await api.data("""query($c: String!) { area(code: $c) {
+        targets(period: {from: "2026-11-10", to: "2026-11-10"}) { id value } } }""", {"c": K3})
+    assert data["area"]["targets"] == [{"id": created["id"], "value": 7.0}]
+
+
+async def test_set_target_changes_attainment(api: Api) -> None:
+    await set_target(api, indicator="BALITA", areaCode=K1, value=2,
+                     period={"from": "2026-10-01", "to": "2026-10-31"})
+    data = await api.data("""{ area(code: "35.78.01.1001") {
+        coverage(period: {from: "2026-10-01", to: "2026-10-31"}) {
+            attainment { indicator target actual ratio met } } } }""")
+    assert data["area"]["coverage"]["attainment"] == [
+        {"indicator": "BALITA", "target": 2.0, "actual": 2, "ratio": 1.0, "met": True}]
+
+
+async def test_set_target_december_month_form(api: Api) -> None:
+    t = await set_target(api, indicator="ADUAN", areaCode=K2, value=1, month="2026-12")
+    assert t["period"] == {"from": "2026-12-01", "to": "2026-12-31"}
+
+
+@pytest.mark.parametrize(("inp", "code", "words"), [
+    ({"indicator": "BALITA", "areaCode": K1, "value": 3,
+      "period": {"from": "2026-10-15", "to": "2026-11-15"}}, "CONFLICT", "already covers"),
+    ({"indicator": "NOPE", "areaCode": K1, "value": 3, "month": "2026-11"}, "NOT_FOUND", "NOPE"),
+    ({"indicator": "BALITA", "areaCode": "35.78.99.9999", "value": 3, "month": "2026-11"},
+     "NOT_FOUND", "35.78.99.9999"),
+    ({"indicator": "BALITA", "areaCode": K1, "value": 3, "month": "2026-13"}, "BAD_USER_INPUT",
+     "2026-11"),
+    ({"indicator": "BALITA", "areaCode": K1, "value": 3}, "BAD_USER_INPUT", "exactly one"),
+    ({"indicator": "BALITA", "areaCode": K1, "value": 3, "month": "2026-11",
+      "period": {"from": "2026-11-01", "to": "2026-11-30"}}, "BAD_USER_INPUT", "exactly one"),
+    ({"indicator": "BALITA", "areaCode": K1, "value": -3, "month": "2026-11"}, "BAD_USER_INPUT",
+     "positive"),
+    ({"indicator": "BALITA", "areaCode": K1, "value": 3,
+      "period": {"from": "2026-11-30", "to": "2026-11-01"}}, "BAD_USER_INPUT", "after"),
+])
+async def test_set_target_refusals(api: Api, inp: dict[str, Any], code: str, words: str) -> None:
+    err = await target_error(api, **inp)
+    assert err["extensions"]["code"] == code
+    assert words in err["message"]
+    data = await api.data("""{ area(code: "35.78.01.1001") {
+        targets(period: {from: "2026-01-01", to: "2026-12-31"}) { indicator value } } }""")
+    assert data["area"]["targets"] == [{"indicator": "BALITA", "value": 4.0}]

@@ -1,0 +1,437 @@
+"""The map page as a person sees it: the real app under uvicorn on demo data, Debian's Chromium
+headless, driven over the DevTools protocol. What is checked is what is on the screen: pixels
+of the screenshot, the legend, the details panel, the controls."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from shapely.geometry import shape
+from websockets.asyncio.client import ClientConnection, connect
+
+from geo.db import create_engine
+from geo.demo import load_demo
+from geo.periods import WIB
+from graph.app import create_app
+from tests.conftest import Api, settings_for
+
+CHROMIUM = "/usr/bin/chromium"
+# From NOTES.md: software WebGL under --disable-gpu draws; the swiftshader flags draw nothing.
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--remote-debugging-port=0", "--hide-scrollbars", "--window-size=1100,860"]
+VIEWPORT = {"width": 1100, "height": 860}
+WAIT_S = 30.0
+ARTIFACT = Path(__file__).parent / "artifacts" / "map.png"
+GRID = 5            # sample every 5th pixel of the screenshot
+MIN_PIXELS = 100    # a colour must cover at least this many samples to count as drawn
+
+# Decode a screenshot in the page (the browser reads PNG natively) and sample its pixels.
+SAMPLE_JS = """(async (b64, step, only) => {
+  const img = new Image();
+  img.src = "data:image/png;base64," + b64;
+  await img.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = img.width;
+  canvas.height = img.height;
+  const g = canvas.getContext("2d");
+  g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, img.width, img.height).data;
+  const out = [];
+  for (let y = 0; y < img.height; y += step)
+    for (let x = 0; x < img.width; x += step) {
+      const i = (y * img.width + x) * 4;
+      const rgb = [d[i], d[i + 1], d[i + 2]];
+      if (!only || only.includes(rgb.join(","))) out.push([x, y, ...rgb]);
+    }
+  return out;
+})"""
+
+LEGEND_JS = """[...document.querySelectorAll("#legend-classes li")].map(li => ({
+  label: li.querySelector(".range").textContent,
+  count: Number(li.querySelector(".count").textContent.replace(/[()]/g, "")),
+  rgb: getComputedStyle(li.querySelector(".swatch")).backgroundColor.match(/\\d+/g).map(Number),
+}))"""
+
+RECT_JS = """(sel => { const r = document.querySelector(sel).getBoundingClientRect();
+  return {x: r.x, y: r.y, width: r.width, height: r.height}; })"""
+
+# What floats over the map: the panel and MapLibre's controls.
+OVERLAYS_JS = """[...document.querySelectorAll("#panel, .maplibregl-ctrl")].map(e => {
+  const r = e.getBoundingClientRect();
+  return [r.left - 2, r.top - 2, r.right + 2, r.bottom + 2]; })"""
+
+RGB = tuple[int, int, int]
+
+
+class Page:
+    """One browser tab over its DevTools websocket: commands, page errors, and small helpers."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.ids = itertools.count(1)
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.errors: list[str] = []
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            msg = json.loads(raw)
+            if "id" in msg:
+                self.pending.pop(msg["id"]).set_result(msg)
+            elif msg["method"] == "Runtime.exceptionThrown":
+                self.errors.append(msg["params"]["exceptionDetails"]["text"])
+            elif msg["method"] == "Log.entryAdded" and msg["params"]["entry"]["level"] == "error":
+                entry = msg["params"]["entry"]
+                self.errors.append(f"{entry['text']} {entry.get('url', '')}".strip())
+            elif msg["method"] == "Runtime.consoleAPICalled" and msg["params"]["type"] == "error":
+                self.errors.append(" ".join(str(a.get("value")) for a in msg["params"]["args"]))
+
+    async def send(self, method: str, **params: Any) -> dict[str, Any]:
+        n = next(self.ids)
+        self.pending[n] = asyncio.get_running_loop().create_future()
+        await self.ws.send(json.dumps({"id": n, "method": method, "params": params}))
+        reply = await asyncio.wait_for(self.pending[n], WAIT_S)
+        assert "error" not in reply, (method, reply["error"])
+        result: dict[str, Any] = reply["result"]
+        return result
+
+    async def js(self, expression: str) -> Any:
+        r = await self.send("Runtime.evaluate", expression=expression, returnByValue=True,
+                            awaitPromise=True)
+        assert "exceptionDetails" not in r, r["exceptionDetails"]
+        return r["result"].get("value")
+
+    async def wait_for(self, expression: str) -> None:
+        """Poll until `expression` is truthy; fail with what the page shows when it never is."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_S
+        while loop.time() < deadline:
+            if await self.js(f"!!({expression})"):
+                return
+            await asyncio.sleep(0.1)
+        status = await self.js("document.getElementById('status')?.textContent")
+        pytest.fail(f"never true: {expression}\nstatus: {status}\npage errors: {self.errors}")
+
+    async def goto(self, url: str) -> None:
+        await self.send("Page.navigate", url=url)
+        await self.wait_for("document.readyState === 'complete' && document.getElementById('map')")
+
+    async def ready(self) -> None:
+        """The page has loaded its data and the map has drawn it."""
+        await self.wait_for("document.getElementById('map').getAttribute('aria-busy') === 'false'")
+
+    async def click(self, x: float, y: float) -> None:
+        for kind in ("mousePressed", "mouseReleased"):
+            await self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
+                            clickCount=1)
+
+    async def click_on(self, selector: str) -> None:
+        r = await self.js(f"{RECT_JS}({json.dumps(selector)})")
+        await self.click(r["x"] + r["width"] / 2, r["y"] + r["height"] / 2)
+
+    async def text(self, selector: str) -> str:
+        value: str = await self.js(f"document.querySelector({json.dumps(selector)}).textContent")
+        return value.strip()
+
+    async def screenshot(self) -> str:
+        shot: str = (await self.send("Page.captureScreenshot", format="png"))["data"]
+        return shot
+
+    async def pixels(self, shot: str, step: int = GRID, only: list[RGB] | None = None
+                     ) -> dict[tuple[int, int], RGB]:
+        """Sampled pixels of a screenshot; with `only`, just those of these colours."""
+        wanted = json.dumps([",".join(map(str, c)) for c in only]) if only else "null"
+        samples = await self.js(f"{SAMPLE_JS}({json.dumps(shot)}, {step}, {wanted})")
+        return {(x, y): (r, g, b) for x, y, r, g, b in samples}
+
+
+@contextmanager
+def serve_http(url: str) -> Iterator[str]:
+    """The real app under uvicorn, in a thread, on a free loopback port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings_for(url)), log_level="warning", ws="none",
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started or not thread.is_alive():
+                break
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@asynccontextmanager
+async def chromium(profile: Path) -> AsyncIterator[Page]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
+    log_path = profile.parent / "chromium.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        for _ in range(400):
+            if port_file.exists() and port_file.read_text().count("\n") >= 1:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail(f"chromium did not start:\n{log_path.read_text()[-2000:]}")
+        port = port_file.read_text().split()[0]
+        async with httpx.AsyncClient() as http:
+            targets = (await http.get(f"http://127.0.0.1:{port}/json/list")).json()
+        ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+        async with connect(ws_url, max_size=None) as ws:
+            page = Page(ws)
+            try:
+                for domain in ("Page", "Runtime", "Log"):
+                    await page.send(f"{domain}.enable")
+                await page.send("Emulation.setDeviceMetricsOverride", **VIEWPORT,
+                                deviceScaleFactor=1, mobile=False)
+                yield page
+            finally:
+                page.reader.cancel()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.fixture
+async def demo_url(bare_db_url: str) -> str:
+    """Real boundaries and 5,000 demo activities over the 90 days ending today (WIB)."""
+    engine = create_engine(bare_db_url, pool_size=1)
+    async with engine.connect() as conn:
+        await load_demo(conn, 5000, seed=1, until=datetime.now(WIB).date())
+    await engine.dispose()
+    return bare_db_url
+
+
+async def coverage_map(base: str, level: str, start: str, end: str) -> dict[str, Any]:
+    """The API's own FeatureCollection, to compare with what the page shows."""
+    query = """query($level: AreaLevel!, $period: Period!) {
+        coverageMap(level: $level, period: $period) }"""
+    async with httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
+        r = await http.post("/graphql", json={"query": query, "variables": {
+            "level": level, "period": {"from": start, "to": end}}})
+    body = r.json()
+    assert "errors" not in body, body
+    fc: dict[str, Any] = body["data"]["coverageMap"]
+    return fc
+
+
+async def legend(page: Page) -> list[dict[str, Any]]:
+    """The legend's classes: label, number of areas, swatch colour."""
+    entries: list[dict[str, Any]] = await page.js(LEGEND_JS)
+    for e in entries:
+        e["rgb"] = tuple(e["rgb"])
+    return entries
+
+
+async def map_pixels(page: Page, pixels: dict[tuple[int, int], RGB]
+                     ) -> dict[tuple[int, int], RGB]:
+    """The samples that fall on the map itself, not under the panel or the controls."""
+    overlays = await page.js(OVERLAYS_JS)
+    return {(x, y): rgb for (x, y), rgb in pixels.items()
+            if not any(x0 <= x <= x1 and y0 <= y <= y1 for x0, y0, x1, y1 in overlays)}
+
+
+def drawn_colours(pixels: dict[tuple[int, int], RGB], entries: list[dict[str, Any]]
+                  ) -> Counter[RGB]:
+    """How many map samples have each legend colour: a polygon's inside is its class's fill."""
+    swatches = {e["rgb"] for e in entries}
+    return Counter(rgb for rgb in pixels.values() if rgb in swatches)
+
+
+def parse_range(label: str) -> tuple[float, float]:
+    """'9 – 16' or '12' as the page writes numbers in Bahasa Indonesia (1.234,5)."""
+    parts = [p.strip().replace(".", "").replace(",", ".") for p in label.split("–")]
+    return float(parts[0]), float(parts[-1])
+
+
+async def default_period(page: Page) -> tuple[str, str]:
+    """The period inputs start at the last 30 days, WIB."""
+    before = datetime.now(WIB).date()
+    start: str = await page.js("document.getElementById('from').value")
+    end: str = await page.js("document.getElementById('to').value")
+    assert date.fromisoformat(end) in {before, datetime.now(WIB).date()}
+    assert date.fromisoformat(start) == date.fromisoformat(end) - timedelta(days=29)
+    return start, end
+
+
+async def check_choropleth(page: Page, title: str, areas: int) -> list[dict[str, Any]]:
+    """The legend has its title and a class per colour, and the map shows those colours."""
+    assert await page.text("#legend-title") == title
+    pixels = await page.pixels(await page.screenshot())
+    classes = await legend(page)
+    assert len(classes) >= 3
+    assert sum(e["count"] for e in classes) == areas
+    on_map = await map_pixels(page, pixels)
+    drawn = drawn_colours(on_map, classes)
+    assert len([c for c, n in drawn.items() if n >= MIN_PIXELS]) >= 2, drawn
+    assert sum(drawn.values()) > len(on_map) / 8, "the city should fill much of the map"
+    for e in classes:
+        e["pixels"] = [p for p, rgb in on_map.items() if rgb == e["rgb"]]
+    return classes
+
+
+async def check_details(page: Page, areas: dict[str, dict[str, Any]],
+                        classes: list[dict[str, Any]]) -> None:
+    """A click on a kelurahan shows its name, code, figures and targets as the API has them,
+    and the colour clicked is the legend class its figure falls in."""
+    panel = await page.js(f"{RECT_JS}('#panel')")
+    cx, cy = (panel["x"] + panel["width"] + VIEWPORT["width"]) / 2, VIEWPORT["height"] / 2
+    drawn = [(p, e) for e in classes for p in e["pixels"]]
+    (x, y), clicked = min(drawn, key=lambda pe: (pe[0][0] - cx) ** 2 + (pe[0][1] - cy) ** 2)
+    await page.click(x, y)
+    await page.wait_for("!document.getElementById('details').hidden")
+    sub = await page.text("#details .sub")
+    assert sub.startswith("Kelurahan · Kode ")
+    area = areas[sub.rsplit(" ", 1)[-1]]
+    assert await page.text("#details h2") == area["name"]
+    for key, prop in (("activities", "activities"), ("distinct_staff", "distinctStaff"),
+                      ("citizens_served", "citizensServed"), ("outcomes_met", "outcomesMet")):
+        assert await page.text(f"#details dd[data-key={key}]") == str(area[prop])
+    lo, hi = parse_range(clicked["label"])
+    assert lo <= area["activities"] <= hi
+    rows = await page.js("document.querySelectorAll('#details tbody tr').length")
+    assert rows == len(area["attainment"])
+
+
+async def choose(page: Page, select: str, value: str) -> None:
+    await page.js(f"""(() => {{ const s = document.querySelector({json.dumps(select)});
+        s.value = {json.dumps(value)};
+        s.dispatchEvent(new Event('change', {{bubbles: true}})); }})()""")
+
+
+async def check_points(page: Page, areas: dict[str, dict[str, Any]], geometry: dict[str, Any]
+                       ) -> int:
+    """Zoomed in on the busiest kelurahan, its activities are drawn as points: the pixels of
+    the legend's "outcome met" dot on the map."""
+    busiest = max(areas, key=lambda code: areas[code]["activities"])
+    spot = shape(geometry[busiest]).representative_point()
+    await page.js(f"location.hash = '#15/{spot.y:.5f}/{spot.x:.5f}'")
+    await page.wait_for("document.querySelector('#points-hint .point-key')")
+    await page.ready()
+    met = await page.js("""getComputedStyle(document.querySelector('#points-hint .dot.met'))
+        .backgroundColor.match(/\\d+/g).map(Number)""")
+    dots = await page.pixels(await page.screenshot(), step=1, only=[tuple(met)])
+    overlays = await page.js(OVERLAYS_JS)
+    return sum(1 for x, y in dots
+               if not any(x0 <= x <= x1 and y0 <= y <= y1 for x0, y0, x1, y1 in overlays))
+
+
+async def check_phone(page: Page, url: str) -> None:
+    """On a phone the map sits above the panel, which folds away to give the map room."""
+    w, h = 390, 780
+    await page.send("Emulation.setDeviceMetricsOverride", width=w, height=h, deviceScaleFactor=1,
+                    mobile=True)
+    await page.goto(url)
+    await page.ready()
+    panel = await page.js(f"{RECT_JS}('#panel')")
+    view = await page.js(f"{RECT_JS}('#map')")
+    assert (panel["x"], panel["width"], panel["y"] + panel["height"]) == (0, w, h)
+    assert panel["height"] <= h / 2
+    assert (view["y"], view["width"], view["y"] + view["height"]) == (0, w, panel["y"])
+    pixels = await page.pixels(await page.screenshot())
+    drawn = drawn_colours(await map_pixels(page, pixels), await legend(page))
+    assert len([c for c, n in drawn.items() if n >= MIN_PIXELS]) >= 2, drawn
+    await page.click_on("#collapse")
+    await page.wait_for("document.getElementById('panel-body').hidden")
+    assert (await page.js(f"{RECT_JS}('#panel')"))["height"] < 80
+    assert (await page.js(f"{RECT_JS}('#map')"))["height"] > h - 80
+
+
+async def test_page_and_maplibre_come_from_this_app_only(api: Api) -> None:
+    page = await api.http.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "connect-src 'self'" in csp
+    assert "://" not in page.text, "the page names no other host"
+    app_js = await api.http.get("/static/app.js")
+    assert 'from "./i18n.js"' in app_js.text
+    for src in ("/vendor/maplibre-gl/maplibre-gl.js", "/vendor/maplibre-gl/maplibre-gl.css",
+                "/static/app.js", "/static/style.css"):
+        assert f'"{src}"' in page.text, src
+    for src in ("/vendor/maplibre-gl/maplibre-gl.js", "/vendor/maplibre-gl/maplibre-gl.css",
+                "/static/i18n.js", "/static/style.css"):
+        r = await api.http.get(src)
+        assert r.status_code == 200 and r.content, src
+    for other in ("/static/package.json", "/static/..%2Fpyproject.toml", "/static/index.html",
+                  "/vendor/maplibre-gl/maplibre-gl.d.ts", "/vendor/maplibre-gl/..%2Fpackage.json"):
+        assert (await api.http.get(other)).status_code == 404, other
+
+
+@pytest.mark.browser
+async def test_map_page_as_a_supervisor_sees_it(demo_url: str, tmp_path: Path) -> None:
+    with serve_http(demo_url) as base:
+        async with chromium(tmp_path / "profile") as page:
+            await page.goto(f"{base}/")
+            await page.ready()
+            start, end = await default_period(page)
+            fc = await coverage_map(base, "KELURAHAN", start, end)
+            areas = {f["properties"]["code"]: f["properties"] for f in fc["features"]}
+            assert len(areas) == 153
+
+            classes = await check_choropleth(page, "Kegiatan", 153)
+            await check_details(page, areas, classes)
+            ARTIFACT.parent.mkdir(exist_ok=True)
+            ARTIFACT.write_bytes(base64.b64decode(await page.screenshot()))
+
+            # Another metric: its title, and colours of its own on the map.
+            await choose(page, "#metric", "citizensServed")
+            await page.ready()
+            served = await check_choropleth(page, "Warga dilayani", 153)
+            assert {e["rgb"] for e in served}.isdisjoint({e["rgb"] for e in classes})
+
+            # English, one click away.
+            await page.click_on("#lang")
+            await page.wait_for("document.documentElement.lang === 'en'")
+            assert await page.text("#legend-title") == "Citizens served"
+            assert await page.text("#lang") == "Bahasa Indonesia"
+
+            # Kecamatan: the 31 of them in the legend.
+            await page.click_on("input[name=level][value=KECAMATAN]")
+            await page.wait_for("document.getElementById('status').textContent.startsWith('31 ')")
+            await page.ready()
+            await check_choropleth(page, "Citizens served", 31)
+
+            # Activity points once zoomed in, for the chosen period only.
+            geometry = {f["properties"]["code"]: f["geometry"] for f in fc["features"]}
+            assert await check_points(page, areas, geometry) >= 30
+            await page.js("location.hash = '#11/-7.27/112.73'")
+            await choose(page, "#from", "2020-01-01")
+            await choose(page, "#to", "2020-01-31")
+            await page.wait_for("document.getElementById('status').textContent.includes('2020-01')")
+            await page.ready()
+            assert await check_points(page, areas, geometry) == 0
+
+            await check_phone(page, f"{base}/")
+            assert page.errors == []

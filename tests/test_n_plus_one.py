@@ -1,0 +1,76 @@
+"""No N+1: the SQL behind a list of areas (or activities) does not grow with its length."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from tests.conftest import Api
+
+AREAS = """query($l: AreaLevel) { areas(level: $l) {
+    code parent { name }
+    coverage(period: {from: "2026-10-01", to: "2026-10-31"}) { activities }
+    targets(period: {from: "2026-10-01", to: "2026-10-31"}) { indicator } } }"""
+
+RICHER = """query($b: [Float!]) { areas(level: KELURAHAN, bbox: $b) {
+    parent { name parent { code } }
+    coverage(period: {from: "2026-10-01", to: "2026-10-31"}) {
+        activities area { code } attainment { indicator actual } }
+    targets(period: {from: "2026-10-01", to: "2026-10-31"}) { indicator area { code } }
+    children { code } } }"""
+
+ACTIVITIES = """query($n: Int) { activities(first: $n) { totalCount edges { node {
+    id staff { name unit { code parent { code } } } area { code parent { code } } } } } }"""
+
+
+@contextmanager
+def statements(api: Api) -> Iterator[list[str]]:
+    """The SQL statements the app runs inside the block."""
+    seen: list[str] = []
+    engine = api.http.app.state.engine.sync_engine  # type: ignore[attr-defined]
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def count(api: Api, query: str, variables: dict[str, Any], rows: str) -> tuple[int, int]:
+    """(statements, rows in the answer's list)."""
+    with statements(api) as seen:
+        data = await api.data(query, variables)
+    listed = data[rows]["edges"] if rows == "activities" else data[rows]
+    return len(seen), len(listed)
+
+
+async def test_areas_cost_the_same_for_31_or_153(api: Api) -> None:
+    await api.data("{ units { code } }")          # the pool's first connection is set up here
+    kec = await count(api, AREAS, {"l": "KECAMATAN"}, "areas")
+    kel = await count(api, AREAS, {"l": "KELURAHAN"}, "areas")
+    assert (kec[1], kel[1]) == (31, 153)
+    assert kec[0] == kel[0]
+    assert kel[0] <= 4          # areas, their parents, one coverage aggregate, targets
+
+
+async def test_a_deeper_areas_query_still_does_not_grow(api: Api) -> None:
+    """Each level of nesting costs one batch, however many areas sit at it."""
+    await api.data("{ units { code } }")
+    few = await count(api, RICHER, {"b": [112.70, -7.33, 112.71, -7.32]}, "areas")
+    every = await count(api, RICHER, {"b": None}, "areas")
+    assert 0 < few[1] < 10 and every[1] == 153
+    assert few[0] == every[0] <= 7
+
+
+async def test_activities_cost_the_same_for_2_or_8(api: Api) -> None:
+    await api.data("{ units { code } }")
+    two = await count(api, ACTIVITIES, {"n": 2}, "activities")
+    eight = await count(api, ACTIVITIES, {"n": 8}, "activities")
+    assert (two[1], eight[1]) == (2, 8)
+    assert two[0] == eight[0] <= 8
