@@ -16,9 +16,11 @@ HOST = "127.0.0.1"
 class Http:
     """One persistent connection to a server on loopback; not for sharing between threads."""
 
-    def __init__(self, port: int, timeout: float = 120.0) -> None:
+    def __init__(self, port: int, timeout: float = 120.0,
+                 headers: dict[str, str] | None = None) -> None:
         self.port = port
         self.timeout = timeout
+        self.headers = headers or {}     # sent with every request
         self._conn: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: bytes | None = None,
@@ -28,7 +30,8 @@ class Http:
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
             try:
-                self._conn.request(method, path, body=body, headers=headers or {})
+                self._conn.request(method, path, body=body,
+                                   headers={**self.headers, **(headers or {})})
                 resp = self._conn.getresponse()
                 return resp.status, resp.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):

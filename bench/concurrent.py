@@ -8,6 +8,7 @@ from typing import Any
 from bench import queries
 from bench.client import GraphQL, Http
 from bench.context import Bench, same
+from bench.database import admin_headers
 from bench.load import LoadResult, run_wrk
 from bench.report import QUICK_SKIP, Goal, Row
 
@@ -29,9 +30,10 @@ def _mixes(codes: list[str], t: tuple[str, str],
     return ours, theirs
 
 
-def _warm(port: int, bodies: list[bytes]) -> list[dict[str, Any]]:
+def _warm(port: int, bodies: list[bytes],
+          headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Each distinct request once: it must answer without errors before the load starts."""
-    http = Http(port)
+    http = Http(port, headers=headers)
     try:
         api = GraphQL(http)
         return [api.post(body) for body in bodies]
@@ -46,7 +48,7 @@ def _agree(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> None:
     same("area by code", [area["area"]["code"], bool(area["area"]["geometry"])],
          [their_area["areaByCode"]["code"], bool(their_area["areaByCode"]["geom"]["geojson"])])
     same("activities page", [e["node"]["id"] for e in page["activities"]["edges"]],
-         [n["id"] for n in their_page["countedActivities"]["nodes"]])
+         [n["id"] for n in their_page["allActivities"]["nodes"]])
     same("coverage", [(c["area"]["code"], c["activities"]) for c in cov["coverage"]],
          [(n["code"], int(n["activities"])) for n in their_cov["coverageKelurahan"]["nodes"]])
 
@@ -64,9 +66,11 @@ async def concurrent(b: Bench) -> list[Row]:
     t0, t1 = b.instants(30)
     ours, theirs = _mixes(codes, (t0.isoformat(), t1.isoformat()),
                           (start.isoformat(), end.isoformat()))
-    answers = _warm(b.jangkau.port, ours)
+    auth = admin_headers()
+    answers = _warm(b.jangkau.port, ours, auth)
     before = b.jangkau.rss_mb()
-    mine = run_wrk(b.jangkau.port, "/graphql", ours, clients, seconds, pid=b.jangkau.pid)
+    mine = run_wrk(b.jangkau.port, "/graphql", ours, clients, seconds, pid=b.jangkau.pid,
+                   headers=auth)
     load.jangkau, load.errors = mine.figures(), mine.errors
     assert mine.peak_rss_mb is not None
     memory.jangkau = {"value": round(mine.peak_rss_mb, 1), "idle_before": round(before, 1)}

@@ -14,6 +14,7 @@ import asyncpg
 from bench import BenchError
 from bench.client import GraphQL, Http
 from bench.config import Options
+from bench.database import admin_headers
 from bench.servers import Server
 from bench.stats import Summary, summarize
 from geo.periods import Period
@@ -33,7 +34,7 @@ class Bench:
     load_seconds: float
 
     def __post_init__(self) -> None:
-        self.http = Http(self.jangkau.port)
+        self.http = Http(self.jangkau.port, headers=admin_headers())
         self.api = GraphQL(self.http)
 
     def period(self, days: int) -> tuple[date, date]:

@@ -17,8 +17,12 @@ from bench.config import Options
 from geo.database import ensure_database
 from geo.demo import BOUNDARY_FILES
 from geo.settings import Settings
+from graph.auth import mint
 
 JANGKAU = Path(sys.executable).with_name("jangkau")
+# The server under test verifies HS256 tokens with this; the bench asks as an admin, so reads of
+# activities also pay for their access-log rows, as in production.
+BENCH_SECRET = "jangkau-bench-only-secret-0123456789abcdef"
 
 
 def with_database(url: str, name: str) -> str:
@@ -41,7 +45,13 @@ async def recreate(admin_url: str, name: str) -> None:
 
 
 def jangkau_env(url: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": url}
+    return {**os.environ, "DATABASE_URL": url, "JANGKAU_JWT_SECRET": BENCH_SECRET}
+
+
+def admin_headers() -> dict[str, str]:
+    """What every request to the Jangkau under test carries (never sent to the peers)."""
+    token = mint(BENCH_SECRET, role="admin", sub="bench", ttl_s=12 * 3600)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def jangkau(args: list[str], url: str) -> float:

@@ -36,6 +36,7 @@ function init(args)
   bad = 0
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+%(headers)s
 end
 
 function request()
@@ -97,11 +98,12 @@ def ensure_wrk() -> str:
     return found
 
 
-def lua_script(bodies: list[bytes]) -> str:
+def lua_script(bodies: list[bytes], headers: dict[str, str] | None = None) -> str:
     if any(b"]==]" in b for b in bodies):
         raise BenchError("a request body cannot be quoted in Lua")
     quoted = ", ".join(f"[==[{b.decode()}]==]" for b in bodies)
-    return LUA % {"bodies": quoted, "mark": MARK}
+    extra = "\n".join(f'  wrk.headers["{k}"] = [==[{v}]==]' for k, v in (headers or {}).items())
+    return LUA % {"bodies": quoted, "mark": MARK, "headers": extra}
 
 
 class RssSampler:
@@ -129,12 +131,12 @@ class RssSampler:
 
 
 def run_wrk(port: int, path: str, bodies: list[bytes], clients: int, seconds: int,
-            pid: int | None = None) -> LoadResult:
+            pid: int | None = None, headers: dict[str, str] | None = None) -> LoadResult:
     """`clients` connections for `seconds` against http://127.0.0.1:port/path, bodies in turn."""
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="jangkau-wrk-") as tmp:
         script = Path(tmp) / "bodies.lua"
-        script.write_text(lua_script(bodies))
+        script.write_text(lua_script(bodies, headers))
         cmd = [wrk, f"-t{min(THREADS, clients)}", f"-c{clients}", f"-d{seconds}s",
                f"--timeout={TIMEOUT}", "-s", str(script), f"http://{HOST}:{port}{path}"]
         if pid is None:

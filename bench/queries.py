@@ -38,7 +38,7 @@ query Coverage($t0: Datetime!, $t1: Datetime!) {
 
 PG_ACTIVITIES = """
 query Page($first: Int!) {
-  countedActivities(first: $first, orderBy: [STARTED_AT_DESC, ID_DESC]) {
+  allActivities(first: $first, orderBy: [STARTED_AT_DESC, ID_DESC]) {
     nodes { id startedAt categoryCode geom { geojson } staffByStaffId { id name } }
   }
 }"""

@@ -92,12 +92,11 @@ COVERAGE_MAP = f"""
     LEFT JOIN att_json t ON t.area_id = k.id
 """
 
-# The newest page of activities with their location and staff.
-ACTIVITIES_PAGE = f"""
+# The newest page of activities with their location and staff (lists show flagged ones too).
+ACTIVITIES_PAGE = """
     SELECT a.id, a.started_at, a.category_code, ST_AsGeoJSON(a.geom, 6) AS location,
            s.id AS staff_id, s.name AS staff_name
     FROM activities a JOIN staff s ON s.id = a.staff_id
-    WHERE {COUNTED}
     ORDER BY a.started_at DESC, a.id DESC
     LIMIT $1
 """
@@ -141,9 +140,6 @@ PEER_OBJECTS = f"""
     );
     CREATE FUNCTION {PEER_SCHEMA}.coverage_kelurahan(t0 timestamptz, t1 timestamptz)
         RETURNS SETOF {PEER_SCHEMA}.coverage_row LANGUAGE sql STABLE AS $$ {COVERAGE} $$;
-    CREATE FUNCTION {PEER_SCHEMA}.counted_activities() RETURNS SETOF public.activities
-        LANGUAGE sql STABLE AS $$ SELECT * FROM public.activities a WHERE {COUNTED} $$;
-    COMMENT ON FUNCTION {PEER_SCHEMA}.counted_activities() IS E'@sortable';
 """
 
 # For the report: what the database is.

@@ -13,6 +13,7 @@ from typing import Any
 from bench import queries, sql
 from bench.client import GraphQL, Http
 from bench.context import Bench
+from bench.database import admin_headers
 from bench.report import Goal, Row
 from geo.catalog import SERVICES
 from geo.periods import WIB
@@ -80,7 +81,7 @@ def _activity(rng: random.Random, staff: list[str], day0: datetime) -> dict[str,
 
 def _send(port: int, bodies: list[bytes]) -> list[str]:
     """One client: its batches one after another; the status of every item."""
-    http = Http(port)
+    http = Http(port, headers=admin_headers())
     try:
         api = GraphQL(http)
         return [r["status"] for body in bodies for r in api.post(body)["recordActivities"]]

@@ -10,9 +10,10 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from geo.errors import LimitExceeded
+from geo.errors import BadInput, LimitExceeded
 
 QUERY_CANCELED = "57014"  # SQLSTATE query_canceled: a statement_timeout, or a cancel request
+NOT_IN_REPERTOIRE = "22021"  # character_not_in_repertoire: NUL in a text parameter
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -51,22 +52,25 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000,
             "command_timeout": command_timeout,
         },
     )
-    event.listen(engine.sync_engine, "handle_error", _timeout_as_limit(statement_timeout_ms))
+    event.listen(engine.sync_engine, "handle_error", _client_errors(statement_timeout_ms))
     return engine
 
 
-def _timeout_as_limit(statement_timeout_ms: int) -> Callable[[ExceptionContext], None]:
-    """A statement cancelled for running too long is a limit the client hit, not a bug."""
+def _client_errors(statement_timeout_ms: int) -> Callable[[ExceptionContext], None]:
+    """Database refusals caused by what the client asked for become its errors, not bugs."""
 
     def handle(ctx: ExceptionContext) -> None:
         err = ctx.original_exception
-        cancelled = (getattr(err, "sqlstate", None) == QUERY_CANCELED
-                     and "statement timeout" in str(err))
-        if cancelled or isinstance(err, TimeoutError):
+        state = getattr(err, "sqlstate", None)
+        if (state == QUERY_CANCELED and "statement timeout" in str(err)) or isinstance(
+                err, TimeoutError):
             raise LimitExceeded(
                 f"the database stopped this request after statement_timeout = "
                 f"{statement_timeout_ms} ms (JANGKAU_STATEMENT_TIMEOUT_MS): ask for less "
                 "(a shorter period, a smaller area, fewer items)") from None
+        if state == NOT_IN_REPERTOIRE:
+            # Only a value the client sent can hold NUL: PostgreSQL text cannot.
+            raise BadInput("text must not contain NUL characters (\\u0000)") from None
 
     return handle
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
-    Boolean,
     CHAR,
+    BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -21,7 +23,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, DATEMULTIRANGE, DATERANGE, JSONB
 
 metadata = MetaData()
 
@@ -151,4 +153,24 @@ access_log = Table(
     Column("subject_staff_id", Uuid, ForeignKey("staff.id"), nullable=False),
     Column("what", Text, nullable=False),
     Column("detail", JSONB, nullable=False),
+)
+
+rollup_area_day = Table(
+    "rollup_area_day", metadata,
+    Column("day", Date, nullable=False),
+    Column("area_id", Integer, ForeignKey("areas.id")),
+    Column("category_code", Text, nullable=False),
+    Column("outcome_code", Text),
+    Column("activities", Integer, nullable=False),
+    Column("met", Integer, nullable=False),
+    Column("citizens", BigInteger, nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+)
+
+rollup_presence = Table(
+    "rollup_presence", metadata,
+    Column("staff_id", Uuid, ForeignKey("staff.id"), nullable=False),
+    Column("area_id", Integer, ForeignKey("areas.id")),
+    Column("category_code", Text, nullable=False),
+    Column("days", DATEMULTIRANGE, nullable=False),
 )

@@ -92,6 +92,8 @@ def _count_and_check(geom: dict[str, Any], where: str) -> int:
         return sum(_check_polygon(p, f"{where} polygon {i}") for i, p in enumerate(coords))
     if not isinstance(coords, list) or not coords:
         raise InvalidGeometry(f"{where}: {kind} needs a non-empty array of coordinates")
+    if kind not in {"MultiPoint", "LineString"} and not all(isinstance(c, list) for c in coords):
+        raise InvalidGeometry(f"{where}: a {kind} needs an array of lines")
     flat: list[Any] = coords if kind in {"MultiPoint", "LineString"} else [p for line in coords for p in line]
     for i, p in enumerate(flat):
         check_position(p, f"{where} position {i}")
@@ -117,7 +119,7 @@ def parse_geometry(
     kind = obj.get("type")
     if kind is None:
         raise InvalidGeometry(f"{where}: GeoJSON object has no 'type'")
-    if kind not in GEOMETRY_TYPES:
+    if not isinstance(kind, str) or kind not in GEOMETRY_TYPES:
         raise InvalidGeometry(f"{where}: unknown or unsupported GeoJSON type {kind!r:.40}")
     if kind not in allowed:
         raise InvalidGeometry(f"{where}: expected {' or '.join(allowed)}, got {kind}")

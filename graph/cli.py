@@ -1,8 +1,11 @@
-"""The `jangkau` command: database, boundaries, demo data and the server."""
+"""The `jangkau` command: database, boundaries, demo data, development tokens and the server."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
@@ -21,6 +24,7 @@ from geo.db import connect
 from geo.demo import load_demo
 from geo.errors import JangkauError
 from geo.settings import Settings
+from graph.auth import ROLES, Verifier, mint
 
 app = typer.Typer(help="Jangkau: field service reach of Surabaya's civil servants.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -126,6 +130,48 @@ def demo_load(
 
 
 @app.command()
+def token(
+    role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}")],
+    sub: Annotated[str | None, typer.Option(
+        help="The staff member's UUID (required for staff and supervisor)")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit code (admin may omit it)")] = None,
+    ttl: Annotated[int, typer.Option(help="Seconds until it expires")] = 3600,
+) -> None:
+    """Print a development token signed with JANGKAU_JWT_SECRET (HS256)."""
+    s = Settings.from_env()
+    if not s.jwt_secret:
+        raise JangkauError("JANGKAU_JWT_SECRET is not set: development tokens are signed with "
+                           "it, and the server must have the same one. In production, tokens "
+                           "come from your identity provider (see docs/SECURITY.md).")
+    Verifier(s)     # the same checks of the secret as the server's
+    if sub is None and role in ("staff", "supervisor"):
+        raise JangkauError(f"a {role} token needs --sub: the staff member's UUID")
+    typer.echo(mint(s.jwt_secret, role=role, sub=sub or str(uuid.uuid4()), unit=unit, ttl_s=ttl,
+                    issuer=s.jwt_issuer, audience=s.jwt_audience))
+
+
+def _development_auth(s: Settings) -> None:
+    """`jangkau up` works out of the box: a development secret kept in JANGKAU_HOME (unless
+    JANGKAU_JWT_SECRET is set), kelurahan figures public unless JANGKAU_PUBLIC_LEVEL says
+    otherwise, and an admin token for GraphiQL and the map page."""
+    if not s.jwt_secret:
+        path = s.home / "dev-jwt-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        os.environ["JANGKAU_JWT_SECRET"] = path.read_text().strip()
+        console.print(f"development JWT secret: {path} (set JANGKAU_JWT_SECRET to use your own)")
+    os.environ.setdefault("JANGKAU_PUBLIC_LEVEL", "KELURAHAN")
+    s = Settings.from_env()
+    admin = mint(s.jwt_secret or "", role="admin", sub="dev-admin", ttl_s=12 * 3600,
+                 issuer=s.jwt_issuer, audience=s.jwt_audience)
+    console.print(f"public without a token: {s.public_level or 'nothing'} figures and coarser.\n"
+                  "Admin token for 12 hours (GraphiQL header `Authorization: Bearer <token>`, "
+                  f"or the map page's Token field):\n{admin}")
+
+
+@app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the GraphQL API (and the map) under uvicorn."""
     import uvicorn
@@ -136,6 +182,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     url = ensure_database(s)
     if not s.database_url:
         s = Settings(**{**s.__dict__, "database_url": url})
+    if not Verifier(s).configured:
+        console.print("[yellow]no JANGKAU_JWT_SECRET, JANGKAU_JWT_PUBLIC_KEY or JANGKAU_JWKS_FILE:"
+                      "[/] every token is refused; only public figures are served")
     console.print(f"Jangkau on http://{host}:{port}/  (GraphQL: http://{host}:{port}/graphql)")
     uvicorn.run(create_app(s), host=host, port=port, log_level="info", loop="uvloop",
                 http="httptools", access_log=False)
@@ -155,6 +204,7 @@ def up(
     if empty:
         console.print(f"loading demo data: real Surabaya boundaries and {activities} activities")
         _load_demo(s, activities, 42, None)
+    _development_auth(s)
     serve(host, port)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -154,7 +155,7 @@ def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     The rule classes are made once here, so the validation cache recognises them; the
     persisted-query map is read here, so a bad one stops the app from starting.
     """
-    rules = [guard_rule(settings)]
+    rules: list[type[ASTValidationRule]] = [guard_rule(settings)]
     guards: list[Callable[[], SchemaExtension]] = []
     if settings.persisted_queries is not None:
         persisted = PersistedQueries.load(settings.persisted_queries)

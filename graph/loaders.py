@@ -95,7 +95,7 @@ class Loaders:
     staff: DataLoader[uuid.UUID, people.StaffRow | None] = field(init=False)
     unit: DataLoader[int, people.UnitRow | None] = field(init=False)
     activity: DataLoader[uuid.UUID, activities.ActivityRow | None] = field(init=False)
-    reviews: DataLoader[uuid.UUID, list[plausibility.ReviewRow]] = field(init=False)
+    reviews: DataLoader[uuid.UUID, list[plausibility.ReviewRow] | None] = field(init=False)
     distance: DataLoader[DistanceKey, float | None] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -137,7 +137,7 @@ class Guard(FieldExtension):
     """The rule of a root field, before its resolver: fails closed when there is none."""
 
     def _check(self, info: Any, kwargs: dict[str, Any]) -> None:
-        rule = RULES.get(f"{info.parent_type.name}.{info.field_name}")
+        rule = RULES.get(f"{info.path.typename}.{info.field_name}")
         if rule is None:
             raise Forbidden(f"{info.field_name} has no access rule, so nobody may use it")
         ctx: Context = info.context

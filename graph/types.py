@@ -403,7 +403,7 @@ class Activity:
 
     @strawberry.field(description="Supervisors' decisions on its flags, oldest first.")
     async def reviews(self, info: Info) -> list[FlagReview]:
-        rows = await info.context.loaders.reviews.load(self.row.id)
+        rows = await info.context.loaders.reviews.load(self.row.id) or []
         return [FlagReview(row=r) for r in rows]
 
 

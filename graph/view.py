@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
@@ -80,6 +81,11 @@ class GraphQLView(GraphQL[Context, None]):
             kind = JSON_KINDS.get(type(value), "null")
             raise HTTPException(400, f"expected a JSON object (a GraphQL request), got {kind}")
         return value
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET naming a persisted query has no `query` either; it wants the answer, not the IDE.
+        return (super().should_render_graphql_ide(request)
+                and request.query_params.get("extensions") is None)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         state = request.app.state

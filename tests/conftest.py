@@ -1,10 +1,11 @@
 """Fixtures: a PostGIS template (migrations, real boundaries, the hand-made seed) built once,
-a fresh clone per test, and the app served in process through httpx."""
+a fresh clone per test, and the app served in process through httpx, asking as an admin with a
+real signed token unless a test asks as another role (`api_as`, `serve(..., role=...)`)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from geo.settings import Settings
 from graph.app import create_app
 from tests import dbs
 from tests.seed import seed
+from tests.tokens import SECRET, bearer, token
 
 _counter = itertools.count()
 
@@ -116,7 +118,8 @@ async def conn(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 def settings_for(url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=url, **overrides)
+    """Settings for a test database; tokens are HS256 with the test secret (tests.tokens)."""
+    return Settings(database_url=url, **{"jwt_secret": SECRET, **overrides})
 
 
 class Api:
@@ -148,13 +151,40 @@ class Api:
         return err
 
 
-async def serve(settings: Settings) -> AsyncIterator[Api]:
+def _client(app: Any, role: str | None, sub: str | None = None,
+            unit: str | None = None) -> httpx.AsyncClient:
+    """A client sending a token of `role` with every request; none when `role` is None."""
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                               base_url="http://jangkau.test",
+                               headers=bearer(token(role, sub, unit)) if role else None)
+    client.app = app  # type: ignore[attr-defined]
+    return client
+
+
+async def serve(settings: Settings, role: str | None = "admin", sub: str | None = None,
+                unit: str | None = None) -> AsyncIterator[Api]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://jangkau.test") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield Api(client)
+    async with app.router.lifespan_context(app), _client(app, role, sub, unit) as client:
+        yield Api(client)
+
+
+ApiAs = Callable[..., Api]
+
+
+@pytest.fixture
+async def api_as(api: Api) -> AsyncIterator[ApiAs]:
+    """`api_as(role, sub=None, unit=None)`: the `api` fixture's app, asked by another role
+    (None: no token at all)."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(role: str | None, sub: object = None, unit: str | None = None) -> Api:
+        clients.append(_client(api.http.app,  # type: ignore[attr-defined]
+                               role, str(sub) if sub is not None else None, unit))
+        return Api(clients[-1])
+
+    yield make
+    for client in clients:
+        await client.aclose()
 
 
 @pytest.fixture

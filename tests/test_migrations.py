@@ -11,7 +11,9 @@ import pytest
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     CHAR,
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     Integer,
@@ -20,7 +22,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import DATERANGE, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, DATEMULTIRANGE, DATERANGE, JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -110,9 +112,12 @@ async def test_up_from_empty_down_to_base_and_up_again(empty_db_url: str) -> Non
 
 def _udt(type_: Any) -> str:
     """The PostgreSQL type name (`udt_name`) a Core column type stands for."""
-    for cls, udt in [(Geometry, "geometry"), (SmallInteger, "int2"), (Integer, "int4"),
-                     (CHAR, "bpchar"), (Text, "text"), (Uuid, "uuid"), (Boolean, "bool"),
-                     (Float, "float8"), (DATERANGE, "daterange"), (JSONB, "jsonb")]:
+    if isinstance(type_, ARRAY):
+        return "_" + _udt(type_.item_type)
+    for cls, udt in [(Geometry, "geometry"), (SmallInteger, "int2"), (BigInteger, "int8"),
+                     (Integer, "int4"), (CHAR, "bpchar"), (Text, "text"), (Uuid, "uuid"),
+                     (Boolean, "bool"), (Float, "float8"), (DATERANGE, "daterange"),
+                     (DATEMULTIRANGE, "datemultirange"), (JSONB, "jsonb"), (Date, "date")]:
         if isinstance(type_, cls):
             return udt
     if isinstance(type_, DateTime):

@@ -1,6 +1,10 @@
 // The map page. One GraphQL call (coverageMap) gives every area of the level with its figures,
 // ready to draw; Jangkau's vector tiles give the activity points once zoomed in. Nothing else
 // is fetched, from here or from anywhere.
+//
+// An access token (a bearer JWT) pasted into the panel is kept for this tab only and sent with
+// every request. Without one the page shows what the server makes public
+// (JANGKAU_PUBLIC_LEVEL): the choropleth, never the points.
 import { LOCALES, STRINGS } from "./i18n.js";
 
 const maplibregl = window.maplibregl;
@@ -45,6 +49,9 @@ const state = {
   names: { indicators: new Map(), categories: new Map() },
 };
 const cache = new Map();
+const TOKEN_KEY = "jangkau.token";
+const token = sessionStorage.getItem(TOKEN_KEY) || "";
+const auth = token ? { authorization: `Bearer ${token}` } : {};
 let loadSeq = 0;
 let drawSeq = 0;
 
@@ -88,12 +95,17 @@ function addDays(isoDate, n) {
 // ---- class breaks -------------------------------------------------------------------------
 
 // Quantile breaks from the drawn values: class i holds values >= cuts[i-1] and < cuts[i].
-// Ties collapse, so a metric with few distinct values gets fewer classes, never empty ones.
+// A minimum shared by many areas (typically 0: nobody went there) is a class of its own and
+// the other values share the remaining classes; otherwise quantiles would lump "none" with
+// "a few". Ties collapse, so few distinct values give fewer classes, never empty ones.
 function breaks(values, k) {
   const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  const cuts = [];
-  for (let i = 1; i < k; i += 1) {
-    const c = v[Math.floor((i * v.length) / k)];
+  const above = v.filter((x) => x > v[0]);
+  const ownClass = above.length > 0 && v.length - above.length >= v.length / k;
+  const [pool, n] = ownClass ? [above, k - 1] : [v, k];
+  const cuts = ownClass ? [above[0]] : [];
+  for (let i = 1; i < n; i += 1) {
+    const c = pool[Math.floor((i * pool.length) / n)];
     if (c > v[0] && c !== cuts.at(-1)) cuts.push(c);
   }
   return cuts;
@@ -144,7 +156,7 @@ function classify(features, metric) {
 async function graphql(query, variables = {}) {
   const r = await fetch("/graphql", {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers: { "content-type": "application/json", accept: "application/json", ...auth },
     body: JSON.stringify({ query, variables }),
   });
   const body = await r.json().catch(() => ({ errors: [{ message: `HTTP ${r.status}` }] }));
@@ -191,11 +203,14 @@ const map = new maplibregl.Map({
   pitchWithRotate: false,
   touchPitch: false,
   attributionControl: false,
+  // The token goes with TileJSON and tile requests to this app, and nowhere else.
+  transformRequest: (url) => (token && url.startsWith(location.origin)
+    ? { url, headers: auth } : { url }),
   style: {
     version: 8,
     sources: {
       areas: { type: "geojson", data: EMPTY, promoteId: "code" },
-      activities: { type: "vector", url: state.tiles },
+      ...(token ? { activities: { type: "vector", url: state.tiles } } : {}),
     },
     // No basemap: the page draws on a plain background and needs nothing from the internet.
     layers: [
@@ -218,7 +233,7 @@ const map = new maplibregl.Map({
             ["boolean", ["feature-state", "hover"], false], 2, 0.6],
         },
       },
-      {
+      ...(token ? [{
         id: "activities", type: "circle", source: "activities", "source-layer": "activities",
         minzoom: POINTS_MINZOOM,
         paint: {
@@ -227,7 +242,7 @@ const map = new maplibregl.Map({
           "circle-stroke-color": ["case", ["to-boolean", ["get", "outcomeMet"]], POINT_UNMET, POINT_MET],
           "circle-stroke-width": ["case", ["to-boolean", ["get", "outcomeMet"]], 1, 2],
         },
-      },
+      }] : []),
     ],
   },
 });
@@ -262,6 +277,7 @@ async function load() {
 
 // Points follow the period the server has just accepted, so a bad period asks for no tiles.
 function showPoints() {
+  if (!token) return;
   const url = tileJsonUrl();
   if (url !== state.tiles) {
     state.tiles = url;
@@ -275,7 +291,7 @@ function clear(reason) {
   state.data = null;
   state.zoom = null;
   map.getSource("areas").setData(EMPTY);
-  map.setLayoutProperty("activities", "visibility", "none");
+  if (token) map.setLayoutProperty("activities", "visibility", "none");
   $("legend-title").textContent = "";
   $("legend-classes").replaceChildren();
   renderDetails();
@@ -327,6 +343,10 @@ function renderLegend(entries) {
 
 function renderPointsLegend() {
   const hint = $("points-hint");
+  if (!token) {
+    hint.replaceChildren(t("points_need_token"));
+    return;
+  }
   if (map.getZoom() < POINTS_MINZOOM) {
     hint.replaceChildren(t("points_hint", { z: POINTS_MINZOOM }));
     return;
@@ -501,7 +521,7 @@ map.on("mouseleave", "areas-fill", () => {
 });
 
 map.on("click", (e) => {
-  const point = map.queryRenderedFeatures(e.point, { layers: ["activities"] })[0];
+  const point = token && map.queryRenderedFeatures(e.point, { layers: ["activities"] })[0];
   if (point) {
     showActivity(point);
     return;
@@ -535,12 +555,21 @@ $("lang").addEventListener("click", () => {
   localStorage.setItem("jangkau.lang", state.lang);
   applyLanguage();
 });
+$("token").value = token;
+$("signin").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const value = $("token").value.trim();
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  location.reload();
+});
 $("collapse").addEventListener("click", () => {
   $("panel-body").hidden = !$("panel-body").hidden;
   renderCollapse();
 });
 
 async function loadNames() {
+  if (!token) return;  // reference lists need a token; without names the codes are shown
   try {
     const d = await graphql(NAMES_QUERY);
     state.names.indicators = new Map(d.indicators.map((i) => [i.code, i.name]));

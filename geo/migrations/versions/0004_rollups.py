@@ -53,8 +53,16 @@ CREATE UNIQUE INDEX rollup_presence_key
     ON rollup_presence (staff_id, coalesce(area_id, 0), category_code);
 CREATE INDEX rollup_presence_days ON rollup_presence USING gist (days);
 
+-- A bulk writer may defer upkeep for its transaction and call rollups_rebuild() at the end.
+CREATE FUNCTION rollups_deferred() RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT coalesce(current_setting('jangkau.rollups_deferred', true), '') = 'on'
+$$;
+
 CREATE FUNCTION rollups_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF rollups_deferred() THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO rollup_area_day AS r (day, area_id, category_code, outcome_code, activities,
                                       met, citizens, last_at)
     SELECT wib_day(started_at), area_id, category_code, outcome_code, count(*),
@@ -98,13 +106,17 @@ BEGIN
     SELECT k.day, k.area_id, k.category_code, k.outcome_code, count(*),
            count(*) FILTER (WHERE a.outcome_met), sum(a.citizens_served), max(a.started_at)
     FROM rollup_day_keys k
-    JOIN activities a
-      ON (a.area_id = k.area_id OR (a.area_id IS NULL AND k.area_id IS NULL))
-     AND a.started_at >= (k.day::timestamp AT TIME ZONE 'Asia/Jakarta')
-     AND a.started_at < ((k.day + 1)::timestamp AT TIME ZONE 'Asia/Jakarta')
-     AND a.category_code = k.category_code
-     AND a.outcome_code IS NOT DISTINCT FROM k.outcome_code
-    WHERE a.review IN ('NONE', 'ACCEPTED')
+    -- Two index-friendly branches rather than one `=`-or-both-NULL join, which no index serves.
+    CROSS JOIN LATERAL (
+        SELECT * FROM activities x WHERE x.area_id = k.area_id
+        UNION ALL
+        SELECT * FROM activities x WHERE x.area_id IS NULL AND k.area_id IS NULL
+    ) a
+    WHERE a.started_at >= (k.day::timestamp AT TIME ZONE 'Asia/Jakarta')
+      AND a.started_at < ((k.day + 1)::timestamp AT TIME ZONE 'Asia/Jakarta')
+      AND a.category_code = k.category_code
+      AND a.outcome_code IS NOT DISTINCT FROM k.outcome_code
+      AND a.review IN ('NONE', 'ACCEPTED')
     GROUP BY 1, 2, 3, 4;
 
     DELETE FROM rollup_presence r USING rollup_presence_keys k
@@ -116,7 +128,7 @@ BEGIN
     FROM rollup_presence_keys k
     JOIN activities a
       ON a.staff_id = k.staff_id
-     AND (a.area_id = k.area_id OR (a.area_id IS NULL AND k.area_id IS NULL))
+     AND coalesce(a.area_id, 0) = coalesce(k.area_id, 0)
      AND a.category_code = k.category_code
     WHERE a.review IN ('NONE', 'ACCEPTED')
     GROUP BY 1, 2, 3;
@@ -139,6 +151,9 @@ $$;
 
 CREATE FUNCTION rollups_on_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF rollups_deferred() THEN
+        RETURN NULL;
+    END IF;
     -- Only rows whose rolled-up facts changed matter (flag evaluation touches many others);
     -- both the old and the new keys of such a row are recomputed.
     PERFORM rollups_recompute_rows(coalesce(jsonb_agg(to_jsonb(x)), '[]'))
@@ -159,6 +174,9 @@ END $$;
 
 CREATE FUNCTION rollups_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF rollups_deferred() THEN
+        RETURN NULL;
+    END IF;
     PERFORM rollups_recompute_rows(coalesce(jsonb_agg(to_jsonb(x)), '[]'))
     FROM (SELECT started_at, area_id, category_code, outcome_code, staff_id FROM old_rows) x;
     RETURN NULL;
@@ -197,7 +215,7 @@ DROP TRIGGER IF EXISTS rollups_delete ON activities;
 DROP FUNCTION IF EXISTS rollups_rebuild(), rollups_on_change(), rollups_on_delete(),
     rollups_recompute_rows(jsonb), rollups_recompute(jsonb, jsonb), rollups_on_insert();
 DROP TABLE IF EXISTS rollup_presence, rollup_area_day;
-DROP FUNCTION IF EXISTS wib_day(timestamptz);
+DROP FUNCTION IF EXISTS wib_day(timestamptz), rollups_deferred();
 """
 
 
