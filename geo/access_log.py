@@ -19,7 +19,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-COLUMNS = "l.id, l.at, l.actor_sub, l.actor_role, l.subject_staff_id, l.what, l.detail::text"
+COLUMNS = ("l.id, l.at, l.actor_sub, l.actor_role, l.subject_staff_id, l.what, "
+           "l.detail::text AS detail")
 
 
 @dataclass(frozen=True)
@@ -126,4 +127,5 @@ async def page(conn: AsyncConnection, f: LogFilter, first: int,
         "staff": f.staff_id, "actor": f.actor_sub, "since": f.since, "until": f.until,
         "after_t": after[0] if after else None, "after_id": after[1] if after else None,
         "lim": first + 1})
-    return [LogRow(*r[:-1], orjson.loads(r[-1])) for r in rows.all()]
+    return [LogRow(r.id, r.at, r.actor_sub, r.actor_role, r.subject_staff_id, r.what,
+                   orjson.loads(r.detail)) for r in rows.all()]

@@ -100,5 +100,6 @@ async def subtree(conn: AsyncConnection, code: str) -> Subtree | None:
         SELECT array(SELECT id FROM u),
                array(SELECT s.id FROM staff s WHERE s.unit_id IN (SELECT id FROM u))"""),
         {"c": code})).one()
-    units, staff = row
+    units: list[int] = row[0]
+    staff: list[uuid.UUID] = row[1]
     return Subtree(frozenset(units), frozenset(staff)) if units else None

@@ -168,7 +168,8 @@ def _development_auth(s: Settings) -> None:
                  issuer=s.jwt_issuer, audience=s.jwt_audience)
     console.print(f"public without a token: {s.public_level or 'nothing'} figures and coarser.\n"
                   "Admin token for 12 hours (GraphiQL header `Authorization: Bearer <token>`, "
-                  f"or the map page's Token field):\n{admin}")
+                  "or the map page's Token field):")
+    console.print(admin, soft_wrap=True)     # on one line, whatever the width: to copy whole
 
 
 @app.command()

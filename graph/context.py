@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from geo.access_log import Ledger, Reader
-from geo.people import Subtree
 from geo.settings import Settings
 from graph.auth import Principal
 from graph.loaders import Loaders
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -23,7 +26,7 @@ class Context:
     principal: Principal | None = None      # None: no token (see graph.permissions)
     loaders: Loaders = field(init=False)
     ledger: Ledger | None = field(init=False)   # others' locations read, for the access log
-    subtree: Subtree | None = field(init=False, default=None)   # the principal's unit, cached
+    _once: dict[object, asyncio.Future[Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.engine)
@@ -34,6 +37,14 @@ class Context:
     async def db(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             yield conn
+
+    async def once(self, key: object, work: Callable[[], Awaitable[T]]) -> T:
+        """`work()`'s result, computed once a request however many resolvers ask at once
+        (a list of 153 areas asks 153 times, concurrently)."""
+        if key not in self._once:
+            self._once[key] = asyncio.ensure_future(work())
+        result: T = await self._once[key]
+        return result
 
 
 Info = strawberry.Info[Context, None]

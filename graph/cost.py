@@ -8,12 +8,13 @@ priced before it runs, from the document alone (validation is cached per documen
 - every object in the answer costs 1, and a list multiplies what is inside it by its expected
   length: `areas`/`coverage`/`reach`/`gaps` by the areas of their level (1, 31, 153; all 185
   when no level is given), `children` by the mean number of areas inside one area of its level
-  (31, 4.9, 0), `activities`/`flaggedActivities` edges by `first` (50 when not given),
-  `nearestActivities` by `limit`, `recordActivities` by the number of inputs, any other list
-  by 10;
-- a geometry costs one per 10 vertices, from the mean vertex counts of the shipped boundaries
-  per level and zoom band (`Area.geometry`, `coverageMap`), and `hexbins` one per hexagon plus
-  its 7 vertices, for as many hexagons of that size as the city holds (at most MAX_CELLS);
+  (31, 4.9, 0), the lists of a connection (any field taking `first`, such as `activities`) by
+  `first` (50 when not given), `nearestActivities` by `limit`, `recordActivities` by the number
+  of inputs, any other list by 10;
+- a geometry costs 1 per 10 vertices, from the mean vertex counts of the shipped boundaries per
+  level and zoom band (`Area.geometry`, `coverageMap`), and `hexbins` 1.7 per hexagon (the
+  feature and its 7 vertices) for as many hexagons of that edge as the city holds (at most
+  MAX_CELLS);
 - `totalCount` costs 1 (a count query); other scalars cost nothing.
 
 A size given as a variable counts at its default, or at its maximum when it has none
@@ -71,12 +72,13 @@ class Level:
     above: str | None
 
 
+AREA_LEVELS = ("CITY", "KECAMATAN", "KELURAHAN")
 LEVELS: dict[str, Level] = {
     "CITY": Level(1, 31, (1760, 2321, 2782, 2875, 52), "KECAMATAN", None),
     "KECAMATAN": Level(31, 4.9, (90, 146, 175, 181, 177), "KELURAHAN", "CITY"),
     "KELURAHAN": Level(153, 0, (26, 45, 53, 55, 51), None, "KECAMATAN"),
 }
-_levels = LEVELS.values()
+_levels = tuple(LEVELS.values())
 _total = sum(lv.count for lv in _levels)
 # One area of a level known only at run time: the heaviest of each measure.
 LEVELS["ANY"] = Level(1, max(lv.children for lv in _levels),
@@ -132,9 +134,10 @@ def _sized(value: Any, cap: float, absent: float) -> float:
     return min(max(float(value), 0.0), cap)
 
 
-def _level(f: Field, name: str = "level") -> str:
-    value = f.get(name)
-    return value if isinstance(value, str) and value in LEVELS else "ALL"
+def _level(f: Field) -> str:
+    """The `level` asked for; when a variable gives it, all levels together."""
+    value = f.get("level")
+    return value if isinstance(value, str) and value in AREA_LEVELS else "ALL"
 
 
 def _level_of_code(code: Any) -> str:
@@ -227,8 +230,6 @@ RULES: dict[str, Rule] = {
     "Query.coverageMap": _coverage_map,
     "Query.hexbins": _hexbins,
     "Query.nearestActivities": _nearest,
-    "Query.activities": _connection,
-    "Query.flaggedActivities": _connection,
     "Mutation.recordActivities": _batch,
     "Area.children": _children,
     "Area.parent": _parent,
@@ -315,7 +316,8 @@ class Pricer:
         named, is_list = _unwrap(definition.type)
         args = {a.name.value: self.value(a.value) for a in node.arguments or ()}
         f = Field(args, scope, self.caps)
-        rule = RULES.get(f"{parent.name}.{node.name.value}")
+        rule = RULES.get(f"{parent.name}.{node.name.value}") or (
+            _connection if "first" in definition.args else None)
         items, inner, own = rule(f) if rule else _default_rule(f, is_list)
         if not isinstance(named, GraphQLObjectType) or node.selection_set is None:
             return own

@@ -30,6 +30,9 @@ class ApiError(JangkauError):
 BAD_VARIABLE = re.compile(
     r"^Variable '\$\w+' ((has|got) invalid value|of (required|non-null) type)")
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+# graphql-core's wording when a literal in the document cannot be read as its type, keeping
+# Python's own error as the cause (an Int literal of 5,000 digits): the document's fault.
+BAD_LITERAL = re.compile(r"^Expected value of type '[^']+', but encountered error ")
 
 # Every code a client can meet: the data layer's, and those decided over HTTP and GraphQL.
 CLIENT_CODES = frozenset({
@@ -49,7 +52,8 @@ def code_of(error: GraphQLError) -> str:
         if inner != VALIDATION_FAILED:
             return inner
     elif original is not None:
-        return "INTERNAL_SERVER_ERROR"
+        is_literal = error.path is None and BAD_LITERAL.match(error.message)
+        return VALIDATION_FAILED if is_literal else "INTERNAL_SERVER_ERROR"
     ext_code = (error.extensions or {}).get("code")
     if isinstance(ext_code, str):
         return ext_code

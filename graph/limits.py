@@ -105,7 +105,8 @@ def guard_rule(settings: Settings) -> type[ValidationRule]:
             try:
                 self._judge(context)
             except RecursionError:
-                context.report_error(too_complex("the query nests too deeply to be checked"))
+                context.report_error(too_complex(
+                    f"the query nests too deeply to be checked (max_depth = {settings.max_depth})"))
 
         def _judge(self, context: ValidationContext) -> None:
             if unfolded_size(context.document) > settings.max_tokens:

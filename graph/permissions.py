@@ -79,6 +79,7 @@ TILE_RULES: dict[str, Rule] = {
     "areas": Rule(EVERYONE, public=True),
     "activities": Rule(RECORD_READERS),
 }
+NEEDS_TOKEN = "needs a bearer token (Authorization: Bearer ...)"
 PUBLIC = "public"
 ROUTES: dict[str, str] = {
     "/healthz": PUBLIC,
@@ -113,7 +114,7 @@ def require_public(settings: Settings, level: str | None, what: str) -> None:
         return
     lv = settings.public_level
     hint = f"; without one only {lv} figures and coarser are served" if lv else ""
-    raise Unauthenticated(f"{what} needs a bearer token (Authorization: Bearer ...){hint}")
+    raise Unauthenticated(f"{what} {NEEDS_TOKEN}{hint}")
 
 
 def check(rule: Rule, principal: Principal | None, settings: Settings, what: str,
@@ -121,7 +122,7 @@ def check(rule: Rule, principal: Principal | None, settings: Settings, what: str
     """The rule's verdict: UNAUTHENTICATED without a token, FORBIDDEN for another role."""
     if principal is None:
         if not rule.public:
-            raise Unauthenticated(f"{what} needs a bearer token (Authorization: Bearer ...)")
+            raise Unauthenticated(f"{what} {NEEDS_TOKEN}")
         require_public(settings, level, what)
         return
     if principal.role not in rule.roles:
@@ -163,22 +164,32 @@ def protect(*root_types: type) -> None:
 
 def _caller(ctx: Context) -> Principal:
     if ctx.principal is None:
-        raise Unauthenticated("this needs a bearer token (Authorization: Bearer ...)")
+        raise Unauthenticated(f"this {NEEDS_TOKEN}")
     return ctx.principal
 
 
 async def subtree(ctx: Context) -> Subtree:
     """The caller's unit and the units below it, with their staff: read once a request."""
-    if ctx.subtree is None:
-        unit = _caller(ctx).unit
+    unit = _caller(ctx).unit
+
+    async def read() -> Subtree:
         found = None
         if unit is not None:
             async with ctx.db() as conn:
                 found = await people.subtree(conn, unit)
         if found is None:
             raise Forbidden(f"the token's unit {unit!r:.40} is not a unit here")
-        ctx.subtree = found
-    return ctx.subtree
+        return found
+
+    return await ctx.once("subtree", read)
+
+
+async def _units_of(ctx: Context, code: str) -> frozenset[int]:
+    async def read() -> frozenset[int]:
+        async with ctx.db() as conn:
+            return frozenset(await unit_ids(conn, code))
+
+    return await ctx.once(("unit", code), read)
 
 
 def _own_only(p: Principal, staff_id: uuid.UUID | None) -> None:
@@ -193,12 +204,9 @@ async def _within_unit(ctx: Context, f: ActivityFilter) -> ActivityFilter:
     unit = _caller(ctx).unit
     if f.staff_id is not None and f.staff_id not in tree.staff:
         raise Forbidden(f"staff {f.staff_id} is not in unit {unit} or a unit below it")
-    if f.unit_code is not None:
-        async with ctx.db() as conn:
-            named = set(await unit_ids(conn, f.unit_code))
-        if not named <= tree.units:
-            raise Forbidden(f"unit {f.unit_code!r:.40} is outside unit {unit} and the units "
-                            "below it")
+    if f.unit_code is not None and not await _units_of(ctx, f.unit_code) <= tree.units:
+        raise Forbidden(f"unit {f.unit_code!r:.40} is outside unit {unit} and the units "
+                        "below it")
     return replace(f, staff_ids=tree.staff)
 
 

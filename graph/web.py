@@ -9,8 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-MAPLIBRE_DIR = WEB_DIR / "node_modules" / "maplibre-gl" / "dist"
+MAPLIBRE = Path("node_modules") / "maplibre-gl" / "dist"
 PAGE_FILES = frozenset({"app.js", "i18n.js", "style.css"})
 MAPLIBRE_FILES = frozenset({"maplibre-gl.js", "maplibre-gl.js.map", "maplibre-gl.css"})
 
@@ -31,20 +30,28 @@ def _serve(directory: Path, allowed: frozenset[str], name: str, cache: str,
     return FileResponse(path, headers={"Cache-Control": cache, **headers})
 
 
+def _web_dir(request: Request) -> Path:
+    """`web/` beside the source, or JANGKAU_WEB_DIR for an installed package (Docker)."""
+    web_dir: Path = request.app.state.settings.web_dir
+    return web_dir
+
+
 async def page(request: Request) -> Response:
-    if not (MAPLIBRE_DIR / "maplibre-gl.js").is_file():
+    web_dir = _web_dir(request)
+    if not (web_dir / MAPLIBRE / "maplibre-gl.js").is_file():
         return PlainTextResponse("The map needs MapLibre GL JS: run `npm ci --prefix web` "
                                  "(or `make up`, which does it).", status_code=503)
-    return _serve(WEB_DIR, frozenset({"index.html"}), "index.html", REVALIDATE,
+    return _serve(web_dir, frozenset({"index.html"}), "index.html", REVALIDATE,
                   **{"Content-Security-Policy": CSP})
 
 
 async def page_file(request: Request) -> Response:
-    return _serve(WEB_DIR, PAGE_FILES, request.path_params["name"], REVALIDATE)
+    return _serve(_web_dir(request), PAGE_FILES, request.path_params["name"], REVALIDATE)
 
 
 async def maplibre_file(request: Request) -> Response:
-    return _serve(MAPLIBRE_DIR, MAPLIBRE_FILES, request.path_params["name"], ONE_DAY)
+    return _serve(_web_dir(request) / MAPLIBRE, MAPLIBRE_FILES, request.path_params["name"],
+                  ONE_DAY)
 
 
 def web_routes() -> list[Route]:

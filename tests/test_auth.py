@@ -21,6 +21,7 @@ from geo.errors import JangkauError
 from geo.settings import Settings
 from graph.app import create_app
 from graph.auth import Verifier
+from graph.cli import _development_auth
 from tests.conftest import ApiAs, serve, settings_for
 from tests.seed import K1, KEC1, S1
 from tests.test_tiles import tile_of, url
@@ -211,6 +212,27 @@ async def test_the_public_level_and_coarser_are_served(public: httpx.AsyncClient
                          (url("activities", tile_of(K1, 14)), {}),
                          ("/tiles/activities.json", {})):
         assert (await public.get(path, params=params)).status_code == 401, path
+
+
+def test_jangkau_up_sets_up_development_auth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("JANGKAU_JWT_SECRET", "JANGKAU_PUBLIC_LEVEL"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)        # and restored as absent afterwards
+    monkeypatch.setenv("JANGKAU_HOME", str(tmp_path))
+    _development_auth(Settings.from_env())
+    kept = tmp_path / "dev-jwt-secret"
+    secret = kept.read_text()
+    assert len(secret) >= 32 and kept.stat().st_mode & 0o777 == 0o600
+    assert (os.environ["JANGKAU_JWT_SECRET"], os.environ["JANGKAU_PUBLIC_LEVEL"]) == \
+        (secret, "KELURAHAN")
+    printed = capsys.readouterr().err.strip().splitlines()[-1]
+    assert Verifier(Settings.from_env()).verify(printed).role == "admin"
+    _development_auth(Settings.from_env())       # a restart keeps the secret, and its tokens
+    assert kept.read_text() == secret
+    monkeypatch.setenv("JANGKAU_PUBLIC_LEVEL", "none")     # an explicit choice is kept
+    _development_auth(Settings.from_env())
+    assert os.environ["JANGKAU_PUBLIC_LEVEL"] == "none"
 
 
 async def jangkau_token(*args: str, **env: str) -> tuple[int, str, str]:

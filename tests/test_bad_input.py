@@ -221,6 +221,12 @@ CASES: list[tuple[str, tuple[str, dict[str, Any]], str, str]] = [
     # the query itself
     ("unparsable", ("{ units { code }", {}), "GRAPHQL_PARSE_FAILED", "Syntax Error"),
     ("unknown-field", ("{ units { colour } }", {}), "GRAPHQL_VALIDATION_FAILED", "colour"),
+    ("int-literal-of-5000-digits", ("{ activities(first: %s) { totalCount } }" % ("1" * 5_000),
+                                    {}), "GRAPHQL_VALIDATION_FAILED",
+     "Expected value of type 'Int', but encountered error"),
+    ("geojson-literal-of-5000-digits",
+     ('{ activities(filter: {within: {type: "Polygon", coordinates: [[[%s, 1]]]}}) '
+      "{ totalCount } }" % ("1" * 5_000), {}), "INVALID_GEOMETRY", "filter.within"),
     ("infinite-literal", ("{ activities(filter: {bbox: [1e400, -7.3, 112.8, -7.2]}) "
                           "{ totalCount } }", {}), "BAD_USER_INPUT",
      "filter.bbox: numbers must be finite"),

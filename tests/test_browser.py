@@ -165,13 +165,13 @@ class Page:
 
 
 @contextmanager
-def serve_http(url: str) -> Iterator[str]:
+def serve_http(url: str, **settings: Any) -> Iterator[str]:
     """The real app under uvicorn, in a thread, on a free loopback port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings_for(url)), log_level="warning", ws="none",
-                            lifespan="on")
+    config = uvicorn.Config(create_app(settings_for(url, **settings)), log_level="warning",
+                            ws="none", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -452,4 +452,20 @@ async def test_map_page_as_a_supervisor_sees_it(demo_url: str, tmp_path: Path) -
             assert await check_points(page, areas, geometry) == 0
 
             await check_phone(page, f"{base}/")
+            assert page.errors == []
+
+
+@pytest.mark.browser
+async def test_map_page_without_a_token_shows_the_public_figures(demo_url: str,
+                                                                 tmp_path: Path) -> None:
+    """JANGKAU_PUBLIC_LEVEL=KELURAHAN: the choropleth for anyone, the points for no one."""
+    with serve_http(demo_url, public_level="KELURAHAN") as base:
+        async with chromium(tmp_path / "profile") as page:
+            await page.goto(f"{base}/")
+            await page.ready()
+            await check_choropleth(page, "Kegiatan", 153)
+            await page.js("location.hash = '#15/-7.27/112.73'")
+            await page.ready()
+            assert await page.text("#points-hint") == \
+                "Titik kegiatan hanya untuk pengguna dengan token akses."
             assert page.errors == []

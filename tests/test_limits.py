@@ -113,6 +113,16 @@ async def test_fragments_that_unfold_past_the_token_budget_are_refused(served: A
     assert "unfolds through its fragments to more than 2,000 fields (max_tokens" in err["message"]
 
 
+async def test_a_chain_of_fragments_too_deep_to_walk_is_too_complex(served: Any) -> None:
+    """Past Python's recursion limit (with a raised token budget): refused, not a crash."""
+    api = await served(max_tokens=50_000)
+    frags = ["fragment F0 on Unit { code }"] + [
+        f"fragment F{i} on Unit {{ parent {{ ...F{i - 1} }} }}" for i in range(1, 1_500)]
+    err = await refusal(api, "{ units { ...F1499 } }\n" + "\n".join(frags))
+    assert err["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert "max_depth = 12" in err["message"]
+
+
 async def test_a_fragment_cycle_is_a_validation_error(served: Any) -> None:
     api = await served()
     err = await refusal(api, "{ units { ...A } } fragment A on Unit { parent { ...A } }")
@@ -176,6 +186,9 @@ P = '{from: "2026-10-01", to: "2026-10-31"}'
     ("{ areas { code } }", 185),
     (f"{{ coverageMap(level: KELURAHAN, period: {P}) }}", 153 * (1 + 5.5)),
     (f"{{ coverageMap(level: KECAMATAN, period: {P}, zoom: 5) }}", 31 * (1 + 9.0)),
+    # the map page: level and zoom are variables, so all 185 areas at their heaviest band
+    (f"query($l: AreaLevel!, $z: Int) {{ coverageMap(level: $l, period: {P}, zoom: $z) }}",
+     185 + (2_875 + 31 * 181 + 153 * 55) / 10),
     (f"{{ coverage(level: KECAMATAN, period: {P}) {{ area {{ children {{ code }} }} }} }}",
      31 * (1 + 1 + 4.9)),
     ('{ area(code: "35.78") { children { children { code } } } }', 1 + 31 * (1 + 4.9)),

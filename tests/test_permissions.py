@@ -23,6 +23,7 @@ from graph.schema import Mutation, Query, schema
 from tests.conftest import Api, ApiAs, serve, settings_for
 from tests.payloads import OCTOBER, RECORD_MANY, activity
 from tests.seed import K1, K2, K3, KEC1, S1, S2, S3, aid
+from tests.test_n_plus_one import AREAS, count
 from tests.test_tiles import get_tile, tile_of, url
 
 SUP = uuid.UUID("00000000-0000-4000-8000-0000000000aa")     # a supervisor, not in the seed
@@ -320,3 +321,13 @@ async def test_tiles_refuse_a_unit_outside_the_callers(api_as: ApiAs) -> None:
     assert mine.status_code == 200
     assert (mine.headers["cache-control"], mine.headers["vary"]) == \
         ("private, max-age=60", "Authorization")
+
+
+async def test_scoping_a_list_of_areas_costs_the_same_for_31_or_153(api_as: ApiAs) -> None:
+    """The caller's unit is read once a request, not once for each area that asks."""
+    sup = api_as("supervisor", SUP, "DINKES")
+    await sup.data("{ units { code } }")
+    kec = await count(sup, AREAS, {"l": "KECAMATAN"}, "areas")
+    kel = await count(sup, AREAS, {"l": "KELURAHAN"}, "areas")
+    assert (kec[1], kel[1]) == (31, 153)
+    assert kec[0] == kel[0] <= 5        # the admin's 4, and the unit once

@@ -223,7 +223,7 @@ async def test_an_empty_tile_is_204(api: Api, layer: str) -> None:
     r = await api.http.get(f"/tiles/{layer}/14/0/0.mvt", params=OCT)  # the Arctic, off Alaska
     assert r.status_code == 204
     assert r.content == b""
-    assert r.headers["cache-control"] == "public, max-age=60"
+    assert r.headers["cache-control"] == "private, max-age=60"    # read with a token
 
 
 async def test_a_period_without_activities_is_an_empty_activities_tile(api: Api) -> None:
@@ -288,7 +288,7 @@ async def test_etag_and_conditional_requests(api: Api) -> None:
     r = await api.http.get(path, params=OCT)
     etag = r.headers["etag"]
     assert etag.startswith('"') and etag.endswith('"') and len(etag) > 10
-    assert r.headers["cache-control"] == "public, max-age=60"
+    assert r.headers["cache-control"] == "private, max-age=60"    # read with a token
     again = await api.http.get(path, params=OCT)
     assert again.headers["etag"] == etag
 

@@ -68,7 +68,7 @@ class AccessLogEntry:
 
     @strawberry.field(description="e.g. {\"activities\": 3, \"fields\": {...}} or a tile.")
     def detail(self) -> JSON:
-        return self.row.detail
+        return JSON(self.row.detail)
 
 
 @strawberry.type

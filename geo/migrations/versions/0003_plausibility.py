@@ -88,23 +88,30 @@ BEGIN
                                                    g.started_at + win)) AS span
         FROM activities g WHERE g.id = ANY(ids) GROUP BY g.staff_id
     ),
-    -- Context: what the targets are judged against (their neighbours, their burst windows).
-    context AS (
-        SELECT t.staff_id, t.span AS target_span,
-               range_agg(activity_span(t.staff_id, lower(r) - win, upper(r) + win)) AS span
-        FROM target t CROSS JOIN LATERAL unnest(t.span) r GROUP BY t.staff_id, t.span
+    -- Context: what the targets are judged against (their neighbours, their burst windows),
+    -- as disjoint time ranges of each staff member's activities.
+    context AS MATERIALIZED (
+        SELECT c.staff_id, c.target_span, lower(r) AS lo, upper(r) AS hi
+        FROM (
+            SELECT t.staff_id, t.span AS target_span,
+                   range_agg(activity_span(t.staff_id, lower(r) - win, upper(r) + win)) AS span
+            FROM target t CROSS JOIN LATERAL unnest(t.span) r GROUP BY t.staff_id, t.span
+        ) c CROSS JOIN LATERAL unnest(c.span) r
     ),
     src AS (
         SELECT a.id, a.staff_id, a.started_at, a.device_time, a.received_at, a.geom,
                a.area_id, a.accuracy_m, a.mock_location, a.flags, true AS target, true AS given
         FROM activities a WHERE ids IS NULL
         UNION ALL
-        SELECT a.id, a.staff_id, a.started_at, a.device_time, a.received_at, a.geom,
-               a.area_id, a.accuracy_m, a.mock_location, a.flags, a.started_at <@ c.target_span,
-               a.id = ANY(ids)
-        FROM context c CROSS JOIN LATERAL unnest(c.span) r
-        JOIN activities a ON a.staff_id = c.staff_id
-                         AND a.started_at >= lower(r) AND a.started_at <= upper(r)
+        SELECT a.*, a.started_at <@ c.target_span, a.id = ANY(ids)
+        FROM context c CROSS JOIN LATERAL (
+            -- Range by range through (staff_id, started_at): OFFSET 0 keeps the planner from
+            -- turning it into a scan of the whole table.
+            SELECT x.id, x.staff_id, x.started_at, x.device_time, x.received_at, x.geom,
+                   x.area_id, x.accuracy_m, x.mock_location, x.flags
+            FROM activities x
+            WHERE x.staff_id = c.staff_id AND x.started_at BETWEEN c.lo AND c.hi OFFSET 0
+        ) a
         WHERE ids IS NOT NULL
     ),
     -- The step from the previous activity (a zero gap counts as one second), and how many of
@@ -171,7 +178,7 @@ BEGIN
     ),
     -- A given record is judged afresh; a neighbour keeps what it says about itself.
     judged AS (
-        SELECT s.id,
+        SELECT s.id, s.flags AS old_flags,
             -- The outline is coarse (see SOURCE.md): a point in one of its kelurahan is inside.
             CASE WHEN s.given THEN s.area_id IS NULL AND NOT coalesce(ST_Covers(city, s.geom), true)
                  ELSE 'OUTSIDE_CITY' = ANY(s.flags) END AS outside_city,
@@ -189,7 +196,7 @@ BEGIN
         WHERE s.target
     ),
     fresh AS MATERIALIZED (
-        SELECT j.id, array_remove(ARRAY[
+        SELECT j.id, j.old_flags, array_remove(ARRAY[
             CASE WHEN j.outside_city THEN 'OUTSIDE_CITY' END,
             CASE WHEN j.outside_assignment THEN 'OUTSIDE_ASSIGNMENT' END,
             CASE WHEN j.low_accuracy THEN 'LOW_ACCURACY' END,
@@ -208,7 +215,10 @@ BEGIN
                       WHEN a.review = 'ACCEPTED' AND f.flags <@ a.flags THEN 'ACCEPTED'
                       ELSE 'PENDING' END
     FROM fresh f
-    WHERE a.id = f.id AND a.flags IS DISTINCT FROM f.flags;
+    WHERE a.id = f.id AND a.flags IS DISTINCT FROM f.flags
+      -- The changed ids as one array: the planner looks them up by key, whatever it guessed
+      -- of the size of `fresh`, rather than scanning the table to join them.
+      AND a.id = ANY(ARRAY(SELECT c.id FROM fresh c WHERE c.flags IS DISTINCT FROM c.old_flags));
     GET DIAGNOSTICS changed = ROW_COUNT;
     RETURN changed;
 END $fn$;
