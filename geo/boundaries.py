@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo import shapes
 from geo.assign import reassign_activities
+from geo.plausibility import evaluate
 from geo.errors import BadInput, InvalidGeometry
 from geo.validate import as_multipolygon, parse_geometry
 
@@ -199,4 +200,7 @@ async def import_areas(conn: AsyncConnection, paths: list[Path]) -> ImportReport
         await conn.execute(text(REBUILD_CLOSURE))
         await shapes.rebuild(conn)
         report.reassigned_activities = await reassign_activities(conn)
+        if report.reassigned_activities:
+            # A new outline can put an activity inside or outside its staff's assignment.
+            await evaluate(conn, None)
     return report
