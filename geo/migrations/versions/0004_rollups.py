@@ -47,7 +47,7 @@ CREATE TABLE rollup_presence (
     staff_id      uuid NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
     area_id       integer REFERENCES areas (id) ON DELETE CASCADE,
     category_code text NOT NULL,
-    days          datemultirange NOT NULL CHECK (NOT isempty(days))
+    days          datemultirange NOT NULL
 );
 CREATE UNIQUE INDEX rollup_presence_key
     ON rollup_presence (staff_id, coalesce(area_id, 0), category_code);
@@ -90,12 +90,12 @@ BEGIN
     CREATE TEMP TABLE IF NOT EXISTS rollup_day_keys (day date, area_id integer,
         category_code text, outcome_code text) ON COMMIT DROP;
     CREATE TEMP TABLE IF NOT EXISTS rollup_presence_keys (staff_id uuid, area_id integer,
-        category_code text) ON COMMIT DROP;
+        category_code text, day date) ON COMMIT DROP;
     TRUNCATE rollup_day_keys, rollup_presence_keys;
     INSERT INTO rollup_day_keys SELECT DISTINCT * FROM jsonb_to_recordset(day_keys)
         AS k(day date, area_id integer, category_code text, outcome_code text);
     INSERT INTO rollup_presence_keys SELECT DISTINCT * FROM jsonb_to_recordset(presence_keys)
-        AS k(staff_id uuid, area_id integer, category_code text);
+        AS k(staff_id uuid, area_id integer, category_code text, day date);
 
     DELETE FROM rollup_area_day r USING rollup_day_keys k
     WHERE r.day = k.day AND coalesce(r.area_id, 0) = coalesce(k.area_id, 0)
@@ -106,32 +106,55 @@ BEGIN
     SELECT k.day, k.area_id, k.category_code, k.outcome_code, count(*),
            count(*) FILTER (WHERE a.outcome_met), sum(a.citizens_served), max(a.started_at)
     FROM rollup_day_keys k
-    -- Two index-friendly branches rather than one `=`-or-both-NULL join, which no index serves.
+    -- Two index-friendly branches rather than one `=`-or-both-NULL join, which no index
+    -- serves; each carries the day's bounds so the (area_id, started_at) index takes them.
     CROSS JOIN LATERAL (
-        SELECT * FROM activities x WHERE x.area_id = k.area_id
+        SELECT x.outcome_met, x.citizens_served, x.started_at, x.category_code, x.outcome_code,
+               x.review
+        FROM activities x
+        WHERE x.area_id = k.area_id
+          AND x.started_at >= (k.day::timestamp AT TIME ZONE 'Asia/Jakarta')
+          AND x.started_at < ((k.day + 1)::timestamp AT TIME ZONE 'Asia/Jakarta')
         UNION ALL
-        SELECT * FROM activities x WHERE x.area_id IS NULL AND k.area_id IS NULL
+        SELECT x.outcome_met, x.citizens_served, x.started_at, x.category_code, x.outcome_code,
+               x.review
+        FROM activities x
+        WHERE x.area_id IS NULL AND k.area_id IS NULL
+          AND x.started_at >= (k.day::timestamp AT TIME ZONE 'Asia/Jakarta')
+          AND x.started_at < ((k.day + 1)::timestamp AT TIME ZONE 'Asia/Jakarta')
     ) a
-    WHERE a.started_at >= (k.day::timestamp AT TIME ZONE 'Asia/Jakarta')
-      AND a.started_at < ((k.day + 1)::timestamp AT TIME ZONE 'Asia/Jakarta')
-      AND a.category_code = k.category_code
+    WHERE a.category_code = k.category_code
       AND a.outcome_code IS NOT DISTINCT FROM k.outcome_code
       AND a.review IN ('NONE', 'ACCEPTED')
     GROUP BY 1, 2, 3, 4;
 
-    DELETE FROM rollup_presence r USING rollup_presence_keys k
-    WHERE r.staff_id = k.staff_id AND coalesce(r.area_id, 0) = coalesce(k.area_id, 0)
-      AND r.category_code = k.category_code;
-    INSERT INTO rollup_presence (staff_id, area_id, category_code, days)
-    SELECT k.staff_id, k.area_id, k.category_code,
-           range_agg(daterange(wib_day(a.started_at), wib_day(a.started_at), '[]'))
-    FROM rollup_presence_keys k
-    JOIN activities a
-      ON a.staff_id = k.staff_id
-     AND coalesce(a.area_id, 0) = coalesce(k.area_id, 0)
-     AND a.category_code = k.category_code
-    WHERE a.review IN ('NONE', 'ACCEPTED')
-    GROUP BY 1, 2, 3;
+    -- Presence is judged day by day: is the staff member still present on that day?
+    WITH judged AS (
+        SELECT k.staff_id, k.area_id, k.category_code, daterange(k.day, k.day, '[]') AS d,
+               EXISTS (
+                   SELECT 1 FROM activities a
+                   WHERE a.staff_id = k.staff_id
+                     AND a.started_at >= (k.day::timestamp AT TIME ZONE 'Asia/Jakarta')
+                     AND a.started_at < ((k.day + 1)::timestamp AT TIME ZONE 'Asia/Jakarta')
+                     AND coalesce(a.area_id, 0) = coalesce(k.area_id, 0)
+                     AND a.category_code = k.category_code
+                     AND a.review IN ('NONE', 'ACCEPTED')) AS present
+        FROM rollup_presence_keys k
+    ),
+    change AS (
+        SELECT staff_id, area_id, category_code,
+               coalesce(range_agg(d) FILTER (WHERE present), '{}') AS plus,
+               coalesce(range_agg(d) FILTER (WHERE NOT present), '{}') AS minus
+        FROM judged GROUP BY 1, 2, 3
+    )
+    INSERT INTO rollup_presence AS r (staff_id, area_id, category_code, days)
+    SELECT staff_id, area_id, category_code, plus - minus FROM change
+    ON CONFLICT (staff_id, coalesce(area_id, 0), category_code) DO UPDATE
+    SET days = (r.days + EXCLUDED.days)
+               - (SELECT c.minus FROM change c
+                  WHERE c.staff_id = r.staff_id AND coalesce(c.area_id, 0) = coalesce(r.area_id, 0)
+                    AND c.category_code = r.category_code);
+    DELETE FROM rollup_presence WHERE isempty(days);
 END $$;
 
 -- The rollup keys of a set of rows (a transition table's, as jsonb), recomputed.
@@ -144,7 +167,8 @@ CREATE FUNCTION rollups_recompute_rows(changed jsonb) RETURNS void LANGUAGE sql 
          FROM jsonb_array_elements(changed) r),
         (SELECT jsonb_agg(DISTINCT jsonb_build_object(
                     'staff_id', r->'staff_id', 'area_id', r->'area_id',
-                    'category_code', r->'category_code'))
+                    'category_code', r->'category_code',
+                    'day', wib_day(CAST(r->>'started_at' AS timestamptz))))
          FROM jsonb_array_elements(changed) r))
     WHERE jsonb_array_length(changed) > 0
 $$;
@@ -160,8 +184,9 @@ BEGIN
     FROM (
         SELECT v.started_at, v.area_id, v.category_code, v.outcome_code, v.staff_id
         FROM old_rows o JOIN new_rows n ON n.id = o.id
-        CROSS JOIN LATERAL (VALUES (o.started_at, o.area_id, o.category_code, o.outcome_code, o.staff_id),
-                                   (n.started_at, n.area_id, n.category_code, n.outcome_code, n.staff_id))
+        CROSS JOIN LATERAL (VALUES
+                (o.started_at, o.area_id, o.category_code, o.outcome_code, o.staff_id),
+                (n.started_at, n.area_id, n.category_code, n.outcome_code, n.staff_id))
             AS v(started_at, area_id, category_code, outcome_code, staff_id)
         WHERE (o.review IN ('NONE', 'ACCEPTED')) <> (n.review IN ('NONE', 'ACCEPTED'))
            OR o.area_id IS DISTINCT FROM n.area_id OR o.started_at <> n.started_at
