@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -46,7 +47,8 @@ class ActivityRow:
 async def by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ActivityRow]:
     rows = await conn.execute(text(f"SELECT {COLUMNS} FROM activities a WHERE a.id = ANY(:ids)"),
                               {"ids": list(ids)})
-    return {r[0]: ActivityRow(*r) for r in rows.all()}
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    return {r[0]: ActivityRow(*r) for r in found}
 
 
 async def page(
@@ -62,9 +64,11 @@ async def page(
         SELECT {COLUMNS} FROM activities a
         WHERE {where.sql} AND {keyset}
         ORDER BY a.started_at DESC, a.id DESC LIMIT :lim"""), params)
-    return [ActivityRow(*r) for r in rows.all()]
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    return [ActivityRow(*r) for r in found]
 
 
 async def count(conn: AsyncConnection, where: Where) -> int:
-    n = await conn.scalar(text(f"SELECT count(*) FROM activities a WHERE {where.sql}"), where.params)
+    n = await conn.scalar(text(f"SELECT count(*) FROM activities a WHERE {where.sql}"),
+                          where.params)
     return int(n or 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,8 +30,8 @@ class AreaRow:
     label_geojson: str
 
 
-def _rows(result: Sequence[object]) -> list[AreaRow]:
-    return [AreaRow(*r) for r in result]  # type: ignore[misc]
+def _rows(result: Sequence[tuple[Any, ...]]) -> list[AreaRow]:
+    return [AreaRow(*r) for r in result]
 
 
 async def by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, AreaRow]:
@@ -62,7 +63,8 @@ async def list_areas(
     parent_code: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
 ) -> list[AreaRow]:
-    where, params = ["TRUE"], {}
+    where: list[str] = ["TRUE"]
+    params: dict[str, object] = {}
     if level is not None:
         where.append("a.level = :level")
         params["level"] = level

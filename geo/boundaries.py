@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo import shapes
 from geo.assign import reassign_activities
-from geo.plausibility import evaluate
 from geo.errors import BadInput, InvalidGeometry
+from geo.plausibility import evaluate
 from geo.validate import as_multipolygon, parse_geometry
 
 LEVELS = ("CITY", "KECAMATAN", "KELURAHAN")

@@ -11,6 +11,7 @@ covers; the actual is the number of met outcomes of that indicator in the overla
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -231,7 +232,8 @@ async def coverage(conn: AsyncConnection, level: str, period: Period,
     """One row per area of `level` (within the filter's area, if any), ordered by code."""
     prep = await prepare(conn, level, period, f, rollups=rollups)
     rows = await conn.execute(text(coverage_sql(level, prep)), prep.params)
-    return [Coverage(*r) for r in rows.all()]
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    return [Coverage(*r) for r in found]
 
 
 async def attainment(conn: AsyncConnection, level: str, period: Period,
@@ -239,4 +241,5 @@ async def attainment(conn: AsyncConnection, level: str, period: Period,
     """Target attainment per area of `level` and indicator, for targets overlapping `period`."""
     prep = await prepare(conn, level, period, f, rollups=rollups)
     rows = await conn.execute(text(attainment_sql(prep)), prep.params)
-    return [Attainment(*r) for r in rows.all()]
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    return [Attainment(*r) for r in found]

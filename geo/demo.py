@@ -9,7 +9,7 @@ from a mocked location. The same seed and the same end date give the same rows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -105,10 +105,11 @@ async def _organisation(conn: AsyncConnection, kel: list[Kelurahan], rng: np.ran
                         n_staff: int, until: date) -> list[StaffMember]:
     """Units, categories, indicators, staff and assignments (idempotent upserts)."""
     kecs = sorted({k.kecamatan_code for k in kel})
-    unit_rows = [(ROOT_UNIT[0], ROOT_UNIT[1], "OPD", None)]
+    unit_rows: list[tuple[str, str, str, str | None]] = [(ROOT_UNIT[0], ROOT_UNIT[1], "OPD", None)]
     unit_rows += [(c, n, "OPD", ROOT_UNIT[0]) for c, n in OPDS]
-    names = dict((await conn.execute(text(
-        "SELECT code, name FROM areas WHERE level = 'KECAMATAN'"))).all())
+    kec_names: Sequence[tuple[str, str]] = (await conn.execute(text(
+        "SELECT code, name FROM areas WHERE level = 'KECAMATAN'"))).all()
+    names = dict(kec_names)
     unit_rows += [(f"KEC-{c.replace('.', '')}", f"Kecamatan {names[c]}", "KECAMATAN", ROOT_UNIT[0])
                   for c in kecs]
     for code, name, kind, parent in unit_rows:
@@ -143,8 +144,8 @@ async def _organisation(conn: AsyncConnection, kel: list[Kelurahan], rng: np.ran
         else:
             unit = OPDS[int(rng.integers(0, len(OPDS)))][0]
             services = opd_services[unit]
-            k = min(len(in_kec), int(rng.integers(2, 5)))
-            home = [int(i) for i in rng.choice(in_kec, size=k, replace=False)]
+            n_home = min(len(in_kec), int(rng.integers(2, 5)))
+            home = [int(i) for i in rng.choice(in_kec, size=n_home, replace=False)]
         member = StaffMember(_uuid(rng), unit, services, home)
         staff.append(member)
         name = f"{FIRST_NAMES[int(rng.integers(0, len(FIRST_NAMES)))]} " \
@@ -285,7 +286,7 @@ async def _defer_indexes_and_foreign_keys(conn: AsyncConnection) -> list[str]:
     It all happens in the caller's transaction, which holds the table meanwhile: other sessions
     never see the table without them, and a failure rolls the drop back with the rest.
     """
-    rows = (await conn.execute(DEFERRABLE)).all()
+    rows: Sequence[tuple[str, str]] = (await conn.execute(DEFERRABLE)).all()
     for drop, _ in rows:
         await conn.execute(text(drop))
     return [restore for _, restore in rows]
@@ -305,8 +306,9 @@ async def bulk_insert_staged(conn: AsyncConnection) -> int:
     await conn.execute(text(f"""
         CREATE TEMP TABLE demo_hits ON COMMIT DROP AS
         {polygon_driven_hits('demo_points')}"""))
-    staged, stored = (await conn.execute(text(
+    counts: tuple[int, int] = (await conn.execute(text(
         "SELECT (SELECT count(*) FROM demo_staging), (SELECT count(*) FROM activities)"))).one()
+    staged, stored = counts
     restore = await _defer_indexes_and_foreign_keys(conn) if staged >= stored else []
     # Bulk writers assign kelurahan and rebuild rollups in one pass each, not row by row.
     await conn.execute(text("SET LOCAL jangkau.area_preassigned = 'on'"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,8 @@ class ActivityFilter:
 
 def parse_bbox(values: list[float], where: str = "bbox") -> tuple[float, float, float, float]:
     if len(values) != 4:
-        raise BadInput(f"{where}: expected [minLon, minLat, maxLon, maxLat], got {len(values)} numbers")
+        raise BadInput(f"{where}: expected [minLon, minLat, maxLon, maxLat], "
+                       f"got {len(values)} numbers")
     x0, y0, x1, y1 = (float(v) for v in values)
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
         raise BadInput(f"{where}: numbers must be finite")
@@ -97,7 +99,8 @@ class Where:
 
 
 async def _area(conn: AsyncConnection, code: str) -> tuple[int, str]:
-    row = (await conn.execute(text("SELECT id, level FROM areas WHERE code = :c"), {"c": code})).first()
+    result = await conn.execute(text("SELECT id, level FROM areas WHERE code = :c"), {"c": code})
+    row = result.first()
     if row is None:
         raise NotFound(f"unknown area code {code!r:.60} (Kemendagri codes look like 35.78.01.1001)")
     return row.id, row.level
@@ -105,7 +108,7 @@ async def _area(conn: AsyncConnection, code: str) -> tuple[int, str]:
 
 async def unit_ids(conn: AsyncConnection, code: str) -> list[int]:
     """The unit and every unit below it."""
-    rows = (await conn.execute(text("""
+    rows: Sequence[int] = (await conn.execute(text("""
         WITH RECURSIVE u AS (
             SELECT id FROM units WHERE code = :c
             UNION ALL SELECT x.id FROM units x JOIN u ON x.parent_id = u.id
@@ -116,11 +119,15 @@ async def unit_ids(conn: AsyncConnection, code: str) -> list[int]:
 
 
 async def check_category(conn: AsyncConnection, code: str) -> None:
-    if await conn.scalar(text("SELECT 1 FROM service_categories WHERE code = :c"), {"c": code}) is None:
+    found = await conn.scalar(text("SELECT 1 FROM service_categories WHERE code = :c"),
+                              {"c": code})
+    if found is None:
         raise NotFound(f"unknown service category {code!r:.60}")
 
 
-async def build_where(conn: AsyncConnection, f: ActivityFilter | None, *, with_period: bool = True) -> Where:
+async def build_where(
+    conn: AsyncConnection, f: ActivityFilter | None, *, with_period: bool = True
+) -> Where:
     """The WHERE clause for `f`; unknown codes are NOT_FOUND errors.
 
     Unless `f` asks otherwise, only activities without flags or with accepted ones count.
@@ -139,10 +146,12 @@ async def build_where(conn: AsyncConnection, f: ActivityFilter | None, *, with_p
         # Activities outside every kelurahan still belong to the city as a whole.
         w.add(f"({inside} OR a.area_id IS NULL)" if level == "CITY" else inside, f_area=area_id)
     if f.within is not None:
-        w.add("ST_Covers(ST_GeomFromWKB(:f_within, 4326), a.geom)", f_within=shapely.to_wkb(f.within))
+        w.add("ST_Covers(ST_GeomFromWKB(:f_within, 4326), a.geom)",
+              f_within=shapely.to_wkb(f.within))
     if f.bbox is not None:
         x0, y0, x1, y1 = f.bbox
-        w.add("a.geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326)", bx0=x0, by0=y0, bx1=x1, by1=y1)
+        w.add("a.geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326)",
+              bx0=x0, by0=y0, bx1=x1, by1=y1)
     if f.near is not None:
         lon, lat, dlon, dlat = f.near.lon, f.near.lat, *degrees_for(f.near.radius_m, f.near.lat)
         # The envelope lets the GiST index pick candidates; ST_DWithin measures on the spheroid.

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,16 +59,21 @@ class UnitRow:
     parent_id: int | None
 
 
-async def staff_by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StaffRow]:
+async def staff_by_ids(conn: AsyncConnection,
+                       ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StaffRow]:
     rows = await conn.execute(text(
-        "SELECT id, nip, name, unit_id, active FROM staff WHERE id = ANY(:ids)"), {"ids": list(ids)})
-    return {r[0]: StaffRow(*r) for r in rows.all()}
+        "SELECT id, nip, name, unit_id, active FROM staff WHERE id = ANY(:ids)"),
+        {"ids": list(ids)})
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    return {r[0]: StaffRow(*r) for r in found}
 
 
 async def units_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, UnitRow]:
     rows = await conn.execute(text(
-        "SELECT id, code, name, kind, parent_id FROM units WHERE id = ANY(:ids)"), {"ids": list(ids)})
-    return {r[0]: UnitRow(*r) for r in rows.all()}
+        "SELECT id, code, name, kind, parent_id FROM units WHERE id = ANY(:ids)"),
+        {"ids": list(ids)})
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    return {r[0]: UnitRow(*r) for r in found}
 
 
 async def assigned_areas(conn: AsyncConnection, staff_ids: Sequence[uuid.UUID],
@@ -77,7 +83,8 @@ async def assigned_areas(conn: AsyncConnection, staff_ids: Sequence[uuid.UUID],
         WHERE staff_id = ANY(:ids) AND during @> CAST(:on AS date) ORDER BY staff_id, area_id"""),
         {"ids": list(staff_ids), "on": on})
     out: dict[uuid.UUID, list[int]] = {i: [] for i in staff_ids}
-    for sid, aid in rows.all():
+    pairs: Sequence[tuple[uuid.UUID, int]] = rows.all()
+    for sid, aid in pairs:
         out[sid].append(aid)
     return out
 

@@ -121,6 +121,8 @@ async def reviews_for(conn: AsyncConnection,
         SELECT {REVIEW_COLUMNS} FROM flag_reviews WHERE activity_id = ANY(:ids)
         ORDER BY activity_id, at, id"""), {"ids": list(ids)})
     out: dict[uuid.UUID, list[ReviewRow]] = defaultdict(list)
-    for r in rows.all():
-        out[r.activity_id].append(ReviewRow(*r))
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    for r in found:
+        row = ReviewRow(*r)
+        out[row.activity_id].append(row)
     return out

@@ -9,6 +9,7 @@ so that one bad row cannot sink the others.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import uuid
 from dataclasses import astuple, dataclass
@@ -138,13 +139,19 @@ def _columns(items: list[NewActivity]) -> dict[str, list[Any]]:
     return {k: list(v) for k, v in zip(keys, cols, strict=True)}
 
 
-async def _missing_references(conn: AsyncConnection, items: list[NewActivity]) -> dict[uuid.UUID, JangkauError]:
-    staff = set((await conn.execute(text("SELECT id FROM staff WHERE id = ANY(:v)"),
-                                    {"v": list({i.staff_id for i in items})})).scalars())
-    cats = set((await conn.execute(text("SELECT code FROM service_categories WHERE code = ANY(:v)"),
-                                   {"v": list({i.category for i in items})})).scalars())
-    outs = set((await conn.execute(text("SELECT code FROM indicators WHERE code = ANY(:v)"),
-                                   {"v": list({i.outcome for i in items if i.outcome})})).scalars())
+async def _known(conn: AsyncConnection, sql: str, values: set[Any]) -> set[Any]:
+    """Which of `values` the query (`... = ANY(:v)`) finds."""
+    return set((await conn.execute(text(sql), {"v": list(values)})).scalars())
+
+
+async def _missing_references(conn: AsyncConnection,
+                              items: list[NewActivity]) -> dict[uuid.UUID, JangkauError]:
+    staff = await _known(conn, "SELECT id FROM staff WHERE id = ANY(:v)",
+                         {i.staff_id for i in items})
+    cats = await _known(conn, "SELECT code FROM service_categories WHERE code = ANY(:v)",
+                        {i.category for i in items})
+    outs = await _known(conn, "SELECT code FROM indicators WHERE code = ANY(:v)",
+                        {i.outcome for i in items if i.outcome})
     bad: dict[uuid.UUID, JangkauError] = {}
     for i in items:
         if i.staff_id not in staff:
@@ -168,10 +175,9 @@ async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.U
             raise
     created: set[uuid.UUID] = set()
     for item in items:
-        try:
+        # A refused item is answered as REJECTED by the caller: not created, not stored.
+        with contextlib.suppress(DBAPIError):
             created |= await _insert(conn, [item])
-        except DBAPIError:
-            pass    # answered as REJECTED by the caller: not created, not stored
     return created
 
 
@@ -194,7 +200,8 @@ async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
         stored = {r[0]: tuple(r) for r in rows.all()}
     await conn.commit()
 
-    return [_answer(raw_id, item, bad, first, created, stored) for raw_id, item in zip(ids, batch, strict=True)]
+    return [_answer(raw_id, item, bad, first, created, stored)
+            for raw_id, item in zip(ids, batch, strict=True)]
 
 
 def _answer(raw_id: str, item: NewActivity | JangkauError, bad: dict[uuid.UUID, JangkauError],

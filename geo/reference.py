@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,5 +26,7 @@ async def indicators(conn: AsyncConnection) -> list[tuple[str, str, str]]:
 
 
 async def units(conn: AsyncConnection) -> list[UnitRow]:
-    rows = await conn.execute(text("SELECT id, code, name, kind, parent_id FROM units ORDER BY code"))
-    return [UnitRow(*r) for r in rows.all()]
+    rows = await conn.execute(
+        text("SELECT id, code, name, kind, parent_id FROM units ORDER BY code"))
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    return [UnitRow(*r) for r in found]

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +38,8 @@ async def for_areas(conn: AsyncConnection, area_ids: Sequence[int],
         ORDER BY area_id, indicator_code, lower(period)"""),
         {"ids": list(area_ids), "d0": period.start, "d1": period.end})
     out: dict[int, list[TargetRow]] = {i: [] for i in area_ids}
-    for r in rows.all():
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    for r in found:
         out[r[2]].append(TargetRow(*r))
     return out
 
@@ -50,7 +52,8 @@ async def set_target(conn: AsyncConnection, indicator: str, area_code: str, peri
     """
     if not math.isfinite(value) or not 0 < value < 1e9:
         raise BadInput(f"target value must be a positive number below 1e9, got {value}")
-    if await conn.scalar(text("SELECT 1 FROM indicators WHERE code = :c"), {"c": indicator}) is None:
+    known = await conn.scalar(text("SELECT 1 FROM indicators WHERE code = :c"), {"c": indicator})
+    if known is None:
         raise NotFound(f"unknown indicator {indicator[:60]!r}")
     area_id = await conn.scalar(text("SELECT id FROM areas WHERE code = :c"), {"c": area_code})
     if area_id is None:
@@ -59,17 +62,20 @@ async def set_target(conn: AsyncConnection, indicator: str, area_code: str, peri
               "d1": period.end + timedelta(days=1), "v": value}
     try:
         async with conn.begin_nested():
-            row = (await conn.execute(text(f"""
+            result = await conn.execute(text(f"""
                 UPDATE targets SET target_value = :v
                 WHERE indicator_code = :i AND area_id = :a AND period = daterange(:d0, :d1)
-                RETURNING {COLUMNS}"""), params)).first()
+                RETURNING {COLUMNS}"""), params)
+            row: tuple[Any, ...] | None = result.first()
             if row is None:
-                row = (await conn.execute(text(f"""
+                result = await conn.execute(text(f"""
                     INSERT INTO targets (indicator_code, area_id, period, target_value)
-                    VALUES (:i, :a, daterange(:d0, :d1), :v) RETURNING {COLUMNS}"""), params)).first()
+                    VALUES (:i, :a, daterange(:d0, :d1), :v) RETURNING {COLUMNS}"""), params)
+                row = result.first()
     except IntegrityError:
-        raise Conflict(f"a target for {indicator} in {area_code} already covers part of "
-                       f"{period.start}..{period.end}; change that one or pick another period") from None
+        msg = (f"a target for {indicator} in {area_code} already covers part of "
+               f"{period.start}..{period.end}; change that one or pick another period")
+        raise Conflict(msg) from None
     await conn.commit()
     assert row is not None
     return TargetRow(*row)

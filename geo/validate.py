@@ -32,9 +32,11 @@ def _in_extent(lon: float, lat: float) -> bool:
 def check_position(pos: Any, where: str) -> tuple[float, float]:
     """A [lon, lat] pair: numbers, finite, 2D, in range, and not swapped."""
     if not isinstance(pos, list | tuple) or len(pos) < 2:
-        raise InvalidGeometry(f"{where}: a position must be [longitude, latitude], got {pos!r:.80}")
+        raise InvalidGeometry(
+            f"{where}: a position must be [longitude, latitude], got {pos!r:.80}")
     if len(pos) > 2:
-        raise InvalidGeometry(f"{where}: 3D position {list(pos)!r:.80}; give [longitude, latitude] only")
+        raise InvalidGeometry(
+            f"{where}: 3D position {list(pos)!r:.80}; give [longitude, latitude] only")
     lon, lat = pos
     for v in (lon, lat):
         if isinstance(v, bool) or not isinstance(v, int | float):
@@ -47,14 +49,16 @@ def check_position(pos: Any, where: str) -> tuple[float, float]:
             " It is not WGS84 longitude/latitude (EPSG:4326); reproject first."
             if abs(lon) > 180 or abs(lat) > 180 else "")
         raise InvalidGeometry(
-            f"{where}: [{lon}, {lat}] is out of range (longitude -180..180, latitude -90..90).{hint}"
+            f"{where}: [{lon}, {lat}] is out of range "
+            f"(longitude -180..180, latitude -90..90).{hint}"
         )
     if not _in_extent(lon, lat):
         hint = (" It looks like [latitude, longitude]: swap them." if _in_extent(lat, lon)
                 else "")
         raise InvalidGeometry(
             f"{where}: [{lon}, {lat}] lies outside the service extent "
-            f"(lon {SERVICE_EXTENT[0]}..{SERVICE_EXTENT[2]}, lat {SERVICE_EXTENT[1]}..{SERVICE_EXTENT[3]}).{hint}"
+            f"(lon {SERVICE_EXTENT[0]}..{SERVICE_EXTENT[2]}, "
+            f"lat {SERVICE_EXTENT[1]}..{SERVICE_EXTENT[3]}).{hint}"
         )
     return lon, lat
 
@@ -94,7 +98,8 @@ def _count_and_check(geom: dict[str, Any], where: str) -> int:
         raise InvalidGeometry(f"{where}: {kind} needs a non-empty array of coordinates")
     if kind not in {"MultiPoint", "LineString"} and not all(isinstance(c, list) for c in coords):
         raise InvalidGeometry(f"{where}: a {kind} needs an array of lines")
-    flat: list[Any] = coords if kind in {"MultiPoint", "LineString"} else [p for line in coords for p in line]
+    flat: list[Any] = (coords if kind in {"MultiPoint", "LineString"}
+                       else [p for line in coords for p in line])
     for i, p in enumerate(flat):
         check_position(p, f"{where} position {i}")
     return len(flat)
@@ -115,7 +120,8 @@ def parse_geometry(
     part) and the note says so; without it, an invalid polygon is refused.
     """
     if not isinstance(obj, dict):
-        raise InvalidGeometry(f"{where}: expected a GeoJSON geometry object, got {type(obj).__name__}")
+        raise InvalidGeometry(
+            f"{where}: expected a GeoJSON geometry object, got {type(obj).__name__}")
     kind = obj.get("type")
     if kind is None:
         raise InvalidGeometry(f"{where}: GeoJSON object has no 'type'")
@@ -134,7 +140,8 @@ def parse_geometry(
         if not repair:
             raise InvalidGeometry(f"{where}: invalid {kind}: {reason}")
         fixed = shapely.make_valid(geom)
-        polys = [g for g in getattr(fixed, "geoms", [fixed]) if g.geom_type in {"Polygon", "MultiPolygon"}]
+        polys = [g for g in getattr(fixed, "geoms", [fixed])
+                 if g.geom_type in {"Polygon", "MultiPolygon"}]
         fixed = shapely.union_all(polys) if polys else fixed
         if fixed.is_empty or fixed.geom_type not in {"Polygon", "MultiPolygon"}:
             raise InvalidGeometry(f"{where}: invalid {kind} ({reason}) that cannot be repaired")

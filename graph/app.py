@@ -36,7 +36,8 @@ async def readyz(request: Request) -> JSONResponse:
             await conn.execute(text("SELECT 1"))
             revision = await schema_revision(conn)
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
-        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__},
+                            status_code=503)
     if revision != migrate.head():
         return JSONResponse({"status": "not migrated", "revision": revision,
                              "expected": migrate.head(), "fix": "run `jangkau db upgrade`"},

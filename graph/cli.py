@@ -90,7 +90,8 @@ def db_status() -> None:
     """Say whether the private cluster is running."""
     s = Settings.from_env()
     running = cluster.status(private_cluster(s))
-    console.print(f"private database: {'running on port ' + str(s.cluster_port) if running else 'stopped'}")
+    state = "running on port " + str(s.cluster_port) if running else "stopped"
+    console.print(f"private database: {state}")
     if s.database_url:
         console.print("DATABASE_URL is set: the service uses that database, not the private one")
     raise typer.Exit(0 if running else 3)
@@ -201,7 +202,8 @@ def up(
     """Everything a newcomer needs: database, migrations, demo data when empty, then serve."""
     s = Settings.from_env()
     _migrate(s)
-    empty = _with_db(s, lambda conn: conn.scalar(text("SELECT NOT EXISTS (SELECT 1 FROM activities)")))
+    empty = _with_db(
+        s, lambda conn: conn.scalar(text("SELECT NOT EXISTS (SELECT 1 FROM activities)")))
     if empty:
         console.print(f"loading demo data: real Surabaya boundaries and {activities} activities")
         _load_demo(s, activities, 42, None)

@@ -80,5 +80,6 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
     for error in errors:
         if code_of(error) == "INTERNAL_SERVER_ERROR":
             original = error.original_error
-            log.error("unexpected error at %s", error.path,
-                      exc_info=(type(original), original, original.__traceback__) if original else None)
+            exc_info = ((type(original), original, original.__traceback__)
+                        if original else None)
+            log.error("unexpected error at %s", error.path, exc_info=exc_info)

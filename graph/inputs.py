@@ -70,7 +70,8 @@ class ActivityFilterInput:
             staff_id=parse_uuid(self.staff_id, "filter.staffId") if self.staff_id else None,
             category=self.category,
             outcome_met=self.outcome_met,
-            include_flagged=flagged_default if self.include_flagged is None else self.include_flagged,
+            include_flagged=(flagged_default if self.include_flagged is None
+                             else self.include_flagged),
         )
 
 

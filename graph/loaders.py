@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from geo import activities, areas, coverage, nearest, people, plausibility, shapes, targets
+from geo.coverage import Attainment, Coverage
 from geo.filters import ActivityFilter
 from geo.periods import Period
 
@@ -38,7 +39,7 @@ def _by_key(engine: AsyncEngine, fetch: Callable[[AsyncConnection, list[K]], Awa
 
 
 def _grouped(engine: AsyncEngine, group_of: Callable[[K], G],
-             fetch: Callable[[AsyncConnection, G, list[K]], Awaitable[dict[K, V]]],
+             fetch: Callable[[AsyncConnection, G, list[K]], Awaitable[Mapping[K, V]]],
              default: Callable[[], V]) -> DataLoader[K, V]:
     """Keys that share a group (level, period, filter) are answered by one query per group."""
     async def load(keys: Sequence[K]) -> list[V]:
@@ -89,8 +90,9 @@ class Loaders:
     children: DataLoader[int, list[areas.AreaRow] | None] = field(init=False)
     geometry: DataLoader[int, str | None] = field(init=False)
     shape: DataLoader[tuple[int, int], str | None] = field(init=False)
-    coverage: DataLoader[CoverageKey, coverage.Coverage | None] = field(init=False)
-    attainment: DataLoader[CoverageKey, list[coverage.Attainment]] = field(init=False)
+    # Not `coverage.X`: in this class body `coverage` names the field above, not the module.
+    coverage: DataLoader[CoverageKey, Coverage | None] = field(init=False)
+    attainment: DataLoader[CoverageKey, list[Attainment]] = field(init=False)
     targets: DataLoader[TargetsKey, list[targets.TargetRow]] = field(init=False)
     staff: DataLoader[uuid.UUID, people.StaffRow | None] = field(init=False)
     unit: DataLoader[int, people.UnitRow | None] = field(init=False)

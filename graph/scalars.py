@@ -7,6 +7,7 @@ from typing import Any, NewType
 import orjson
 import strawberry
 from graphql import ValueNode, value_from_ast_untyped
+from strawberry.types.scalar import ScalarDefinition
 
 
 def _serialize_geojson(value: Any) -> Any:
@@ -31,4 +32,4 @@ GEOJSON_SCALAR = strawberry.scalar(
     parse_literal=_parse_literal,
 )
 
-SCALARS = {GeoJSON: GEOJSON_SCALAR}
+SCALARS: dict[object, ScalarDefinition] = {GeoJSON: GEOJSON_SCALAR}

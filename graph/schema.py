@@ -14,7 +14,6 @@ from strawberry.types import ExecutionContext
 from graph.errors import log_unexpected
 from graph.permissions import protect
 from graph.resolvers.access import AccessLogConnection, list_access_log
-from graph.scalars import SCALARS, GeoJSON
 from graph.resolvers.activities import ActivityConnection, get_activity, list_activities
 from graph.resolvers.areas import coverage, get_area, list_areas
 from graph.resolvers.maps import coverage_map
@@ -30,6 +29,7 @@ from graph.resolvers.planner import (
     reach,
 )
 from graph.resolvers.review import flagged_activities, resolve_flags
+from graph.scalars import SCALARS, GeoJSON
 from graph.types import (
     Activity,
     Area,
@@ -45,7 +45,8 @@ from graph.types import (
 
 @strawberry.type
 class Query:
-    area: Area | None = strawberry.field(resolver=get_area, description="An area by Kemendagri code.")
+    area: Area | None = strawberry.field(resolver=get_area,
+                                         description="An area by Kemendagri code.")
     areas: list[Area] = strawberry.field(resolver=list_areas, description="Areas, by code.")
     coverage: list[AreaCoverage] = strawberry.field(
         resolver=coverage, description="One row for every area of the level, zeros included.")

@@ -66,7 +66,7 @@ class Area:
 
     @strawberry.field(description="A point inside the area for its label (ST_PointOnSurface).")
     def label_point(self) -> GeoJSON:
-        return self.row.label_geojson
+        return GeoJSON(self.row.label_geojson)
 
     @strawberry.field
     async def parent(self, info: Info) -> Area | None:
@@ -86,9 +86,13 @@ class Area:
                       "sharing its edges with its neighbours'.")
     async def geometry(self, info: Info, zoom: int | None = None) -> GeoJSON:
         if zoom is None:
-            return await info.context.loaders.geometry.load(self.row.id)
-        band = band_for_zoom(zoom)
-        return await info.context.loaders.shape.load((self.row.id, band.number))
+            boundary = await info.context.loaders.geometry.load(self.row.id)
+        else:
+            band = band_for_zoom(zoom)
+            boundary = await info.context.loaders.shape.load((self.row.id, band.number))
+        if boundary is None:    # a bug, not the client's fault: INTERNAL_SERVER_ERROR
+            raise RuntimeError(f"no boundary for area {self.row.code} (zoom {zoom})")
+        return GeoJSON(boundary)
 
     @strawberry.field(description="This area's coverage; areas of one level share one query.")
     async def coverage(self, info: Info, period: PeriodInput,
@@ -124,7 +128,8 @@ class TargetAttainment:
     def indicator(self) -> str:
         return self.row.indicator
 
-    @strawberry.field(description="Sum of the targets on the area and inside it, prorated to the period.")
+    @strawberry.field(description="Sum of the targets on the area and inside it, "
+                                  "prorated to the period.")
     def target(self) -> float:
         return round(self.row.target, 6)
 
@@ -358,7 +363,7 @@ class Activity:
     @strawberry.field(description="A GeoJSON Point. Reading another person's is access-logged.")
     def location(self, info: Info) -> GeoJSON:
         permissions.note_reads(info.context, "Activity.location", [self.row])
-        return self.row.location
+        return GeoJSON(self.row.location)
 
     @strawberry.field
     def accuracy_meters(self) -> float | None:
@@ -368,7 +373,8 @@ class Activity:
     def mock_location(self) -> bool:
         return self.row.mock_location
 
-    @strawberry.field(description="The kelurahan, assigned by the database; null outside every kelurahan.")
+    @strawberry.field(description="The kelurahan, assigned by the database; "
+                                  "null outside every kelurahan.")
     async def area(self, info: Info) -> Area | None:
         if self.row.area_id is None:
             return None

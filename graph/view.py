@@ -87,14 +87,18 @@ class GraphQLView(GraphQL[Context, None]):
         return (super().should_render_graphql_ide(request)
                 and request.query_params.get("extensions") is None)
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         state = request.app.state
         context = Context(settings=state.settings, engine=state.engine,
                           principal=getattr(request.state, "principal", None))
         request.state.context = context
         return context
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
         request_error = _is_request_error(result)
         request.state.request_error = request_error
         # The GraphQL spec: a request error has no `data` entry at all.

@@ -60,7 +60,9 @@ async def drop_stale(admin: str) -> None:
     """Drop test databases left by runs whose process is gone."""
     conn = await asyncpg.connect(admin)
     try:
-        names = [r[0] for r in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'jk_test_%'")]
+        rows = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'jk_test_%'")
+        names = [r[0] for r in rows]
         for name in names:
             m = re.match(r"jk_test_(\d+)_", name)
             if m and not os.path.exists(f"/proc/{m.group(1)}"):

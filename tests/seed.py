@@ -65,7 +65,8 @@ OCTOBER = {
     K1: (3, 2, 18, 2), K2: (2, 2, 9, 2), K3: (1, 1, 4, 0),
     KEC1: (5, 3, 27, 4), KEC2: (1, 1, 4, 0), "35.78": (7, 3, 32, 5),
 }
-TARGETS = [("BALITA", K1, "2026-10-01", "2026-11-01", 4.0), ("ADUAN", K2, "2026-10-01", "2026-11-01", 2.0)]
+TARGETS = [("BALITA", K1, "2026-10-01", "2026-11-01", 4.0),
+           ("ADUAN", K2, "2026-10-01", "2026-11-01", 2.0)]
 
 
 def location(place: str | None) -> tuple[float, float]:
@@ -74,11 +75,14 @@ def location(place: str | None) -> tuple[float, float]:
 
 async def seed(conn: AsyncConnection) -> None:
     await conn.execute(text("""
-        INSERT INTO units (code, name, kind, parent_id) VALUES ('PEMKOT', 'Pemerintah Kota Surabaya', 'OPD', NULL);
+        INSERT INTO units (code, name, kind, parent_id)
+        VALUES ('PEMKOT', 'Pemerintah Kota Surabaya', 'OPD', NULL);
         """))
     await conn.execute(text("""
-        INSERT INTO units (code, name, kind, parent_id) SELECT c, n, k, (SELECT id FROM units WHERE code = 'PEMKOT')
-        FROM (VALUES ('DINKES', 'Dinas Kesehatan', 'OPD'), ('KEC-357801', 'Kecamatan Karang Pilang', 'KECAMATAN'))
+        INSERT INTO units (code, name, kind, parent_id)
+        SELECT c, n, k, (SELECT id FROM units WHERE code = 'PEMKOT')
+        FROM (VALUES ('DINKES', 'Dinas Kesehatan', 'OPD'),
+                     ('KEC-357801', 'Kecamatan Karang Pilang', 'KECAMATAN'))
         AS v(c, n, k)"""))
     await conn.execute(text("""
         INSERT INTO service_categories (code, name, unit_id) VALUES
@@ -102,7 +106,8 @@ async def seed(conn: AsyncConnection) -> None:
     for ind, code, d0, d1, value in TARGETS:
         await conn.execute(text("""
             INSERT INTO targets (indicator_code, area_id, period, target_value)
-            VALUES (:i, (SELECT id FROM areas WHERE code = :c), daterange(CAST(:d0 AS date), CAST(:d1 AS date)), :v)"""),
+            VALUES (:i, (SELECT id FROM areas WHERE code = :c),
+                    daterange(CAST(:d0 AS date), CAST(:d1 AS date)), :v)"""),
             {"i": ind, "c": code, "d0": datetime.fromisoformat(d0).date(),
              "d1": datetime.fromisoformat(d1).date(), "v": value})
     for id_, sid, cat, start, place, citizens, outcome, met in ACTIVITIES:

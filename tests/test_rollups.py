@@ -70,7 +70,8 @@ async def test_rollups_follow_reviews_moves_and_deletes(demo: AsyncConnection) -
         WHERE id IN (SELECT id FROM activities WHERE review = 'PENDING' ORDER BY id LIMIT 40)"""))
     await demo.execute(text("""
         UPDATE activities SET review = 'REJECTED'
-        WHERE id IN (SELECT id FROM activities WHERE review = 'PENDING' ORDER BY id DESC LIMIT 40)"""))
+        WHERE id IN (SELECT id FROM activities WHERE review = 'PENDING'
+                     ORDER BY id DESC LIMIT 40)"""))
     await demo.execute(text("""
         UPDATE activities SET area_id = (SELECT min(id) FROM areas WHERE level = 'KELURAHAN'),
             outside_kelurahan = false

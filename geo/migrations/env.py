@@ -14,7 +14,8 @@ config = context.config
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, transaction_per_migration=True)
+    context.configure(connection=connection, target_metadata=metadata,
+                      transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -12,4 +12,6 @@ from sqlalchemy.util import await_only
 
 def run_script(sql: str) -> None:
     raw = op.get_bind().connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the migration's connection has no driver connection")
     await_only(raw.execute(sql))

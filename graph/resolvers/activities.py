@@ -28,7 +28,8 @@ class ActivityConnection:
         permissions.note_reads(info.context, self.read_as, (e.node.row for e in self.page))
         return self.page
 
-    @strawberry.field(description="Activities matching the filter (one count query, run only when asked).")
+    @strawberry.field(description="Activities matching the filter "
+                                  "(one count query, run only when asked).")
     async def total_count(self, info: Info) -> int:
         async with info.context.db() as conn:
             return await activities.count(conn, self.where)
@@ -54,7 +55,8 @@ async def connection(info: Info, f: ActivityFilter, first: int | None,
     page = rows[:n]
     for r in page:
         ctx.loaders.activity.prime(r.id, r)
-    edges = [ActivityEdge(cursor=encode_cursor(r.started_at, r.id), node=Activity(row=r)) for r in page]
+    edges = [ActivityEdge(cursor=encode_cursor(r.started_at, r.id), node=Activity(row=r))
+             for r in page]
     return ActivityConnection(
         page=edges,
         page_info=PageInfo(has_next_page=len(rows) > n, has_previous_page=cursor is not None,

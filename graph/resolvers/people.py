@@ -26,9 +26,11 @@ async def list_units(info: Info) -> list[Unit]:
 
 async def list_categories(info: Info) -> list[Category]:
     async with info.context.db() as conn:
-        return [Category(code=c, name=n, unit_code=u) for c, n, u in await reference.categories(conn)]
+        rows = await reference.categories(conn)
+        return [Category(code=c, name=n, unit_code=u) for c, n, u in rows]
 
 
 async def list_indicators(info: Info) -> list[Indicator]:
     async with info.context.db() as conn:
-        return [Indicator(code=c, name=n, unit_code=u) for c, n, u in await reference.indicators(conn)]
+        rows = await reference.indicators(conn)
+        return [Indicator(code=c, name=n, unit_code=u) for c, n, u in rows]
