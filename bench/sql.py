@@ -9,28 +9,12 @@ from __future__ import annotations
 # What Jangkau counts by default: activities without plausibility flags, or whose flags a
 # reviewer accepted (geo.filters.build_where).
 COUNTED = "a.review IN ('NONE', 'ACCEPTED')"
-# The 30- and 90-day per-kelurahan aggregate over the base table: zeros included, by code.
-COVERAGE = f"""
-    SELECT k.code, count(a.id) AS activities, count(DISTINCT a.staff_id) AS distinct_staff,
-           coalesce(sum(a.citizens_served), 0) AS citizens_served,
-           count(a.id) FILTER (WHERE a.outcome_met) AS outcomes_met,
-           max(a.started_at) AS last_activity_at
-    FROM areas k
-    LEFT JOIN activities a ON a.area_id = k.id AND a.started_at >= $1 AND a.started_at < $2
-                          AND {COUNTED}
-    WHERE k.level = 'KELURAHAN'
-    GROUP BY k.code
-    ORDER BY k.code
-"""
 
-# The choropleth as one FeatureCollection, figures and target attainment per kelurahan, written
-# by json_agg. $1, $2: the period's instants; $3, $4: its first and last WIB day; $5: the band of
-# precomputed shapes for the zoom (geo.shapes). Targets are prorated to the days of their period
-# inside the asked one; the actual is the met outcomes of the indicator in those days, counted
-# in one pass per (kelurahan, indicator, WIB day).
-COVERAGE_MAP = f"""
-    WITH cov AS (
-        SELECT k.id, count(a.id) AS activities, count(DISTINCT a.staff_id) AS distinct_staff,
+
+def _per_kelurahan(key: str) -> str:
+    """The per-kelurahan aggregate over the base table for [$1, $2), zeros included, by `key`."""
+    return f"""
+        SELECT k.{key}, count(a.id) AS activities, count(DISTINCT a.staff_id) AS distinct_staff,
                coalesce(sum(a.citizens_served), 0) AS citizens_served,
                count(a.id) FILTER (WHERE a.outcome_met) AS outcomes_met,
                max(a.started_at) AS last_activity_at
@@ -38,7 +22,19 @@ COVERAGE_MAP = f"""
         LEFT JOIN activities a ON a.area_id = k.id AND a.started_at >= $1 AND a.started_at < $2
                               AND {COUNTED}
         WHERE k.level = 'KELURAHAN'
-        GROUP BY k.id
+        GROUP BY k.{key}"""
+
+
+# The 30- and 90-day per-kelurahan aggregate over the base table: zeros included, by code.
+COVERAGE = f"{_per_kelurahan('code')}\n    ORDER BY k.code\n"
+
+# The choropleth as one FeatureCollection, figures and target attainment per kelurahan, written
+# by json_agg. $1, $2: the period's instants; $3, $4: its first and last WIB day; $5: the band of
+# precomputed shapes for the zoom (geo.shapes). Targets are prorated to the days of their period
+# inside the asked one; the actual is the met outcomes of the indicator in those days, counted
+# in one pass per (kelurahan, indicator, WIB day).
+COVERAGE_MAP = f"""
+    WITH cov AS ({_per_kelurahan('id')}
     ),
     tg AS (
         SELECT t.id, t.area_id, t.indicator_code,

@@ -5,13 +5,11 @@ once written, and nothing leaves when it cannot be written."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,6 +18,7 @@ from geo.periods import WIB
 from tests.conftest import Api, ApiAs
 from tests.payloads import RECORD_MANY, activity
 from tests.seed import K1, S1, S2, S3, aid
+from tests.sql_log import statements
 from tests.test_tiles import OCT, tile_of, url
 
 SUP = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
@@ -41,27 +40,10 @@ async def rows(conn: AsyncConnection) -> dict[str, tuple[str, str, str, dict[str
     return by_subject
 
 
-@contextmanager
-def inserts(api: Api) -> Iterator[list[str]]:
-    """The INSERTs into access_log the app runs inside the block."""
-    seen: list[str] = []
-    engine = api.http.app.state.engine.sync_engine  # type: ignore[attr-defined]
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "INSERT INTO access_log" in statement:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def test_a_supervisor_reading_locations_is_logged_per_person(
         api_as: ApiAs, conn: AsyncConnection) -> None:
     sup = api_as("supervisor", SUP, "DINKES")
-    with inserts(sup) as seen:
+    with statements(sup, "INSERT INTO access_log") as seen:
         await sup.data(LOCATIONS)
     assert len(seen) == 1
     assert await rows(conn) == {
@@ -85,7 +67,7 @@ async def test_one_request_many_fields_is_one_row_a_person_in_one_statement(
         all: activities(first: 50) {{ edges {{ node {{ id }} }} }}
         one: activity(id: "{aid(5)}") {{ id location }}
         near: nearestActivities(lon: 112.7, lat: -7.3, limit: 2) {{ distanceMeters }} }}"""
-    with inserts(api) as seen:
+    with statements(api, "INSERT INTO access_log") as seen:
         await api.data(query)
     assert len(seen) == 1
     logged = await rows(conn)

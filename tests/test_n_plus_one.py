@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
-
 from tests.conftest import Api
+from tests.sql_log import statements
 
 AREAS = """query($l: AreaLevel) { areas(level: $l) {
     code parent { name }
@@ -24,22 +21,6 @@ RICHER = """query($b: [Float!]) { areas(level: KELURAHAN, bbox: $b) {
 
 ACTIVITIES = """query($n: Int) { activities(first: $n) { totalCount edges { node {
     id staff { name unit { code parent { code } } } area { code parent { code } } } } } }"""
-
-
-@contextmanager
-def statements(api: Api) -> Iterator[list[str]]:
-    """The SQL statements the app runs inside the block."""
-    seen: list[str] = []
-    engine = api.http.app.state.engine.sync_engine  # type: ignore[attr-defined]
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def count(api: Api, query: str, variables: dict[str, Any], rows: str) -> tuple[int, int]:
