@@ -55,12 +55,9 @@ def map_sql(level: str, prep: Prepared) -> str:
                     'distinctStaff', {identifying('cov.staff')},
                     'citizensServed', cov.citizens,
                     'outcomesMet', cov.outcomes_met,
-                    'outcomeRate', CASE WHEN cov.activities > 0
-                                        THEN cov.outcomes_met::float8 / cov.activities END,
+                    'outcomeRate', cov.outcome_rate,
                     'lastActivityAt', {identifying(ISO_WIB)},
-                    'activitiesPerKm2', CASE WHEN x.area_m2 > 0
-                                             THEN cov.activities::float8 / (x.area_m2 / 1e6)
-                                             ELSE 0 END,
+                    'activitiesPerKm2', cov.per_km2,
                     'attainment', coalesce(t.items, '[]'::json),
                     'attainmentRatio', t.mean_ratio)) AS feature
             FROM cov

@@ -32,14 +32,8 @@ class Coverage:
     outcomes_met: int
     last_at: datetime | None
     area_m2: float
-
-    @property
-    def outcome_rate(self) -> float | None:
-        return self.outcomes_met / self.activities if self.activities else None
-
-    @property
-    def per_km2(self) -> float:
-        return self.activities / (self.area_m2 / 1e6) if self.area_m2 else 0.0
+    outcome_rate: float | None      # outcomes_met / activities; None without activity
+    per_km2: float                  # activities per km² of the area
 
 
 @dataclass(frozen=True)
@@ -118,6 +112,17 @@ def _to_level(source: str, outside: str) -> str:
             JOIN lv ON lv.id = coalesce(c.ancestor_id, {outside})"""
 
 
+def _figures(staff: str) -> str:
+    """The columns of a coverage row, from `agg` (n, citizens, met, last_at) and `x` (areas):
+    the rates are derived here once, for the API, the choropleth and the tiles alike."""
+    return f"""x.id, coalesce(agg.n, 0) AS activities, coalesce({staff}, 0) AS staff,
+               coalesce(agg.citizens, 0) AS citizens, coalesce(agg.met, 0) AS outcomes_met,
+               agg.last_at, x.area_m2,
+               CASE WHEN agg.n > 0 THEN agg.met::float8 / agg.n END AS outcome_rate,
+               CASE WHEN x.area_m2 > 0 THEN coalesce(agg.n, 0) / (x.area_m2 / 1e6)
+                    ELSE 0 END AS per_km2"""
+
+
 def _rollup_coverage_sql(outside: str, where: str) -> str:
     return f"""
         WITH lv AS ({_scope()}),
@@ -140,9 +145,7 @@ def _rollup_coverage_sql(outside: str, where: str) -> str:
             SELECT lv.id, count(DISTINCT present.staff_id) AS staff
             {_to_level("present", outside)} GROUP BY lv.id
         )
-        SELECT x.id, coalesce(agg.n, 0) AS activities, coalesce(staff.staff, 0) AS staff,
-               coalesce(agg.citizens, 0) AS citizens, coalesce(agg.met, 0) AS outcomes_met,
-               agg.last_at, x.area_m2
+        SELECT {_figures("staff.staff")}
         FROM areas x JOIN lv ON lv.id = x.id LEFT JOIN agg ON agg.id = x.id
         LEFT JOIN staff ON staff.id = x.id
         ORDER BY x.code
@@ -151,7 +154,7 @@ def _rollup_coverage_sql(outside: str, where: str) -> str:
 
 def coverage_sql(level: str, prep: Prepared) -> str:
     """One row per area in scope, by code: id, activities, staff, citizens, outcomes_met,
-    last_at, area_m2."""
+    last_at, area_m2, outcome_rate, per_km2."""
     # Outside every kelurahan: counted by the (first) city, and by no lower level.
     outside = "(SELECT min(id) FROM lv)" if level == "CITY" else "NULL"
     where = prep.where
@@ -170,9 +173,7 @@ def coverage_sql(level: str, prep: Prepared) -> str:
             {_to_level("act", outside)}
             GROUP BY lv.id
         )
-        SELECT x.id, coalesce(agg.n, 0) AS activities, coalesce(agg.staff, 0) AS staff,
-               coalesce(agg.citizens, 0) AS citizens, coalesce(agg.met, 0) AS outcomes_met,
-               agg.last_at, x.area_m2
+        SELECT {_figures("agg.staff")}
         FROM areas x JOIN lv ON lv.id = x.id LEFT JOIN agg ON agg.id = x.id
         ORDER BY x.code
     """

@@ -133,10 +133,7 @@ async def areas_tile(conn: AsyncConnection, tile: Tile, level: str, period: Peri
                    cov.activities, {identifying('cov.staff')} AS "distinctStaff",
                    cov.citizens AS "citizensServed",
                    cov.outcomes_met AS "outcomesMet",
-                   CASE WHEN cov.activities > 0
-                        THEN cov.outcomes_met::float8 / cov.activities END AS "outcomeRate",
-                   CASE WHEN cov.area_m2 > 0
-                        THEN cov.activities / (cov.area_m2 / 1e6) ELSE 0 END AS "activitiesPerKm2"
+                   cov.outcome_rate AS "outcomeRate", cov.per_km2 AS "activitiesPerKm2"
             FROM cov JOIN areas x ON x.id = cov.id
             JOIN area_shapes s ON s.area_id = cov.id AND s.band = :band
             WHERE {in_tile}
