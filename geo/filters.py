@@ -44,12 +44,6 @@ class ActivityFilter:
     include_flagged: bool = False   # count activities whose flags await or failed review
     review: frozenset[str] | None = None  # flagged activities in these states only (review)
 
-    def key(self) -> tuple[Any, ...]:
-        """Hashable identity, for DataLoader keys."""
-        return (self.period, self.area_code, self.within.wkb if self.within is not None else None,
-                self.bbox, self.near, self.unit_code, self.staff_id, self.category,
-                self.outcome_met, self.staff_ids, self.include_flagged, self.review)
-
 
 def parse_bbox(values: list[float], where: str = "bbox") -> tuple[float, float, float, float]:
     if len(values) != 4:

@@ -6,11 +6,11 @@ async code through `asyncio.to_thread`.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from geo.db import sqlalchemy_url
@@ -33,12 +33,9 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(_config(url), revision)
 
 
+@cache
 def head() -> str:
-    """The newest revision this code knows."""
+    """The newest revision this code knows (read from the scripts once per process)."""
     rev = ScriptDirectory.from_config(_config("postgresql://x/y")).get_current_head()
     assert rev is not None
     return rev
-
-
-def is_current(context: MigrationContext) -> bool:
-    return context.get_current_revision() == head()
