@@ -183,6 +183,9 @@ def token(
     s = _signing_settings()
     Verifier(s)     # the same checks of the secret as the server's
     if sub is None and role in ("staff", "supervisor"):
+        if unit is None and nip is None:
+            raise JangkauError(f"a {role} token is for a person: give --unit CODE (a person of "
+                               "it is picked), --nip NIP or --sub UUID")
         person = _with_db(s, lambda conn: roster.pick(conn, unit, nip))
         sub, unit = str(person.id), person.unit_code
         console.print(f"a {role} token for {escape(person.name)} of {person.unit_code} "
