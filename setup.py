@@ -1,8 +1,8 @@
 """The build puts the map page, GraphiQL and their npm-vendored scripts inside the package.
 
 Everything else is declared in pyproject.toml. `graph/assets.py` names the files; they are
-copied from `web/` (after `npm ci --prefix web`) to `graph/webroot/` in the wheel, and listed in
-the sdist so that a wheel built from it (`python -m build`) carries them too.
+copied from `web/` (after `npm ci --prefix web`) to `graph/webroot/` in the wheel; MANIFEST.in
+puts them in the sdist, so that a wheel built from it (`python -m build`) carries them too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from types import ModuleType
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
-from setuptools.command.sdist import sdist
 
 ROOT = Path(__file__).resolve().parent
 
@@ -46,10 +45,4 @@ class BuildWithWeb(build_py):
             shutil.copyfile(ROOT / "web" / name, target / name)
 
 
-class SdistWithWeb(sdist):
-    def add_defaults(self) -> None:
-        super().add_defaults()
-        self.filelist.extend(f"web/{name}" for name in _web_files())
-
-
-setup(cmdclass={"build_py": BuildWithWeb, "sdist": SdistWithWeb})
+setup(cmdclass={"build_py": BuildWithWeb})

@@ -6,6 +6,7 @@ GraphiQL from itself."""
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import os
 import re
 import shutil
@@ -84,6 +85,14 @@ def test_wheel_has_the_pages_and_their_vendored_scripts(wheel: Path) -> None:
     assert inside == set(assets.bundle())
     assert "node_modules/graphiql/graphiql.min.js" in inside
     assert "node_modules/react-dom/LICENSE" in inside
+
+
+def test_sdist_manifest_takes_every_bundled_file() -> None:
+    """`python -m build` makes the wheel from the sdist: MANIFEST.in must carry web/'s files."""
+    patterns = [p for line in (ROOT / "MANIFEST.in").read_text().splitlines()
+                if line.startswith("include ") for p in line.split()[1:]]
+    assert [f for f in assets.bundle()
+            if not any(fnmatch.fnmatch(f"web/{f}", p) for p in patterns)] == []
 
 
 def test_wheel_has_every_module_and_no_tests(wheel: Path) -> None:
