@@ -5,10 +5,14 @@ STAMP := $(VENV)/.installed
 # npm ci writes this file last: the map page's JavaScript (MapLibre) is installed.
 WEB := web/node_modules/.package-lock.json
 
-.PHONY: up test bench lint schema clean
+.PHONY: up down test bench lint schema clean
 
 up: $(STAMP) $(WEB)
 	$(VENV)/bin/jangkau up
+
+# Stops the private database `make up` leaves running (its data stays in JANGKAU_HOME).
+down: $(STAMP)
+	$(VENV)/bin/jangkau down
 
 test: $(STAMP) $(WEB)
 	$(VENV)/bin/python -m pytest

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo.codes import MATCH
 from geo.filters import ActivityFilter, build_where
 from geo.periods import Period
 
@@ -62,7 +63,7 @@ def _scope() -> str:
 async def _scope_area(conn: AsyncConnection, f: ActivityFilter) -> int | None:
     if f.area_code is None:
         return None
-    return await conn.scalar(text("SELECT id FROM areas WHERE code = :c"), {"c": f.area_code})
+    return await conn.scalar(text(f"SELECT id FROM areas WHERE {MATCH}"), {"c": f.area_code})
 
 
 @dataclass(frozen=True)

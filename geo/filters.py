@@ -15,7 +15,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.errors import BadInput, NotFound
+from geo.codes import MATCH, canonical, unknown
+from geo.errors import BadInput
 from geo.periods import Period
 from geo.validate import check_position
 
@@ -93,30 +94,28 @@ class Where:
 
 
 async def _area(conn: AsyncConnection, code: str) -> tuple[int, str]:
-    result = await conn.execute(text("SELECT id, level FROM areas WHERE code = :c"), {"c": code})
+    result = await conn.execute(text(f"SELECT id, level FROM areas WHERE {MATCH}"), {"c": code})
     row = result.first()
     if row is None:
-        raise NotFound(f"unknown area code {code!r:.60} (Kemendagri codes look like 35.78.01.1001)")
+        raise await unknown(conn, "areas", code)
     return row.id, row.level
 
 
 async def unit_ids(conn: AsyncConnection, code: str) -> list[int]:
-    """The unit and every unit below it."""
-    rows: Sequence[int] = (await conn.execute(text("""
+    """The unit (its code in any case) and every unit below it."""
+    rows: Sequence[int] = (await conn.execute(text(f"""
         WITH RECURSIVE u AS (
-            SELECT id FROM units WHERE code = :c
+            (SELECT id FROM units WHERE {MATCH})
             UNION ALL SELECT x.id FROM units x JOIN u ON x.parent_id = u.id
         ) SELECT id FROM u"""), {"c": code})).scalars().all()
     if not rows:
-        raise NotFound(f"unknown unit code {code!r:.60}")
+        raise await unknown(conn, "units", code)
     return list(rows)
 
 
-async def check_category(conn: AsyncConnection, code: str) -> None:
-    found = await conn.scalar(text("SELECT 1 FROM service_categories WHERE code = :c"),
-                              {"c": code})
-    if found is None:
-        raise NotFound(f"unknown service category {code!r:.60}")
+async def check_category(conn: AsyncConnection, code: str) -> str:
+    """The category's code as stored (the rollups are keyed by it)."""
+    return await canonical(conn, "service_categories", code)
 
 
 async def build_where(
@@ -162,8 +161,7 @@ async def build_where(
     if f.staff_ids is not None:
         w.add("a.staff_id = ANY(:f_staff_ids)", f_staff_ids=list(f.staff_ids))
     if f.category is not None:
-        await check_category(conn, f.category)
-        w.add("a.category_code = :f_cat", f_cat=f.category)
+        w.add("a.category_code = :f_cat", f_cat=await check_category(conn, f.category))
     if f.outcome_met is not None:
         w.add("a.outcome_met = :f_met", f_met=f.outcome_met)
     return w

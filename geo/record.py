@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo.codes import unknown
 from geo.errors import BadInput, Conflict, JangkauError, NotFound
 from geo.plausibility import evaluate
 from geo.validate import parse_geometry
@@ -152,14 +153,19 @@ async def _missing_references(conn: AsyncConnection,
                         {i.category for i in items})
     outs = await _known(conn, "SELECT code FROM indicators WHERE code = ANY(:v)",
                         {i.outcome for i in items if i.outcome})
+    # Recorded codes must be exact (a sync client sends what it was given): name the closest.
+    hints = {("service_categories", c): await unknown(conn, "service_categories", c)
+             for c in {i.category for i in items} - cats}
+    hints |= {("indicators", o): await unknown(conn, "indicators", o, "outcome indicator")
+              for o in {i.outcome for i in items if i.outcome} - outs}
     bad: dict[uuid.UUID, JangkauError] = {}
     for i in items:
         if i.staff_id not in staff:
             bad[i.id] = NotFound(f"unknown staff id {i.staff_id}")
         elif i.category not in cats:
-            bad[i.id] = NotFound(f"unknown service category {i.category[:60]!r}")
+            bad[i.id] = hints["service_categories", i.category]
         elif i.outcome is not None and i.outcome not in outs:
-            bad[i.id] = NotFound(f"unknown outcome indicator {i.outcome[:60]!r}")
+            bad[i.id] = hints["indicators", i.outcome]
     return bad
 
 

@@ -42,9 +42,9 @@ class Settings:
 
     database_url: str | None = None
     home: Path = Path(".jangkau")
-    # The map page's files (and its npm-installed MapLibre): beside the source in a checkout,
-    # JANGKAU_WEB_DIR for an installed package.
-    web_dir: Path = Path(__file__).resolve().parent.parent / "web"
+    # The map page's and GraphiQL's files with their npm-vendored scripts: None for the package's
+    # own copy (or `web/` of a checkout, see graph.assets); JANGKAU_WEB_DIR to serve others.
+    web_dir: Path | None = None
     cluster_port: int = DEFAULT_PORT
     statement_timeout_ms: int = 15_000
     pool_size: int = 10
@@ -86,7 +86,7 @@ class Settings:
         return cls(
             database_url=e.get("DATABASE_URL") or None,
             home=Path(e["JANGKAU_HOME"]) if e.get("JANGKAU_HOME") else _default_home(),
-            web_dir=Path(e["JANGKAU_WEB_DIR"]) if e.get("JANGKAU_WEB_DIR") else cls.web_dir,
+            web_dir=_path(e.get("JANGKAU_WEB_DIR")),
             cluster_port=int(e.get("JANGKAU_PG_PORT", DEFAULT_PORT)),
             statement_timeout_ms=int(e.get("JANGKAU_STATEMENT_TIMEOUT_MS", 15_000)),
             pool_size=int(e.get("JANGKAU_POOL_SIZE", 10)),

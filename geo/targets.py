@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.errors import BadInput, Conflict, NotFound
+from geo.codes import MATCH, canonical, unknown
+from geo.errors import BadInput, Conflict
 from geo.periods import Period
 
 
@@ -52,12 +53,10 @@ async def set_target(conn: AsyncConnection, indicator: str, area_code: str, peri
     """
     if not math.isfinite(value) or not 0 < value < 1e9:
         raise BadInput(f"target value must be a positive number below 1e9, got {value}")
-    known = await conn.scalar(text("SELECT 1 FROM indicators WHERE code = :c"), {"c": indicator})
-    if known is None:
-        raise NotFound(f"unknown indicator {indicator[:60]!r}")
-    area_id = await conn.scalar(text("SELECT id FROM areas WHERE code = :c"), {"c": area_code})
+    indicator = await canonical(conn, "indicators", indicator)
+    area_id = await conn.scalar(text(f"SELECT id FROM areas WHERE {MATCH}"), {"c": area_code})
     if area_id is None:
-        raise NotFound(f"unknown area code {area_code[:60]!r}")
+        raise await unknown(conn, "areas", area_code)
     params = {"i": indicator, "a": area_id, "d0": period.start,
               "d1": period.end + timedelta(days=1), "v": value}
     try:

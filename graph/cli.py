@@ -7,17 +7,19 @@ import os
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo import cluster, migrate
+from geo import cluster, migrate, roster
 from geo.boundaries import import_areas
 from geo.database import ensure_database, private_cluster
 from geo.db import connect
@@ -26,16 +28,31 @@ from geo.errors import JangkauError
 from geo.settings import Settings
 from graph.auth import ROLES, Verifier, mint
 
+
+class NewcomerFirst(typer.core.TyperGroup):
+    """`up`, the command a newcomer needs first, heads the list; the rest as defined."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted(super().list_commands(ctx), key=lambda name: name != "up")
+
+
+# Plain help (rich_markup_mode=None): the rich one prints `<bool>` beside flags that take no value.
 app = typer.Typer(help="Jangkau: field service reach of Surabaya's civil servants.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  cls=NewcomerFirst, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
 db_app = typer.Typer(help="The database: migrations and the private cluster.", no_args_is_help=True)
 areas_app = typer.Typer(help="Administrative boundaries.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff: who works in which unit.", no_args_is_help=True)
+units_app = typer.Typer(help="Units (OPD, kecamatan, ...) and how they nest.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(areas_app, name="areas")
 app.add_typer(demo_app, name="demo")
+app.add_typer(staff_app, name="staff")
+app.add_typer(units_app, name="units")
 console = Console(stderr=True)
 T = TypeVar("T")
+DEV_SECRET = "dev-jwt-secret"   # in JANGKAU_HOME: written by `jangkau up`, read by `jangkau token`
 
 
 def _with_db(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
@@ -55,16 +72,18 @@ def _migrate(settings: Settings) -> str:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
-    """Migrate DATABASE_URL (or the private cluster) to REVISION."""
+def db_upgrade(revision: Annotated[str, typer.Argument(
+        help="Alembic revision", metavar="REV")] = "head") -> None:
+    """Migrate up to REV (default: head), in DATABASE_URL or the private cluster."""
     url = ensure_database(Settings.from_env())
     migrate.upgrade(url, revision)
     console.print(f"[green]migrated[/] to {revision}")
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str) -> None:
-    """Migrate down to REVISION (`base` empties the database)."""
+def db_downgrade(revision: Annotated[str, typer.Argument(
+        help="Alembic revision, or base", metavar="REV")]) -> None:
+    """Migrate down to REV (`base` empties the database)."""
     migrate.downgrade(ensure_database(Settings.from_env()), revision)
     console.print(f"[green]migrated down[/] to {revision}")
 
@@ -104,7 +123,7 @@ def areas_import(files: Annotated[list[Path], typer.Argument(exists=True, dir_ok
     _migrate(s)
     report = _with_db(s, lambda conn: import_areas(conn, files))
     for note in report.repairs:
-        console.print(f"[yellow]repaired[/] {note}")
+        console.print(f"[yellow]repaired[/] {escape(note)}")
     console.print(f"[green]imported[/] {report.inserted} new, {report.updated} updated areas; "
                   f"{report.reassigned_activities} activities re-assigned")
 
@@ -121,7 +140,8 @@ def _load_demo(s: Settings, activities: int, seed: int, until: date | None) -> i
 def demo_load(
     activities: Annotated[int, typer.Option(min=0, help="How many activities")] = 100_000,
     seed: Annotated[int, typer.Option(help="Same seed, same rows")] = 42,
-    until: Annotated[str | None, typer.Option(help="Last day (WIB), default yesterday")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (WIB), YYYY-MM-DD", metavar="DATE",
+                                              show_default="yesterday")] = None,
 ) -> None:
     """Load the real boundaries (if missing), units, staff, targets and N activities."""
     s = Settings.from_env()
@@ -130,25 +150,67 @@ def demo_load(
     console.print(f"[green]loaded[/] {inserted} activities")
 
 
+def _signing_settings() -> Settings:
+    """JANGKAU_JWT_SECRET, else the development secret `jangkau up` keeps in JANGKAU_HOME."""
+    s = Settings.from_env()
+    if s.jwt_secret:
+        return s
+    path = s.home / DEV_SECRET
+    if not path.is_file():
+        raise JangkauError(f"JANGKAU_JWT_SECRET is not set and there is no development secret "
+                           f"in {path} yet: `make up` writes one, or set JANGKAU_JWT_SECRET to "
+                           "the server's. In production, tokens come from your identity "
+                           "provider (see docs/SECURITY.md).")
+    console.print(f"signed with the development secret in {path}")
+    return replace(s, jwt_secret=path.read_text().strip())
+
+
 @app.command()
 def token(
     role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}")],
+    unit: Annotated[str | None, typer.Option(
+        help="Unit code; for staff and supervisor, a person of it is picked")] = None,
+    nip: Annotated[str | None, typer.Option(
+        help="Mint for the staff member with this NIP (staff and supervisor)")] = None,
     sub: Annotated[str | None, typer.Option(
-        help="The staff member's UUID (required for staff and supervisor)")] = None,
-    unit: Annotated[str | None, typer.Option(help="Unit code (admin may omit it)")] = None,
+        help="The staff member's UUID, as `jangkau staff list` shows it")] = None,
     ttl: Annotated[int, typer.Option(help="Seconds until it expires")] = 3600,
 ) -> None:
-    """Print a development token signed with JANGKAU_JWT_SECRET (HS256)."""
-    s = Settings.from_env()
-    if not s.jwt_secret:
-        raise JangkauError("JANGKAU_JWT_SECRET is not set: development tokens are signed with "
-                           "it, and the server must have the same one. In production, tokens "
-                           "come from your identity provider (see docs/SECURITY.md).")
+    """Print a development token (HS256) for a role, a unit or a person.
+
+    `jangkau token --role supervisor --unit DINKES` picks a person of DINKES and says who.
+    """
+    s = _signing_settings()
     Verifier(s)     # the same checks of the secret as the server's
     if sub is None and role in ("staff", "supervisor"):
-        raise JangkauError(f"a {role} token needs --sub: the staff member's UUID")
-    typer.echo(mint(s.jwt_secret, role=role, sub=sub or str(uuid.uuid4()), unit=unit, ttl_s=ttl,
-                    issuer=s.jwt_issuer, audience=s.jwt_audience))
+        if unit is None and nip is None:
+            raise JangkauError(f"a {role} token is for a person: give --unit CODE (a person of "
+                               "it is picked), --nip NIP or --sub UUID")
+        person = _with_db(s, lambda conn: roster.pick(conn, unit, nip))
+        sub, unit = str(person.id), person.unit_code
+        console.print(f"a {role} token for {escape(person.name)} of {person.unit_code} "
+                      f"(staff id {person.id})")
+    typer.echo(mint(s.jwt_secret or "", role=role, sub=sub or str(uuid.uuid4()), unit=unit,
+                    ttl_s=ttl, issuer=s.jwt_issuer, audience=s.jwt_audience))
+
+
+@staff_app.command("list")
+def staff_list(unit: Annotated[str | None, typer.Option(
+        help="Only this unit and the units below it")] = None) -> None:
+    """Staff id, unit and name (for `jangkau token --sub`); the NIP is not shown."""
+    rows = _with_db(Settings.from_env(), lambda conn: roster.staff(conn, unit))
+    for r in rows:
+        typer.echo(f"{r.id}  {r.unit_code:<16} {r.name}{'' if r.active else '  (inactive)'}")
+    console.print(f"{len(rows)} staff")
+
+
+@units_app.command("list")
+def units_list() -> None:
+    """Unit code, kind, parent, active staff and name."""
+    rows = _with_db(Settings.from_env(), roster.units)
+    for u in rows:
+        typer.echo(f"{u.code:<16} {u.kind:<10} {u.parent_code or '-':<16} {u.staff:>5}  {u.name}")
+    console.print(f"{len(rows)} units (code, kind, parent, active staff, name)")
 
 
 def _development_auth(s: Settings) -> None:
@@ -156,7 +218,7 @@ def _development_auth(s: Settings) -> None:
     JANGKAU_JWT_SECRET is set), kelurahan figures public unless JANGKAU_PUBLIC_LEVEL says
     otherwise, and an admin token for GraphiQL and the map page."""
     if not s.jwt_secret:
-        path = s.home / "dev-jwt-secret"
+        path = s.home / DEV_SECRET
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)
@@ -208,14 +270,34 @@ def up(
         console.print(f"loading demo data: real Surabaya boundaries and {activities} activities")
         _load_demo(s, activities, 42, None)
     _development_auth(s)
-    serve(host, port)
+    try:
+        serve(host, port)
+    finally:
+        if not s.database_url:
+            console.print(f"The private database keeps running (port {s.cluster_port}, data in "
+                          f"{private_cluster(s).data_dir}): `make down` or `jangkau down` "
+                          "stops it.")
+
+
+@app.command()
+def down() -> None:
+    """Stop the private database that `make up` started (DATABASE_URL's is left alone)."""
+    s = Settings.from_env()
+    c = private_cluster(s)
+    if not cluster.status(c):
+        console.print("the private database is not running")
+    else:
+        cluster.stop(c)
+        console.print("private database stopped")
+    if s.database_url:
+        console.print("DATABASE_URL is set: that database is not Jangkau's to stop")
 
 
 def main() -> None:
     try:
         app()
     except JangkauError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise SystemExit(2) from None
 
 

@@ -86,7 +86,7 @@ ROUTES: dict[str, str] = {
     "/readyz": PUBLIC,
     "/": PUBLIC,                                # the map page and its static files
     "/static/{name}": PUBLIC,
-    "/vendor/maplibre-gl/{name}": PUBLIC,
+    "/vendor/{package}/{name}": PUBLIC,       # npm-vendored: MapLibre, React, GraphiQL
     "/graphql": "RULES",                        # the schema (introspection) is public
     "/tiles/{layer}.json": "TILE_RULES",
     "/tiles/{layer}/{z}/{x}/{y}.mvt": "TILE_RULES",

@@ -27,6 +27,7 @@ from geo import access_log
 from graph.auth import CHALLENGE, Unauthenticated, authenticate
 from graph.context import Context
 from graph.errors import INTERNAL_MESSAGE, format_error
+from graph.graphiql import graphiql_page
 
 log = logging.getLogger("jangkau.access")
 
@@ -86,6 +87,9 @@ class GraphQLView(GraphQL[Context, None]):
         # A GET naming a persisted query has no `query` either; it wants the answer, not the IDE.
         return (super().should_render_graphql_ide(request)
                 and request.query_params.get("extensions") is None)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

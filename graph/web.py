@@ -1,5 +1,6 @@
-"""The map page at `/`: the files in `web/`, and MapLibre GL JS as `npm ci --prefix web` installed
-it. Only named files are served, and the page's CSP lets it reach this app alone."""
+"""The map page at `/`: the files in `web/`, and what `npm ci --prefix web` vendored (MapLibre GL
+JS; React and GraphiQL for graph.graphiql). Only the files graph.assets names are served, from
+the installed package's copy or the checkout, and the page's CSP lets it reach this app alone."""
 
 from __future__ import annotations
 
@@ -9,20 +10,21 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-MAPLIBRE = Path("node_modules") / "maplibre-gl" / "dist"
-PAGE_FILES = frozenset({"app.js", "i18n.js", "style.css"})
-MAPLIBRE_FILES = frozenset({"maplibre-gl.js", "maplibre-gl.js.map", "maplibre-gl.css"})
+from graph.assets import PAGE_FILES, VENDOR, default_root
+
+MAPLIBRE = Path(VENDOR["maplibre-gl"][0])
+STATIC = tuple(name for name in PAGE_FILES if name != "index.html")  # the page goes with its CSP
 
 # MapLibre starts its workers from blob: URLs and its sprites from data:/blob: images.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "worker-src blob:; child-src blob:; connect-src 'self'; object-src 'none'; "
        "base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
-# The page's own files change with the code: revalidate. MapLibre's are pinned by the lock file.
+# The page's own files change with the code: revalidate. Vendored ones are pinned by the lock file.
 REVALIDATE = "no-cache"
 ONE_DAY = "public, max-age=86400"
 
 
-def _serve(directory: Path, allowed: frozenset[str], name: str, cache: str,
+def _serve(directory: Path, allowed: tuple[str, ...], name: str, cache: str,
            **headers: str) -> Response:
     path = directory / name
     if name not in allowed or not path.is_file():
@@ -31,9 +33,9 @@ def _serve(directory: Path, allowed: frozenset[str], name: str, cache: str,
 
 
 def _web_dir(request: Request) -> Path:
-    """`web/` beside the source, or JANGKAU_WEB_DIR for an installed package (Docker)."""
-    web_dir: Path = request.app.state.settings.web_dir
-    return web_dir
+    """JANGKAU_WEB_DIR when set, else the package's own copy or `web/` beside the source."""
+    web_dir: Path | None = request.app.state.settings.web_dir
+    return web_dir or default_root()
 
 
 async def page(request: Request) -> Response:
@@ -41,22 +43,22 @@ async def page(request: Request) -> Response:
     if not (web_dir / MAPLIBRE / "maplibre-gl.js").is_file():
         return PlainTextResponse("The map needs MapLibre GL JS: run `npm ci --prefix web` "
                                  "(or `make up`, which does it).", status_code=503)
-    return _serve(web_dir, frozenset({"index.html"}), "index.html", REVALIDATE,
+    return _serve(web_dir, ("index.html",), "index.html", REVALIDATE,
                   **{"Content-Security-Policy": CSP})
 
 
 async def page_file(request: Request) -> Response:
-    return _serve(_web_dir(request), PAGE_FILES, request.path_params["name"], REVALIDATE)
+    return _serve(_web_dir(request), STATIC, request.path_params["name"], REVALIDATE)
 
 
-async def maplibre_file(request: Request) -> Response:
-    return _serve(_web_dir(request) / MAPLIBRE, MAPLIBRE_FILES, request.path_params["name"],
-                  ONE_DAY)
+async def vendor_file(request: Request) -> Response:
+    directory, names = VENDOR.get(request.path_params["package"], ("", ()))
+    return _serve(_web_dir(request) / directory, names, request.path_params["name"], ONE_DAY)
 
 
 def web_routes() -> list[Route]:
     return [
         Route("/", page, methods=["GET", "HEAD"]),
         Route("/static/{name}", page_file, methods=["GET", "HEAD"]),
-        Route("/vendor/maplibre-gl/{name}", maplibre_file, methods=["GET", "HEAD"]),
+        Route("/vendor/{package}/{name}", vendor_file, methods=["GET", "HEAD"]),
     ]

@@ -256,12 +256,12 @@ async def test_jangkau_token_mints_what_the_server_accepts(api_as: ApiAs) -> Non
     assert r.status_code == 200, r.text
 
 
-async def test_jangkau_token_refuses_without_a_secret_or_a_staff_sub() -> None:
-    code, out, err = await jangkau_token("--role", "admin")
+async def test_jangkau_token_refuses_without_a_secret_or_a_staff_sub(tmp_path: Path) -> None:
+    home = str(tmp_path)    # no development secret there either
+    code, out, err = await jangkau_token("--role", "admin", JANGKAU_HOME=home)
     assert (code, out) == (2, "")
     assert "JANGKAU_JWT_SECRET is not set" in err and "Traceback" not in err
-    code, out, err = await jangkau_token("--role", "staff", "--unit", "DINKES",
-                                         JANGKAU_JWT_SECRET=SECRET)
-    assert (code, out) == (2, "") and "needs --sub" in err
+    code, out, err = await jangkau_token("--role", "staff", JANGKAU_JWT_SECRET=SECRET)
+    assert (code, out) == (2, "") and "give --unit CODE" in err
     code, out, err = await jangkau_token("--role", "mayor", JANGKAU_JWT_SECRET=SECRET)
     assert (code, out) == (2, "") and "role" in err

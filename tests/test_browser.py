@@ -189,12 +189,12 @@ def serve_http(url: str, **settings: Any) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def chromium(profile: Path) -> AsyncIterator[Page]:
+async def chromium(profile: Path, *flags: str) -> AsyncIterator[Page]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
     log_path = profile.parent / "chromium.log"
     log = log_path.open("wb")
-    proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+    proc = subprocess.Popen([CHROMIUM, *FLAGS, *flags, f"--user-data-dir={profile}", "about:blank"],
                             stdout=log, stderr=subprocess.STDOUT)
     try:
         port_file = profile / "DevToolsActivePort"
