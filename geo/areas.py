@@ -92,3 +92,14 @@ async def geometries(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, str
                                 {PRECISION})
         FROM areas WHERE id = ANY(:ids)"""), {"ids": list(ids)})
     return dict(rows.all())
+
+
+async def inside_any(conn: AsyncConnection, code: str, scope: Sequence[str]) -> bool:
+    """Whether area `code` is one of the areas `scope` or lies inside one of them."""
+    found = await conn.scalar(text("""
+        SELECT EXISTS (
+            SELECT 1 FROM area_closure c
+            JOIN areas d ON d.id = c.descendant_id JOIN areas a ON a.id = c.ancestor_id
+            WHERE d.code = :code AND a.code = ANY(:scope))"""),
+        {"code": code, "scope": sorted(scope)})
+    return bool(found)

@@ -137,6 +137,9 @@ def token(
         help="The staff member's UUID (required for staff and supervisor)")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit code (admin may omit it)")] = None,
     ttl: Annotated[int, typer.Option(help="Seconds until it expires")] = 3600,
+    areas: Annotated[str | None, typer.Option(
+        help="Supervisors: comma-separated kecamatan/kelurahan codes they see all units' "
+             "figures of")] = None,
 ) -> None:
     """Print a development token signed with JANGKAU_JWT_SECRET (HS256)."""
     s = Settings.from_env()
@@ -148,7 +151,8 @@ def token(
     if sub is None and role in ("staff", "supervisor"):
         raise JangkauError(f"a {role} token needs --sub: the staff member's UUID")
     typer.echo(mint(s.jwt_secret, role=role, sub=sub or str(uuid.uuid4()), unit=unit, ttl_s=ttl,
-                    issuer=s.jwt_issuer, audience=s.jwt_audience))
+                    issuer=s.jwt_issuer, audience=s.jwt_audience,
+                    areas=[a.strip() for a in areas.split(",")] if areas else None))
 
 
 def _development_auth(s: Settings) -> None:
