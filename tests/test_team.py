@@ -24,6 +24,7 @@ from tests.conftest import Api, ApiAs
 from tests.payloads import OCTOBER
 from tests.seed import K1, K2, K3, KEC1, S1, S2, S3, WIB, aid, location
 from tests.sql_log import statements
+from tests.test_tiles import get_tile, tile_of, url
 
 S4 = uuid.UUID("00000000-0000-4000-8000-000000000004")
 S5 = uuid.UUID("00000000-0000-4000-8000-000000000005")
@@ -331,3 +332,13 @@ async def test_a_supervisor_of_several_areas_names_one(api_as: ApiAs) -> None:
     assert list(k3) == [K3] and k3[K3]["activities"] == 1
     err = await lurah.error(COVERAGE, {"l": "KELURAHAN", "f": {"areaCode": K2}})
     assert err["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_an_area_scoped_supervisors_area_tiles(api: Api, api_as: ApiAs) -> None:
+    camat = api_as("supervisor", S3, "KEC-357801", areas=[KEC1])
+    theirs = {f["properties"]["code"]: f["properties"]
+              for f in await get_tile(camat, "areas", tile_of(K1, 12))}
+    assert theirs[K1]["activities"] == 3 and "distinctStaff" not in theirs[K1]
+    r = await camat.http.get(url("areas", tile_of(K3, 12)),
+                             params={**OCTOBER, "areaCode": "35.78.02"})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN")
