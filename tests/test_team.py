@@ -342,3 +342,22 @@ async def test_an_area_scoped_supervisors_area_tiles(api: Api, api_as: ApiAs) ->
     r = await camat.http.get(url("areas", tile_of(K3, 12)),
                              params={**OCTOBER, "areaCode": "35.78.02"})
     assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN")
+
+
+SCOPED_AREAS = """query($b: [Float!]) { areas(level: KELURAHAN, parentCode: "35.78.01", bbox: $b) {
+    code coverage(period: {from: "2026-10-01", to: "2026-10-31"}) { activities } } }"""
+
+
+async def test_an_area_scoped_list_of_areas_costs_the_same_for_1_or_all(api_as: ApiAs) -> None:
+    camat = api_as("supervisor", S3, "KEC-357801", areas=[KEC1])
+    await camat.data("{ units { code } }")          # the pool's first connection is set up here
+    x, y = location(K1)
+    sizes = []
+    for box in ([x - 1e-4, y - 1e-4, x + 1e-4, y + 1e-4], None):
+        with statements(camat) as seen:
+            listed = (await camat.data(SCOPED_AREAS, {"b": box}))["areas"]
+        sizes.append((len(seen), len(listed)))
+        if box is None:
+            assert {a["code"]: a["coverage"]["activities"] for a in listed}[K1] == 3
+    (few, n_few), (every, n_every) = sizes
+    assert n_few < n_every and few == every
