@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo.coverage import attainment, rollup_serves
+from geo.filters import ActivityFilter, unit_ids
 from geo.periods import Period
 from geo.team import team as team_page
 from tests.conftest import Api, ApiAs
@@ -361,3 +363,16 @@ async def test_an_area_scoped_list_of_areas_costs_the_same_for_1_or_all(api_as: 
             assert {a["code"]: a["coverage"]["activities"] for a in listed}[K1] == 3
     (few, n_few), (every, n_every) = sizes
     assert n_few < n_every and few == every
+
+
+async def test_scoped_attainment_is_the_same_from_rollups_and_base_table(
+        conn: AsyncConnection) -> None:
+    dinkes = frozenset(await unit_ids(conn, "DINKES"))
+    october = Period(date(2026, 10, 1), date(2026, 10, 31))
+    for f in (ActivityFilter(indicator_units=dinkes), ActivityFilter(area_code=KEC1)):
+        assert rollup_serves(f)
+        fast = await attainment(conn, "KELURAHAN", october, f)
+        base = await attainment(conn, "KELURAHAN", october, f, rollups=False)
+        assert fast == base and fast
+    scoped = await attainment(conn, "KECAMATAN", october, ActivityFilter(indicator_units=dinkes))
+    assert {a.indicator for a in scoped} == {"BALITA"}
