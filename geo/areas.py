@@ -92,3 +92,14 @@ async def geometries(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, str
                                 {PRECISION})
         FROM areas WHERE id = ANY(:ids)"""), {"ids": list(ids)})
     return dict(rows.all())
+
+
+
+async def within(conn: AsyncConnection, scope: Sequence[str]) -> dict[str, str]:
+    """Every area inside the areas `scope` (themselves included), by code: the code of the
+    first of `scope` (by code) that contains it. Unknown codes contain nothing."""
+    rows: Sequence[tuple[str, str]] = (await conn.execute(text("""
+        SELECT DISTINCT ON (d.code) d.code, a.code FROM area_closure c
+        JOIN areas a ON a.id = c.ancestor_id JOIN areas d ON d.id = c.descendant_id
+        WHERE a.code = ANY(:scope) ORDER BY d.code, a.code"""), {"scope": sorted(scope)})).all()
+    return dict(rows)

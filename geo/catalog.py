@@ -1,9 +1,14 @@
 """The city's organisation as the demo (and a fresh install) knows it: real Surabaya OPDs,
-their field service categories and the outcome indicator each category serves."""
+their field service categories and the outcome indicator each category serves, and where each
+unit's office is taken to stand (data/surabaya/unit_offices.csv, its basis in SOURCE.md)."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
+
+OFFICES_FILE = Path(__file__).parent / "data" / "surabaya" / "unit_offices.csv"
 
 ROOT_UNIT = ("PEMKOT", "Pemerintah Kota Surabaya")
 
@@ -48,3 +53,17 @@ SERVICES: list[Service] = [
     Service("LAYANAN_KELURAHAN", "Pelayanan kelurahan keliling dan aduan warga", "PEMKOT",
             "ADUAN_WARGA_SELESAI", "Aduan warga (WargaKu) selesai", 0.8, 8, 0.15),
 ]
+
+
+@dataclass(frozen=True)
+class Office:
+    unit: str
+    lon: float
+    lat: float
+    basis: str      # "source" (a cited location) or "stand-in" (see the note and SOURCE.md)
+
+
+def offices() -> list[Office]:
+    with OFFICES_FILE.open(newline="", encoding="utf-8") as f:
+        return [Office(r["unit_code"], float(r["lon"]), float(r["lat"]), r["basis"])
+                for r in csv.DictReader(f)]

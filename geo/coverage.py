@@ -6,7 +6,10 @@ count at CITY level only.
 
 Targets: an area's target for an indicator over a period is the sum of the targets set on it
 and on the areas inside it, each prorated by the share of its own period that the asked period
-covers; the actual is the number of met outcomes of that indicator in the overlap.
+covers; the actual is the number of met outcomes of that indicator in the overlap. Only area
+targets count here (a person's own are geo.team's). With a unit filter, or for a supervisor
+(ActivityFilter.indicator_units), attainment lists only the indicators owned by those units: the
+figures of a row and its attainment describe the same activities.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.codes import MATCH
-from geo.filters import ActivityFilter, build_where
+from geo.filters import ActivityFilter, build_where, unit_ids
 from geo.periods import Period
 
 
@@ -78,6 +81,7 @@ class Prepared:
     where: str
     params: dict[str, Any]
     rollup: bool
+    indicators_scoped: bool = False     # :ind_units holds the units whose indicators count
 
     def narrowed(self, clause: str) -> Prepared:
         """Also require `clause` (on a.area_id or a.category_code, valid for both sources)."""
@@ -102,7 +106,20 @@ async def prepare(conn: AsyncConnection, level: str, period: Period,
                               with_period=False)
     params = {**where.params, "t0": period.t0, "t1": period.t1, "d0": period.start,
               "d1": period.end, "level": level, "scope_area": await _scope_area(conn, f)}
-    return Prepared(where.sql, params, rollup)
+    units = await _indicator_units(conn, f)
+    if units is not None:
+        params["ind_units"] = sorted(units)
+    return Prepared(where.sql, params, rollup, units is not None)
+
+
+async def _indicator_units(conn: AsyncConnection, f: ActivityFilter) -> frozenset[int] | None:
+    """The units whose indicators attainment lists: the filter's unit subtree, within those
+    authorisation allows; None for all."""
+    units = f.indicator_units
+    if f.unit_code is not None:
+        named = frozenset(await unit_ids(conn, f.unit_code))
+        units = named if units is None else units & named
+    return units
 
 
 def _to_level(source: str, outside: str) -> str:
@@ -184,6 +201,10 @@ def attainment_sql(prep: Prepared) -> str:
     """One row per area in scope and indicator with a target overlapping the period:
     area_id, indicator, target, actual."""
     where = prep.where
+    owned = """
+              AND t.indicator_code IN (SELECT code FROM indicators
+                                       WHERE unit_id = ANY(:ind_units))""" \
+        if prep.indicators_scoped else ""
     met = f"""
             SELECT a.area_id, a.outcome_code, a.day AS d, sum(a.met)::bigint AS n
             FROM rollup_area_day a
@@ -204,7 +225,7 @@ def attainment_sql(prep: Prepared) -> str:
             FROM targets t
             WHERE t.period && daterange(:d0, :d1, '[]')
               AND t.area_id IN (SELECT descendant_id FROM area_closure
-                                WHERE ancestor_id IN (SELECT id FROM lv))
+                                WHERE ancestor_id IN (SELECT id FROM lv)){owned}
         ),
         met AS ({met}
         ),

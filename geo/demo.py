@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.assign import polygon_driven_hits
 from geo.boundaries import import_areas
-from geo.catalog import OPDS, ROOT_UNIT, SERVICES
+from geo.catalog import OPDS, ROOT_UNIT, SERVICES, offices
 from geo.db import raw_connection
 from geo.plausibility import evaluate
 
@@ -117,6 +117,10 @@ async def _organisation(conn: AsyncConnection, kel: list[Kelurahan], rng: np.ran
             INSERT INTO units (code, name, kind, parent_id)
             VALUES (:c, :n, :k, (SELECT id FROM units WHERE code = :p))
             ON CONFLICT (code) DO NOTHING"""), {"c": code, "n": name, "k": kind, "p": parent})
+    for o in offices():     # an office an admin has placed is kept
+        await conn.execute(text("""
+            UPDATE units SET office = ST_SetSRID(ST_MakePoint(:x, :y), 4326)
+            WHERE code = :c AND office IS NULL"""), {"c": o.unit, "x": o.lon, "y": o.lat})
     for s in SERVICES:
         await conn.execute(text("""
             INSERT INTO indicators (code, name, unit_id)

@@ -42,6 +42,9 @@ class ActivityFilter:
     category: str | None = None
     outcome_met: bool | None = None
     staff_ids: frozenset[uuid.UUID] | None = field(default=None)  # set by authorisation only
+    # Attainment lists the indicators owned by these units only (authorisation sets it for a
+    # supervisor's own units; `unit_code` narrows it further): see geo.coverage.
+    indicator_units: frozenset[int] | None = field(default=None)
     include_flagged: bool = False   # count activities whose flags await or failed review
     review: frozenset[str] | None = None  # flagged activities in these states only (review)
 

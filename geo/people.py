@@ -57,6 +57,10 @@ class UnitRow:
     name: str
     kind: str
     parent_id: int | None
+    office: str | None          # GeoJSON Point; None when unknown
+
+
+UNIT_COLUMNS = "id, code, name, kind, parent_id, ST_AsGeoJSON(office, 6)"
 
 
 async def staff_by_ids(conn: AsyncConnection,
@@ -70,7 +74,7 @@ async def staff_by_ids(conn: AsyncConnection,
 
 async def units_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, UnitRow]:
     rows = await conn.execute(text(
-        "SELECT id, code, name, kind, parent_id FROM units WHERE id = ANY(:ids)"),
+        f"SELECT {UNIT_COLUMNS} FROM units WHERE id = ANY(:ids)"),
         {"ids": list(ids)})
     found: Sequence[tuple[Any, ...]] = rows.all()
     return {r[0]: UnitRow(*r) for r in found}

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.people import UnitRow
+from geo.people import UNIT_COLUMNS, UnitRow
 
 
 async def categories(conn: AsyncConnection) -> list[tuple[str, str, str]]:
@@ -27,6 +27,6 @@ async def indicators(conn: AsyncConnection) -> list[tuple[str, str, str]]:
 
 async def units(conn: AsyncConnection) -> list[UnitRow]:
     rows = await conn.execute(
-        text("SELECT id, code, name, kind, parent_id FROM units ORDER BY code"))
+        text(f"SELECT {UNIT_COLUMNS} FROM units ORDER BY code"))
     found: Sequence[tuple[Any, ...]] = rows.all()
     return [UnitRow(*r) for r in found]

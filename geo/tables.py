@@ -34,6 +34,7 @@ units = Table(
     Column("name", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("parent_id", Integer, ForeignKey("units.id")),
+    Column("office", Geometry("POINT", 4326, spatial_index=False)),
 )
 
 staff = Table(
@@ -106,7 +107,8 @@ targets = Table(
     "targets", metadata,
     Column("id", Integer, primary_key=True),
     Column("indicator_code", Text, ForeignKey("indicators.code"), nullable=False),
-    Column("area_id", Integer, ForeignKey("areas.id"), nullable=False),
+    Column("area_id", Integer, ForeignKey("areas.id")),      # exactly one of area_id,
+    Column("staff_id", Uuid, ForeignKey("staff.id")),         # staff_id (0006)
     Column("period", DATERANGE, nullable=False),
     Column("target_value", Float, nullable=False),
 )

@@ -1,8 +1,14 @@
-"""Targets: indicator x area x period (inclusive WIB days) x value."""
+"""Targets: indicator x (area or staff member) x period (inclusive WIB days) x value.
+
+A target on an area counts the met outcomes of everyone's activities there (geo.coverage); a
+target on a staff member counts their own, wherever they worked (geo.team). Both are prorated by
+the share of the target's period that an asked period covers.
+"""
 
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.codes import MATCH, canonical, unknown
-from geo.errors import BadInput, Conflict
+from geo.errors import BadInput, Conflict, NotFound
 from geo.periods import Period
 
 
@@ -21,13 +27,14 @@ from geo.periods import Period
 class TargetRow:
     id: int
     indicator: str
-    area_id: int
+    area_id: int | None       # exactly one of area_id, staff_id
+    staff_id: uuid.UUID | None
     start: date
     end: date             # inclusive
     value: float
 
 
-COLUMNS = "id, indicator_code, area_id, lower(period), upper(period) - 1, target_value"
+COLUMNS = "id, indicator_code, area_id, staff_id, lower(period), upper(period) - 1, target_value"
 
 
 async def for_areas(conn: AsyncConnection, area_ids: Sequence[int],
@@ -45,34 +52,51 @@ async def for_areas(conn: AsyncConnection, area_ids: Sequence[int],
     return out
 
 
-async def set_target(conn: AsyncConnection, indicator: str, area_code: str, period: Period,
-                     value: float) -> TargetRow:
-    """Create the target, or change the value of the one with exactly this period.
+async def _subject(conn: AsyncConnection, area_code: str | None,
+                   staff_id: uuid.UUID | None) -> tuple[str, int | uuid.UUID, str]:
+    """The target's column, its value, and how a message names it."""
+    if (area_code is None) == (staff_id is None):
+        raise BadInput("give exactly one of `areaCode` (a target for an area) or `staffId` "
+                       "(a target for one staff member)")
+    if area_code is not None:
+        area_id = await conn.scalar(text(f"SELECT id FROM areas WHERE {MATCH}"), {"c": area_code})
+        if area_id is None:
+            raise await unknown(conn, "areas", area_code)
+        return "area_id", area_id, f"in {area_code}"
+    found = await conn.scalar(text("SELECT id FROM staff WHERE id = :s"), {"s": staff_id})
+    if found is None:
+        raise NotFound(f"unknown staff member {staff_id}")
+    return "staff_id", found, f"for staff member {staff_id}"
 
-    A target overlapping another period of the same indicator and area is a CONFLICT.
+
+async def set_target(conn: AsyncConnection, indicator: str, period: Period, value: float, *,
+                     area_code: str | None = None,
+                     staff_id: uuid.UUID | None = None) -> TargetRow:
+    """Create the target of an area or a staff member (exactly one), or change the value of the
+    one with exactly this period.
+
+    A target overlapping another period of the same indicator and subject is a CONFLICT.
     """
     if not math.isfinite(value) or not 0 < value < 1e9:
         raise BadInput(f"target value must be a positive number below 1e9, got {value}")
     indicator = await canonical(conn, "indicators", indicator)
-    area_id = await conn.scalar(text(f"SELECT id FROM areas WHERE {MATCH}"), {"c": area_code})
-    if area_id is None:
-        raise await unknown(conn, "areas", area_code)
-    params = {"i": indicator, "a": area_id, "d0": period.start,
+    column, subject, named = await _subject(conn, area_code, staff_id)
+    params = {"i": indicator, "s": subject, "d0": period.start,
               "d1": period.end + timedelta(days=1), "v": value}
     try:
         async with conn.begin_nested():
             result = await conn.execute(text(f"""
                 UPDATE targets SET target_value = :v
-                WHERE indicator_code = :i AND area_id = :a AND period = daterange(:d0, :d1)
+                WHERE indicator_code = :i AND {column} = :s AND period = daterange(:d0, :d1)
                 RETURNING {COLUMNS}"""), params)
             row: tuple[Any, ...] | None = result.first()
             if row is None:
                 result = await conn.execute(text(f"""
-                    INSERT INTO targets (indicator_code, area_id, period, target_value)
-                    VALUES (:i, :a, daterange(:d0, :d1), :v) RETURNING {COLUMNS}"""), params)
+                    INSERT INTO targets (indicator_code, {column}, period, target_value)
+                    VALUES (:i, :s, daterange(:d0, :d1), :v) RETURNING {COLUMNS}"""), params)
                 row = result.first()
     except IntegrityError:
-        msg = (f"a target for {indicator} in {area_code} already covers part of "
+        msg = (f"a target for {indicator} {named} already covers part of "
                f"{period.start}..{period.end}; change that one or pick another period")
         raise Conflict(msg) from None
     await conn.commit()

@@ -1,4 +1,4 @@
-"""Who is asking: a Bearer JWT verified into a `Principal(sub, role, unit)`.
+"""Who is asking: a Bearer JWT verified into a `Principal(sub, role, unit, areas)`.
 
 Development signs with HS256 and JANGKAU_JWT_SECRET; production verifies RS256/ES256 against a
 PEM public key (JANGKAU_JWT_PUBLIC_KEY) or a JSON Web Key Set file (JANGKAU_JWKS_FILE), the key
@@ -10,9 +10,11 @@ when configured are checked; any failure is UNAUTHENTICATED, never a 500.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -28,6 +30,9 @@ ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 LEEWAY_S = 30      # clock skew tolerated on exp and nbf
 MIN_SECRET_BYTES = 32   # RFC 7518 3.2: an HS256 key at least as long as the hash
 CHALLENGE = 'Bearer realm="jangkau"'
+# The areas a supervisor's token may scope them to: kecamatan or kelurahan Kemendagri codes.
+AREA_CODE_RE = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}(\.[0-9]{4})?")
+MAX_AREAS = 200
 
 
 class Unauthenticated(ApiError):
@@ -40,11 +45,14 @@ class Forbidden(ApiError):
 
 @dataclass(frozen=True)
 class Principal:
-    """A verified caller. `sub` is the staff member's UUID for staff and supervisors."""
+    """A verified caller. `sub` is the staff member's UUID for staff and supervisors; `areas`
+    (supervisors only) the kecamatan and kelurahan whose every unit's figures they see, a camat's
+    or a lurah's scope (graph.permissions)."""
 
     sub: str
     role: str
     unit: str | None
+    areas: frozenset[str] = field(default=frozenset())
 
     @property
     def staff_id(self) -> uuid.UUID | None:
@@ -136,14 +144,27 @@ def principal_of(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated("invalid token: `unit` must be a unit code")
     if unit is None and role != "admin":
         raise Unauthenticated(f"invalid token: a {role} token needs `unit` (a unit code)")
-    p = Principal(sub=sub, role=role, unit=unit)
+    p = Principal(sub=sub, role=role, unit=unit, areas=_areas(claims.get("areas"), role))
     if role in ("staff", "supervisor") and p.staff_id is None:
         raise Unauthenticated(f"invalid token: a {role}'s `sub` must be their staff UUID")
     return p
 
 
+def _areas(value: object, role: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if role != "supervisor":
+        raise Unauthenticated(f"invalid token: `areas` scopes supervisors only, not a {role}")
+    if (not isinstance(value, list) or not value or len(value) > MAX_AREAS
+            or not all(isinstance(c, str) and AREA_CODE_RE.fullmatch(c) for c in value)):
+        raise Unauthenticated(f"invalid token: `areas` must be a list of 1..{MAX_AREAS} kecamatan "
+                              "or kelurahan codes, e.g. [\"35.78.01\", \"35.78.02.1001\"]")
+    return frozenset(value)
+
+
 def mint(secret: str, *, role: str, sub: str, unit: str | None = None, ttl_s: int = 3600,
-         issuer: str | None = None, audience: str | None = None) -> str:
+         issuer: str | None = None, audience: str | None = None,
+         areas: Sequence[str] | None = None) -> str:
     """A development token (HS256), with the claims this server requires, checked as it would."""
     if ttl_s <= 0:
         raise JangkauError(f"the time to live must be positive, got {ttl_s} s")
@@ -153,6 +174,8 @@ def mint(secret: str, *, role: str, sub: str, unit: str | None = None, ttl_s: in
     for name, value in (("unit", unit), ("iss", issuer), ("aud", audience)):
         if value is not None:
             claims[name] = value
+    if areas:
+        claims["areas"] = list(areas)
     principal_of(claims)
     return jwt.encode(claims, secret, algorithm="HS256")
 

@@ -175,6 +175,9 @@ def token(
     sub: Annotated[str | None, typer.Option(
         help="The staff member's UUID, as `jangkau staff list` shows it")] = None,
     ttl: Annotated[int, typer.Option(help="Seconds until it expires")] = 3600,
+    areas: Annotated[str | None, typer.Option(
+        help="Supervisors: comma-separated kecamatan/kelurahan codes they see all units' "
+             "figures of")] = None,
 ) -> None:
     """Print a development token (HS256) for a role, a unit or a person.
 
@@ -191,7 +194,8 @@ def token(
         console.print(f"a {role} token for {escape(person.name)} of {person.unit_code} "
                       f"(staff id {person.id})")
     typer.echo(mint(s.jwt_secret or "", role=role, sub=sub or str(uuid.uuid4()), unit=unit,
-                    ttl_s=ttl, issuer=s.jwt_issuer, audience=s.jwt_audience))
+                    ttl_s=ttl, issuer=s.jwt_issuer, audience=s.jwt_audience,
+                    areas=[a.strip() for a in areas.split(",")] if areas else None))
 
 
 @staff_app.command("list")

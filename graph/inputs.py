@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Any
 
 import strawberry
@@ -106,13 +107,19 @@ class ActivityInput:
                 "outcome_met": self.outcome_met, "note": self.note}
 
 
-@strawberry.input(description="A target: give either `period` or `month` (YYYY-MM, WIB).")
+@strawberry.input(description="A target: for an area (`areaCode`) or one staff member "
+                  "(`staffId`), exactly one; over `period` or `month` (YYYY-MM, WIB), exactly one.")
 class TargetInput:
     indicator: str
-    area_code: str
     value: float
+    area_code: str | None = None
+    staff_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A personal target: counts that person's own met outcomes.")
     period: PeriodInput | None = None
     month: str | None = None
+
+    def checked_staff(self) -> uuid.UUID | None:
+        return parse_uuid(self.staff_id, "input.staffId") if self.staff_id is not None else None
 
     def checked_period(self, settings: Settings) -> Period:
         if (self.period is None) == (self.month is None):

@@ -7,10 +7,12 @@ Two layers, both here:
   the schema, and a field without a rule is refused, so no field can be added unprotected.
 - Scoping inside the resolvers, for what a rule cannot say alone: `records()` narrows reads of
   individual activities (staff: their own; supervisors: the staff of their unit and every unit
-  below it), `aggregates()` narrows figures (staff and supervisors: their unit's subtree;
-  planners and the public: the city, never one person's), `min_staff()` says below how many
-  distinct staff the staff-identifying figures of an aggregate are suppressed, and
-  `may_identify()` who sees a NIP and a name.
+  below it), `aggregates()` narrows figures (staff and supervisors: their unit's subtree, with
+  attainment of their units' indicators; a supervisor whose token carries `areas`: every
+  unit's activity inside those areas; planners and the public: the city, never one person's),
+  `min_staff()` says below how many distinct staff the staff-identifying figures of an
+  aggregate are suppressed, `team()` whose team a caller may see, `check_target()` who sets
+  which target, and `may_identify()` who sees a NIP and a name.
 
 Without a token only the public routes, the schema, and aggregates at the configured public
 level (JANGKAU_PUBLIC_LEVEL) or coarser are served.
@@ -27,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 from strawberry.extensions import FieldExtension
 from strawberry.types.base import get_object_definition
 
-from geo import people
+from geo import areas, people
 from geo.activities import ActivityRow
 from geo.filters import ActivityFilter, unit_ids
 from geo.people import StaffRow, Subtree
@@ -70,9 +72,11 @@ RULES: dict[str, Rule] = {
     "Query.serviceCategories": Rule(EVERYONE),
     "Query.indicators": Rule(EVERYONE),
     "Query.accessLog": Rule(ADMINS),
+    "Query.team": Rule(REVIEWERS),
     "Mutation.recordActivity": Rule(RECORD_READERS),
     "Mutation.recordActivities": Rule(RECORD_READERS),
-    "Mutation.setTarget": Rule(ADMINS),
+    "Mutation.setTarget": Rule(REVIEWERS),     # supervisors: their staff's targets only
+    "Mutation.setUnitOffice": Rule(ADMINS),
     "Mutation.resolveFlags": Rule(REVIEWERS),
 }
 TILE_RULES: dict[str, Rule] = {
@@ -245,10 +249,58 @@ async def check_review(ctx: Context, row: ActivityRow) -> str:
     return p.sub
 
 
-async def aggregates(ctx: Context, f: ActivityFilter | None,
-                     level: str | None = None) -> ActivityFilter | None:
+async def _names_own_staff(ctx: Context, f: ActivityFilter) -> bool:
+    """Whether `f` asks for the caller's own staff: a unit or a person of their subtree."""
+    tree = await subtree(ctx)
+    if f.staff_id is not None:
+        return f.staff_id in tree.staff
+    return f.unit_code is not None and await _units_of(ctx, f.unit_code) <= tree.units
+
+
+async def _area_scope(ctx: Context) -> dict[str, str]:
+    """Every area inside the token's `areas`, by code: the token's area that holds it. Read
+    once a request, so a list of areas costs one lookup."""
+    scope = sorted(_caller(ctx).areas)
+
+    async def read() -> dict[str, str]:
+        async with ctx.db() as conn:
+            return await areas.within(conn, scope)
+
+    return await ctx.once("area_scope", read)
+
+
+async def _within_areas(ctx: Context, f: ActivityFilter, area: str | None) -> ActivityFilter:
+    """An area-scoped supervisor's view: every unit's activity, in one area of their scope
+    (the filter's, else the area asked about, else their only one); elsewhere FORBIDDEN.
+
+    The area asked about is narrowed to the token's area that holds it, not to itself: the
+    figures are the same, and a list of areas shares one query per token area."""
+    scope = sorted(_caller(ctx).areas)
+    listed = ", ".join(scope[:10]) + (" ..." if len(scope) > 10 else "")
+    if f.staff_id is not None:
+        raise Forbidden("figures of one staff member outside your unit are for their own "
+                        "supervisors")
+    code = f.area_code or area or (scope[0] if len(scope) == 1 else None)
+    if code is None:
+        raise Forbidden(f"your token scopes you to the areas {listed}: give filter.areaCode, "
+                        "one of them or an area inside one (or filter.unitCode, your unit)")
+    holder = (await _area_scope(ctx)).get(code)
+    if holder is None:
+        raise Forbidden(f"area {code!r:.40} is outside your areas ({listed}); for your own "
+                        "unit's figures anywhere, give filter.unitCode")
+    return replace(f, area_code=code if f.area_code else holder)
+
+
+async def aggregates(ctx: Context, f: ActivityFilter | None, level: str | None = None,
+                     area: str | None = None) -> ActivityFilter | None:
     """A filter of figures, narrowed to what the caller may see; `level` is the areas' level,
-    which the public may read at JANGKAU_PUBLIC_LEVEL or coarser."""
+    which the public may read at JANGKAU_PUBLIC_LEVEL or coarser, `area` the one area asked
+    about, if any.
+
+    The one rule for every aggregate (coverage, maps, area tiles, hexbins, series): a
+    supervisor with `areas` sees every unit's activity inside them, k-suppressed (`min_staff`),
+    unless the filter names their own unit or staff, which gives the plain supervisor's view.
+    """
     p = ctx.principal
     if p is None:
         require_public(ctx.settings, level, "these figures")
@@ -261,14 +313,48 @@ async def aggregates(ctx: Context, f: ActivityFilter | None,
     f = f or ActivityFilter()
     if p.role == STAFF:
         _own_only(p, f.staff_id)
-    return await _within_unit(ctx, f)
+    if p.role == SUPERVISOR and p.areas and not await _names_own_staff(ctx, f):
+        return await _within_areas(ctx, f, area)
+    narrowed = await _within_unit(ctx, f)
+    return replace(narrowed, indicator_units=(await subtree(ctx)).units)
 
 
-def min_staff(ctx: Context) -> int:
-    """Aggregates built from fewer distinct staff than this show no staff-identifying figure
-    (distinct staff, time of the last activity); 0 when the caller sees them all."""
+def min_staff(ctx: Context, f: ActivityFilter | None) -> int:
+    """Aggregates (of the narrowed filter `f`) built from fewer distinct staff than this show no
+    staff-identifying figure (distinct staff, time of the last activity); 0 when the caller
+    sees them all: admins, and supervisors for figures of their own staff only."""
     p = ctx.principal
-    return 0 if p is not None and p.role in SEE_SMALL_CELLS else ctx.settings.k_anonymity
+    if p is None or p.role not in SEE_SMALL_CELLS:
+        return ctx.settings.k_anonymity
+    own = p.role == ADMIN or (f is not None and f.staff_ids is not None)
+    return 0 if own else ctx.settings.k_anonymity
+
+
+async def team(ctx: Context, unit_code: str,
+               f: ActivityFilter) -> tuple[frozenset[int], ActivityFilter]:
+    """The units of the team of `unit_code` (it and every unit below it), and the activity
+    filter narrowed like `records()`: supervisors see their own units' teams, admins any."""
+    p = _caller(ctx)
+    units = await _units_of(ctx, unit_code)
+    if p.role == SUPERVISOR and not units <= (await subtree(ctx)).units:
+        raise Forbidden(f"unit {unit_code!r:.40} is not unit {p.unit} or a unit below it: "
+                        "supervisors see their own units' teams")
+    return units, await records(ctx, f)
+
+
+async def check_target(ctx: Context, area_code: str | None, staff_id: uuid.UUID | None) -> None:
+    """Admins set any target; supervisors the personal targets of their units' staff (never
+    their own, nor an area's)."""
+    p = _caller(ctx)
+    if p.role == ADMIN:
+        return
+    if staff_id is None or area_code is not None:
+        raise Forbidden("an area's targets are set by admins; supervisors set personal targets "
+                        "(staffId) of their units' staff")
+    if staff_id == p.staff_id:
+        raise Forbidden("your own targets are set by your supervisor")
+    if staff_id not in (await subtree(ctx)).staff:
+        raise Forbidden(f"staff {staff_id} is not in unit {p.unit} or a unit below it")
 
 
 async def may_identify(ctx: Context, staff: StaffRow) -> bool:

@@ -17,7 +17,12 @@ from graph.resolvers.access import AccessLogConnection, list_access_log
 from graph.resolvers.activities import ActivityConnection, get_activity, list_activities
 from graph.resolvers.areas import coverage, get_area, list_areas
 from graph.resolvers.maps import coverage_map
-from graph.resolvers.mutations import record_activities, record_activity, set_target
+from graph.resolvers.mutations import (
+    record_activities,
+    record_activity,
+    set_target,
+    set_unit_office,
+)
 from graph.resolvers.people import get_staff, list_categories, list_indicators, list_units
 from graph.resolvers.planner import (
     AreaGap,
@@ -29,6 +34,7 @@ from graph.resolvers.planner import (
     reach,
 )
 from graph.resolvers.review import flagged_activities, resolve_flags
+from graph.resolvers.team import team
 from graph.scalars import SCALARS, GeoJSON
 from graph.types import (
     Activity,
@@ -39,6 +45,7 @@ from graph.types import (
     RecordResult,
     Staff,
     Target,
+    TeamConnection,
     Unit,
 )
 
@@ -83,6 +90,11 @@ class Query:
         description="Activities with plausibility flags awaiting review (or in the given "
                     "review states), newest first, in pages.")
     staff: Staff | None = strawberry.field(resolver=get_staff)
+    team: TeamConnection = strawberry.field(
+        resolver=team,
+        description="One row per staff member of the unit (and the units below it) who is "
+                    "active or has a record in the period, zeros included, by unit code, name "
+                    "and id, in pages. Supervisors: their own units; admins: any unit.")
     units: list[Unit] = strawberry.field(resolver=list_units)
     service_categories: list[Category] = strawberry.field(resolver=list_categories)
     indicators: list[Indicator] = strawberry.field(resolver=list_indicators)
@@ -99,7 +111,14 @@ class Mutation:
     record_activities: list[RecordResult] = strawberry.mutation(
         resolver=record_activities,
         description="Offline sync: one result per item, in order; safe to resend whole.")
-    set_target: Target = strawberry.mutation(resolver=set_target)
+    set_target: Target = strawberry.mutation(
+        resolver=set_target,
+        description="A target for an area (admins) or for one staff member (admins, and "
+                    "supervisors for their units' staff): exactly one of areaCode, staffId.")
+    set_unit_office: Unit = strawberry.mutation(
+        resolver=set_unit_office,
+        description="Admins: place a unit's office (a GeoJSON Point), or forget it with null; "
+                    "team fieldShare measures from it.")
     resolve_flags: Activity = strawberry.mutation(
         resolver=resolve_flags,
         description="Accept or reject an activity's flags; the reason (1..1000 characters) is "

@@ -165,7 +165,7 @@ async def tile(request: Request) -> Response:
         async with request.app.state.engine.connect() as conn:
             if layer.id == "areas":
                 body = await areas_tile(conn, t, q.level, q.period, q.filter,
-                                        permissions.min_staff(ctx))
+                                        permissions.min_staff(ctx, q.filter))
             else:
                 who = ctx.principal
                 body = await activities_tile(

@@ -18,6 +18,7 @@ from geo.periods import WIB, Period
 from geo.plausibility import ReviewRow
 from geo.shapes import band_for_zoom
 from geo.targets import TargetRow
+from geo.team import Performance, StaffAttainment
 from geo.validate import check_position
 from graph import permissions
 from graph.auth import Forbidden
@@ -99,11 +100,12 @@ class Area:
                        filter: ActivityFilterInput | None = None) -> AreaCoverage:
         ctx = info.context
         p = period.checked(ctx.settings)
-        f = await permissions.aggregates(ctx, checked_filter(filter, ctx.settings), self.row.level)
+        f = await permissions.aggregates(ctx, checked_filter(filter, ctx.settings), self.row.level,
+                                         area=self.row.code)
         row = await ctx.loaders.coverage.load((self.row.id, self.row.level, p, f))
         assert row is not None
         return AreaCoverage(data=row, level=self.row.level, period=p, filter=f,
-                            min_staff=permissions.min_staff(ctx))
+                            min_staff=permissions.min_staff(ctx, f))
 
     @strawberry.field(description="Targets set on this area that overlap the period.")
     async def targets(self, info: Info, period: PeriodInput) -> list[Target]:
@@ -122,14 +124,14 @@ class Area:
 
 @strawberry.type
 class TargetAttainment:
-    row: strawberry.Private[Attainment]
+    row: strawberry.Private[Attainment | StaffAttainment]
 
     @strawberry.field
     def indicator(self) -> str:
         return self.row.indicator
 
-    @strawberry.field(description="Sum of the targets on the area and inside it, "
-                                  "prorated to the period.")
+    @strawberry.field(description="Sum of the targets on the area and inside it (or of the "
+                                  "person's own), prorated to the period.")
     def target(self) -> float:
         return round(self.row.target, 6)
 
@@ -210,11 +212,19 @@ class Target:
     def indicator(self) -> str:
         return self.row.indicator
 
-    @strawberry.field
-    async def area(self, info: Info) -> Area:
+    @strawberry.field(description="The area of an area target; null for a personal one.")
+    async def area(self, info: Info) -> Area | None:
+        if self.row.area_id is None:
+            return None
         row = await info.context.loaders.area.load(self.row.area_id)
-        assert row is not None
-        return Area(row=row)
+        return Area(row=row) if row else None
+
+    @strawberry.field(description="The staff member of a personal target; null for an area's.")
+    async def staff(self, info: Info) -> Staff | None:
+        if self.row.staff_id is None:
+            return None
+        row = await info.context.loaders.staff.load(self.row.staff_id)
+        return Staff(row=row) if row else None
 
     @strawberry.field
     def period(self) -> DateRange:
@@ -247,6 +257,11 @@ class Unit:
             return None
         row = await info.context.loaders.unit.load(self.row.parent_id)
         return Unit(row=row) if row else None
+
+    @strawberry.field(description="Where the unit's office stands (a GeoJSON Point), from which "
+                      "team fieldShare measures; null when unknown.")
+    def office(self) -> GeoJSON | None:
+        return GeoJSON(self.row.office) if self.row.office is not None else None
 
 
 @strawberry.type
@@ -460,3 +475,72 @@ class RecordResult:
     status: RecordStatus
     activity: Activity | None
     error: RecordError | None
+
+
+@strawberry.type(description="One staff member's output and outcome over a period.")
+class StaffPerformance:
+    row: strawberry.Private[Performance]
+
+    @strawberry.field
+    def staff(self) -> Staff:
+        return Staff(row=self.row.staff)
+
+    @strawberry.field(description="Counted activities: unflagged or accepted unless the filter "
+                                  "says includeFlagged, as in coverage.")
+    def activities(self) -> int:
+        return self.row.activities
+
+    @strawberry.field
+    def citizens_served(self) -> int:
+        return self.row.citizens
+
+    @strawberry.field
+    def outcomes_met(self) -> int:
+        return self.row.outcomes_met
+
+    @strawberry.field(description="outcomesMet / activities; null without activity.")
+    def outcome_rate(self) -> float | None:
+        rate = self.row.outcome_rate
+        return None if rate is None else round(rate, 6)
+
+    @strawberry.field(description="WIB calendar days with at least one counted activity.")
+    def field_days(self) -> int:
+        return self.row.field_days
+
+    @strawberry.field(description="Distinct kelurahan of the counted activities.")
+    def areas_served(self) -> int:
+        return self.row.areas_served
+
+    @strawberry.field(description="Share of the counted activities at least 250 m (spheroid) "
+                      "from the office of the person's unit; null without activity or when "
+                      "the office is unknown.")
+    def field_share(self) -> float | None:
+        share = self.row.field_share
+        return None if share is None else round(share, 6)
+
+    @strawberry.field(description="Share of all their records in the period whose "
+                                  "plausibility flags await review; 0 without records.")
+    def flagged_share(self) -> float:
+        return round(self.row.flagged_share, 6)
+
+    @strawberry.field
+    def last_activity_at(self) -> dt.datetime | None:
+        return _wib(self.row.last_at)
+
+    @strawberry.field(description="The person's own targets overlapping the period, prorated, "
+                                  "against their met outcomes among the activities above.")
+    def attainment(self) -> list[TargetAttainment]:
+        return [TargetAttainment(row=a) for a in self.row.attainment]
+
+
+@strawberry.type
+class TeamEdge:
+    cursor: str
+    node: StaffPerformance
+
+
+@strawberry.type
+class TeamConnection:
+    edges: list[TeamEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Members of the team, all pages.")

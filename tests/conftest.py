@@ -152,11 +152,12 @@ class Api:
 
 
 def _client(app: Any, role: str | None, sub: str | None = None,
-            unit: str | None = None) -> httpx.AsyncClient:
-    """A client sending a token of `role` with every request; none when `role` is None."""
+            unit: str | None = None, **claims: Any) -> httpx.AsyncClient:
+    """A client sending a token of `role` (and any more `claims`) with every request; none when
+    `role` is None."""
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                base_url="http://jangkau.test",
-                               headers=bearer(token(role, sub, unit)) if role else None)
+                               headers=bearer(token(role, sub, unit, **claims)) if role else None)
     client.app = app  # type: ignore[attr-defined]
     return client
 
@@ -173,13 +174,14 @@ ApiAs = Callable[..., Api]
 
 @pytest.fixture
 async def api_as(api: Api) -> AsyncIterator[ApiAs]:
-    """`api_as(role, sub=None, unit=None)`: the `api` fixture's app, asked by another role
-    (None: no token at all)."""
+    """`api_as(role, sub=None, unit=None, **claims)`: the `api` fixture's app, asked by another
+    role (None: no token at all), e.g. a supervisor with `areas=[...]`."""
     clients: list[httpx.AsyncClient] = []
 
-    def make(role: str | None, sub: object = None, unit: str | None = None) -> Api:
+    def make(role: str | None, sub: object = None, unit: str | None = None,
+             **claims: Any) -> Api:
         clients.append(_client(api.http.app,  # type: ignore[attr-defined]
-                               role, str(sub) if sub is not None else None, unit))
+                               role, str(sub) if sub is not None else None, unit, **claims))
         return Api(clients[-1])
 
     yield make

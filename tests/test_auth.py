@@ -23,7 +23,7 @@ from graph.app import create_app
 from graph.auth import Verifier
 from graph.cli import _development_auth
 from tests.conftest import ApiAs, serve, settings_for
-from tests.seed import K1, KEC1, S1
+from tests.seed import K1, KEC1, S1, S3
 from tests.test_tiles import tile_of, url
 from tests.tokens import (
     SECRET,
@@ -76,6 +76,11 @@ def bad_tokens() -> dict[str, str]:
         "RS256 without a key": signed(rsa_key(), claims("admin")),
         "garbage": "not.a.jwt",
         "tampered": token("staff", str(S1), "DINKES")[:-4] + "AAAA",
+        "areas on a planner": token("planner", unit="BAPPEDA", areas=["35.78.01"]),
+        "areas not codes": token("supervisor", str(S1), "DINKES", areas=["Karang Pilang"]),
+        "areas a city": token("supervisor", str(S1), "DINKES", areas=["35.78"]),
+        "areas empty": token("supervisor", str(S1), "DINKES", areas=[]),
+        "areas a string": token("supervisor", str(S1), "DINKES", areas="35.78.01"),
     }
 
 
@@ -265,3 +270,19 @@ async def test_jangkau_token_refuses_without_a_secret_or_a_staff_sub(tmp_path: P
     assert (code, out) == (2, "") and "give --unit CODE" in err
     code, out, err = await jangkau_token("--role", "mayor", JANGKAU_JWT_SECRET=SECRET)
     assert (code, out) == (2, "") and "role" in err
+
+
+async def test_jangkau_token_mints_an_area_scoped_supervisor(api_as: ApiAs) -> None:
+    code, minted, _ = await jangkau_token("--role", "supervisor", "--sub", str(S3), "--unit",
+                                          "KEC-357801", "--areas", "35.78.01, 35.78.02.1001",
+                                          JANGKAU_JWT_SECRET=SECRET)
+    assert code == 0
+    got = jwt.decode(minted, SECRET, algorithms=["HS256"])
+    assert got["areas"] == ["35.78.01", "35.78.02.1001"]
+    r = await gql(api_as(None).http, """{ coverage(level: KELURAHAN,
+        period: {from: "2026-10-01", to: "2026-10-31"}, filter: {areaCode: "35.78.01.1001"}) {
+        activities } }""", **bearer(minted))
+    assert r.json()["data"]["coverage"] == [{"activities": 3}]     # every unit's, S1 and S2's
+    code, out, err = await jangkau_token("--role", "planner", "--unit", "BAPPEDA", "--areas",
+                                         "35.78.01", JANGKAU_JWT_SECRET=SECRET)
+    assert (code, out) == (2, "") and "supervisors only" in err

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo.catalog import OFFICES_FILE, offices
 from geo.db import connect, raw_connection
 from geo.demo import STAGING, STAGING_COLUMNS, bulk_insert_staged, load_demo
 from tests import dbs
@@ -160,3 +161,19 @@ async def test_demo_activity_is_clustered_and_targets_are_monthly(demo: AsyncCon
     total, monthly, areas, indicators = targets
     assert total == monthly > 0
     assert areas > 100 and indicators >= 5
+
+
+async def test_demo_places_every_units_office_as_its_data_says(demo: AsyncConnection) -> None:
+    placed = dict((await demo.execute(text(
+        "SELECT code, ST_AsText(office) FROM units ORDER BY code"))).all())
+    listed = {o.unit: o for o in offices()}
+    assert set(placed) == set(listed) and None not in placed.values()
+    assert {o.basis for o in listed.values()} <= {"source", "stand-in"}
+    # A kecamatan's stand-in is a point inside the kecamatan itself.
+    outside = await demo.scalar(text("""
+        SELECT count(*) FROM units u JOIN areas a
+          ON a.code = regexp_replace(substr(u.code, 5), '^(..)(..)(..)$', '\\1.\\2.\\3')
+        WHERE u.kind = 'KECAMATAN' AND NOT ST_Covers(a.geom, u.office)"""))
+    kecamatan = sum(1 for c in listed if c.startswith("KEC-"))
+    assert (kecamatan, outside) == (31, 0)
+    assert "unit_offices.csv" in (OFFICES_FILE.parent / "SOURCE.md").read_text()

@@ -173,6 +173,19 @@ VIOLATIONS = {
         INSERT INTO targets (indicator_code, area_id, period, target_value)
         SELECT indicator_code, area_id, daterange('2026-10-15', '2026-11-15'), 3
         FROM targets LIMIT 1"""),
+    "target of an area and a person": ("targets", "targets_area_or_staff", """
+        INSERT INTO targets (indicator_code, area_id, staff_id, period, target_value)
+        SELECT indicator_code, area_id, (SELECT id FROM staff LIMIT 1),
+               daterange('2027-01-01', '2027-02-01'), 3
+        FROM targets LIMIT 1"""),
+    "target of nobody": ("targets", "targets_area_or_staff", """
+        INSERT INTO targets (indicator_code, period, target_value)
+        VALUES ('BALITA', daterange('2027-01-01', '2027-02-01'), 3)"""),
+    "overlapping personal targets": ("targets", "targets_staff_period_excl", """
+        INSERT INTO targets (indicator_code, staff_id, period, target_value)
+        SELECT 'BALITA', s.id, p.period, 3 FROM (SELECT id FROM staff LIMIT 1) s,
+            (VALUES (daterange('2027-01-01', '2027-02-01')),
+                    (daterange('2027-01-15', '2027-02-15'))) p(period)"""),
 }
 
 

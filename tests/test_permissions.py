@@ -48,6 +48,7 @@ FIELDS: dict[str, str] = {
     "serviceCategories": "{ serviceCategories { code } }",
     "indicators": "{ indicators { code } }",
     "accessLog": "{ accessLog { edges { node { id } } } }",
+    "team": f'{{ team(unitCode: "DINKES", period: {P}) {{ totalCount }} }}',
     "recordActivity": """mutation($i: ActivityInput!) { recordActivity(input: $i) { status } }""",
     "recordActivities": """mutation($i: [ActivityInput!]!) {
         recordActivities(inputs: $i) { status } }""",
@@ -55,6 +56,8 @@ FIELDS: dict[str, str] = {
         value: 3, month: "2026-12"}) { id } }""",
     "resolveFlags": f"""mutation {{ resolveFlags(activityId: "{aid(1)}", decision: ACCEPTED,
         reason: "dicek") {{ id }} }}""",
+    "setUnitOffice": """mutation { setUnitOffice(unitCode: "DINKES",
+        location: {type: "Point", coordinates: [112.73, -7.26]}) { code } }""",
 }
 AGGREGATES = {"area", "areas", "coverage", "coverageMap", "hexbins", "reach", "gaps", "units",
               "serviceCategories", "indicators"}
@@ -62,7 +65,7 @@ RECORDS = {"nearestActivities", "activities", "activity", "staff", "recordActivi
            "recordActivities"}
 ALLOWED = {
     "staff": AGGREGATES | RECORDS,
-    "supervisor": AGGREGATES | RECORDS | {"flaggedActivities", "resolveFlags"},
+    "supervisor": AGGREGATES | RECORDS | {"flaggedActivities", "resolveFlags", "team"},
     "planner": AGGREGATES,
     "admin": set(FIELDS),
 }

@@ -35,6 +35,6 @@ async def coverage(info: Info, level: AreaLevel, period: PeriodInput,
         rows = await aggregate(conn, level.value, p, f)
     for r in rows:
         ctx.loaders.coverage.prime((r.area_id, level.value, p, f), r)
-    k = permissions.min_staff(ctx)
+    k = permissions.min_staff(ctx, f)
     return [AreaCoverage(data=r, level=level.value, period=p, filter=f, min_staff=k)
             for r in rows]

@@ -21,4 +21,4 @@ async def coverage_map(info: Info, level: AreaLevel, period: PeriodInput,
     band = FINEST if zoom is None else band_for_zoom(zoom)
     async with ctx.db() as conn:
         return GeoJSON(await build_coverage_map(conn, level.value, p, f, band,
-                                                permissions.min_staff(ctx)))
+                                                permissions.min_staff(ctx, f)))

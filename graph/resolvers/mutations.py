@@ -1,4 +1,5 @@
-"""recordActivity / recordActivities / setTarget: writes answer in band, item by item.
+"""recordActivity / recordActivities / setTarget / setUnitOffice: record writes answer in band,
+item by item.
 
 An item naming another staff member than the caller is REJECTED as FORBIDDEN in band (admins
 may record anyone's); the batch's other items are still stored."""
@@ -9,15 +10,18 @@ import uuid
 from datetime import UTC, datetime
 
 import strawberry
+from shapely.geometry import Point
 
-from geo import targets
+from geo import offices, targets
 from geo.errors import JangkauError, LimitExceeded
 from geo.record import NewActivity, Recorded, check_activity, record
+from geo.validate import parse_geometry
 from graph import permissions
 from graph.auth import Forbidden
 from graph.context import Context, Info
 from graph.inputs import ActivityInput, TargetInput
-from graph.types import Activity, RecordError, RecordResult, RecordStatus, Target
+from graph.scalars import GeoJSON
+from graph.types import Activity, RecordError, RecordResult, RecordStatus, Target, Unit
 
 
 def _checked(ctx: Context, inp: ActivityInput, now: datetime) -> NewActivity | JangkauError:
@@ -62,7 +66,23 @@ async def record_activity(info: Info, input: ActivityInput) -> RecordResult:
 
 
 async def set_target(info: Info, input: TargetInput) -> Target:
-    period = input.checked_period(info.context.settings)
-    async with info.context.db() as conn:
-        row = await targets.set_target(conn, input.indicator, input.area_code, period, input.value)
+    ctx = info.context
+    period = input.checked_period(ctx.settings)
+    staff_id = input.checked_staff()
+    await permissions.check_target(ctx, input.area_code, staff_id)
+    async with ctx.db() as conn:
+        row = await targets.set_target(conn, input.indicator, period, input.value,
+                                       area_code=input.area_code, staff_id=staff_id)
     return Target(row=row)
+
+
+async def set_unit_office(info: Info, unit_code: str, location: GeoJSON | None) -> Unit:
+    point = None
+    if location is not None:
+        geom, _ = parse_geometry(location, ("Point",), where="location")
+        assert isinstance(geom, Point)
+        point = geom
+    async with info.context.db() as conn:
+        row = await offices.set_office(conn, unit_code, point)
+    info.context.loaders.unit.prime(row.id, row)
+    return Unit(row=row)

@@ -1,4 +1,4 @@
-"""Opaque keyset cursors for the activities connection."""
+"""Opaque keyset cursors for the activities and team connections."""
 
 from __future__ import annotations
 
@@ -23,6 +23,23 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts, id = orjson.loads(raw)
         return datetime.fromisoformat(ts), uuid.UUID(id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise BadInput("`after` is not a cursor this API gave out; use an edge's cursor "
+                       "or pageInfo.endCursor") from None
+
+
+def encode_key(kind: str, id: uuid.UUID) -> str:
+    """A cursor that names a row by id only (the team's: no name travels in a URL)."""
+    return base64.urlsafe_b64encode(orjson.dumps([kind, str(id)])).decode().rstrip("=")
+
+
+def decode_key(kind: str, cursor: str) -> uuid.UUID:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        found, id = orjson.loads(raw)
+        if found != kind:
+            raise ValueError(found)
+        return uuid.UUID(id)
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise BadInput("`after` is not a cursor this API gave out; use an edge's cursor "
                        "or pageInfo.endCursor") from None

@@ -85,7 +85,7 @@ async def hexbins(info: Info, period: PeriodInput, cell_size_meters: float,
     async with ctx.db() as conn:
         return GeoJSON(await planner.hexbins(conn, p, f, cell_size_meters,
                                              ctx.settings.hexbin_min_count,
-                                             min_staff=permissions.min_staff(ctx)))
+                                             min_staff=permissions.min_staff(ctx, f)))
 
 
 async def reach(info: Info, level: AreaLevel, period: PeriodInput, radius_meters: float,
@@ -105,7 +105,7 @@ async def gaps(info: Info, level: AreaLevel, period: PeriodInput,
     f = await permissions.aggregates(ctx, None, level.value)
     async with ctx.db() as conn:
         rows = await planner.gaps(conn, level.value, p, min_activities, f)
-    k = permissions.min_staff(ctx)
+    k = permissions.min_staff(ctx, f)
     return [AreaGap(row=r, min_staff=k) for r in rows]
 
 
