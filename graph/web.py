@@ -1,8 +1,10 @@
-"""The map page at `/`: the files in `web/`, and MapLibre GL JS as `npm ci --prefix web` installed
-it. Only named files are served, and the page's CSP lets it reach this app alone."""
+"""The map page at `/`: the files in `web/`, and MapLibre GL JS and the label font's glyphs as
+`npm ci --prefix web` installed them. Only named files are served, and the page's CSP lets it
+reach this app alone."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from starlette.requests import Request
@@ -10,7 +12,12 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 MAPLIBRE = Path("node_modules") / "maplibre-gl" / "dist"
-PAGE_FILES = frozenset({"app.js", "i18n.js", "style.css"})
+# Noto Sans (SIL OFL) as signed-distance-field PBFs, 256 code points a file: MapLibre's labels.
+GLYPHS = Path("node_modules") / "tileserver-gl-styles" / "fonts"
+FONT = "Noto Sans Regular"
+GLYPH_RANGE = re.compile(r"\d{1,5}-\d{1,5}")
+PAGE_FILES = frozenset({"app.js", "api.js", "breaks.js", "fmt.js", "i18n.js", "layers.js",
+                        "panel.js", "search.js", "state.js", "style.css"})
 MAPLIBRE_FILES = frozenset({"maplibre-gl.js", "maplibre-gl.js.map", "maplibre-gl.css"})
 
 # MapLibre starts its workers from blob: URLs and its sprites from data:/blob: images.
@@ -54,9 +61,21 @@ async def maplibre_file(request: Request) -> Response:
                   ONE_DAY)
 
 
+async def glyphs(request: Request) -> Response:
+    """One range of the label font; MapLibre asks by font stack, and there is only one."""
+    numbers = request.path_params["range"]
+    path = _web_dir(request) / GLYPHS / FONT / f"{numbers}.pbf"
+    if request.path_params["fontstack"] != FONT or not GLYPH_RANGE.fullmatch(numbers) \
+            or not path.is_file():
+        return PlainTextResponse("not found", status_code=404)
+    return FileResponse(path, media_type="application/x-protobuf",
+                        headers={"Cache-Control": ONE_DAY})
+
+
 def web_routes() -> list[Route]:
     return [
         Route("/", page, methods=["GET", "HEAD"]),
         Route("/static/{name}", page_file, methods=["GET", "HEAD"]),
         Route("/vendor/maplibre-gl/{name}", maplibre_file, methods=["GET", "HEAD"]),
+        Route("/glyphs/{fontstack}/{range}.pbf", glyphs, methods=["GET", "HEAD"]),
     ]
