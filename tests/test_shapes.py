@@ -168,7 +168,8 @@ async def test_simplified_kelurahan_still_tile_the_city(conn: AsyncConnection, b
         WITH u AS (SELECT ST_Union(geom) AS g FROM areas WHERE level = 'KELURAHAN'),
              r AS (SELECT (ST_DumpRings((ST_Dump(u.g)).geom)).* FROM u),
              o AS (SELECT ST_Transform(ST_Union(u.g, ST_Union(r.geom)), 32749) AS g
-                   FROM u, r WHERE r.path[1] > 0 AND ST_IsEmpty(ST_Buffer(r.geom, -CAST(:w AS float8) / 2))
+                   FROM u, r WHERE r.path[1] > 0
+                     AND ST_IsEmpty(ST_Buffer(r.geom, -CAST(:w AS float8) / 2))
                    GROUP BY u.g),
              s AS (SELECT ST_Transform(ST_Union(s.geom), 32749) AS g
                    FROM area_shapes s JOIN areas a ON a.id = s.area_id
