@@ -3,7 +3,7 @@
 // browser's own time zone; ISO dates ("2026-11-01") are such days already.
 
 export const LOCALES = { id: "id-ID", en: "en-GB" };
-export const NONE = "—";
+const NONE = "—";
 const WIB = "Asia/Jakarta";
 
 const NUMBER_OPTIONS = {

@@ -2,13 +2,13 @@
 // (Noto Sans glyphs from npm), so the page needs nothing from the internet.
 
 export const POINTS_MINZOOM = 13;
-export const FONT = "Noto Sans Regular";
-export const LABEL_COLOUR = "#1c2b3a";
+// The one font stack graph/web.py serves; labels a shade darker than any fill.
+const FONT = "Noto Sans Regular";
+const LABEL_COLOUR = "#1c2b3a";
 // Points read on every palette: solid dark where the outcome was met, a hollow ring where not.
 const POINT_MET = "#111827";
 const POINT_UNMET = "#ffffff";
-const EMPTY = { type: "FeatureCollection", features: [] };
-export { EMPTY };
+export const EMPTY = { type: "FeatureCollection", features: [] };
 
 const selectedOr = (selected, hovered, otherwise) => ["case",
   ["boolean", ["feature-state", "selected"], false], selected,

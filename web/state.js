@@ -24,7 +24,9 @@ export const state = {
   zoom: null,       // the (whole) zoom it was asked for
   selected: null,   // code of the area in the details panel
   hovered: null,
+  error: null,      // the refusal shown instead of figures, re-worded on a language switch
   lastDay: undefined,  // the newest activity's WIB day for the filters (null: none ever)
+  lastDayKey: null, // the filters it was asked for
   areas: [],        // every area's code, name, level and label point
   names: { indicators: new Map(), categories: new Map(), categoryUnits: new Map(), units: [] },
 };
