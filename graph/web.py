@@ -17,7 +17,7 @@ GLYPHS = Path("node_modules") / "tileserver-gl-styles" / "fonts"
 FONT = "Noto Sans Regular"
 GLYPH_RANGE = re.compile(r"\d{1,5}-\d{1,5}")
 PAGE_FILES = frozenset({"app.js", "api.js", "breaks.js", "fmt.js", "i18n.js", "layers.js",
-                        "panel.js", "search.js", "state.js", "style.css"})
+                        "panel.js", "search.js", "state.js", "style.css", "trend.js"})
 MAPLIBRE_FILES = frozenset({"maplibre-gl.js", "maplibre-gl.js.map", "maplibre-gl.css"})
 
 # MapLibre starts its workers from blob: URLs and its sprites from data:/blob: images.

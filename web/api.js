@@ -21,7 +21,24 @@ export const QUERIES = {
   indicators { code name }
 }`,
   lastDay: "query LastDay($filter: ActivityFilter) { lastActivityDate(filter: $filter) }",
+  // Which of issue 10's fields this server has: the trend needs coverageSeries and compareTo.
+  capabilities: '{ __type(name: "Query") { fields { name args { name } } } }',
+  trend: `query Trend($level: AreaLevel!, $period: Period!, $bucket: Bucket!,
+                   $filter: ActivityFilter, $previous: Period!) {
+  coverageSeries(level: $level, period: $period, bucket: $bucket, filter: $filter) {
+    area { code } points { start end activities }
+  }
+  coverage(level: $level, period: $period, filter: $filter, compareTo: $previous) {
+    area { code } activities previous { activities }
+  }
+}`,
 };
+
+// True when the server answers coverageSeries and coverage(compareTo).
+export function hasTrend(capabilities) {
+  const fields = new Map(capabilities.__type.fields.map((f) => [f.name, f.args.map((a) => a.name)]));
+  return fields.has("coverageSeries") && (fields.get("coverage") ?? []).includes("compareTo");
+}
 
 export function makeClient(token) {
   const auth = token ? { authorization: `Bearer ${token}` } : {};

@@ -6,7 +6,7 @@
 // An access token (a bearer JWT) pasted into the panel is kept for this tab only and sent with
 // every request. Without one the page shows what the server makes public
 // (JANGKAU_PUBLIC_LEVEL): the choropleth, never the points.
-import { ApiError, QUERIES, makeClient } from "./api.js";
+import { ApiError, QUERIES, hasTrend, makeClient } from "./api.js";
 import { METRICS, total } from "./breaks.js";
 import { PRESETS, formatPeriod, presetOf, presetPeriod, wibDay } from "./fmt.js";
 import { EMPTY, labelFeatures, labelFilter, mapStyle } from "./layers.js";
@@ -16,6 +16,7 @@ import {
   setBusy, t,
 } from "./panel.js";
 import { findAreas } from "./search.js";
+import { bucketFor, previousPeriod } from "./trend.js";
 import {
   activityFilter, initControls, readControls, saveLanguage, saveToken, state, token,
 } from "./state.js";
@@ -27,6 +28,8 @@ const CITY_BOUNDS = [[112.59, -7.352], [112.847, -7.192]];
 const cache = new Map();
 let loadSeq = 0;
 let drawSeq = 0;
+let trendSeq = 0;
+let trendReady = null;  // resolves to whether the server has the trend's fields
 
 // TileJSON keeps the period and filters in the tile URLs it lists.
 function tileJsonUrl() {
@@ -156,6 +159,7 @@ function draw() {
   map.getSource("areas").setData(state.data);
   if (state.selected) setFeatureState(state.selected, "selected", true);
   renderPanel(entries);
+  loadTrend();
   map.once("idle", () => {
     if (seq === drawSeq) setBusy(false);
   });
@@ -183,6 +187,35 @@ function select(code) {
   state.selected = code;
   setFeatureState(code, "selected", true);
   renderDetails(() => select(null));
+  loadTrend();
+}
+
+// The selected area's sparkline and change against the previous period (issue 10's
+// coverageSeries and coverage(compareTo)), drawn into its details once they arrive.
+async function loadTrend() {
+  const code = state.selected;
+  const key = `${code}|${filterKey()}`;
+  if (state.trend?.key === key) return;
+  const seq = ++trendSeq;
+  state.trend = null;
+  if (!code || !state.data || !(await trendReady)) return;
+  const variables = {
+    level: state.level, period: { from: state.from, to: state.to },
+    bucket: bucketFor(state.from, state.to), filter: { ...activityFilter(), areaCode: code },
+    previous: previousPeriod(state.from, state.to),
+  };
+  try {
+    const d = await api.graphql(QUERIES.trend, variables);
+    const row = d.coverage.find((c) => c.area.code === code);
+    const series = d.coverageSeries.find((s) => s.area.code === code);
+    if (seq !== trendSeq || !row || !series) return;
+    state.trend = {
+      key, code, points: series.points, now: row.activities, before: row.previous.activities,
+    };
+    renderDetails(() => select(null));
+  } catch {
+    // The trend is a nicety: the area's figures stand without it.
+  }
 }
 
 function applyLanguage() {
@@ -366,6 +399,7 @@ async function loadReference() {
 }
 
 applyLanguage();
+trendReady = api.graphql(QUERIES.capabilities).then(hasTrend, () => false);
 map.on("load", () => {
   loadReference();
   load();

@@ -5,6 +5,7 @@ import { formatDate, formatNumber, formatPeriod, formatTime, periodEndingOn } fr
 import { errorText, translator } from "./i18n.js";
 import { POINTS_MINZOOM } from "./layers.js";
 import { state, token } from "./state.js";
+import { change, previousPeriod, sparkPath } from "./trend.js";
 
 export const $ = (id) => document.getElementById(id);
 export const t = (key, vars) => translator(state.lang)(key, vars);
@@ -139,10 +140,37 @@ export function renderDetails(onClose) {
     el("header", {}, el("h2", { textContent: p.name }), close),
     el("p", { className: "sub", textContent: `${t(p.level)} · ${t("code")} ${p.code}` }),
     figures,
+    trendSection(p.code),
     el("h3", { textContent: t("attainment") }),
     attainmentTable(p.attainment ?? []),
   );
   box.hidden = false;
+}
+
+// The activities of the period as a sparkline, and their change against the previous period
+// of the same length; nothing until the server has coverageSeries and compareTo.
+function trendSection(code) {
+  const trend = state.trend;
+  if (trend?.code !== code) return null;
+  const svgNs = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(svgNs, "svg");
+  svg.setAttribute("viewBox", "0 0 200 36");
+  svg.setAttribute("class", "sparkline");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", t("trend"));
+  const path = document.createElementNS(svgNs, "path");
+  path.setAttribute("d", sparkPath(trend.points.map((x) => x.activities), 200, 34));
+  svg.append(path);
+  const { delta, ratio } = change(trend.now, trend.before);
+  const before = previousPeriod(state.from, state.to);
+  const sign = delta > 0 ? "+" : "";
+  const text = t("change", {
+    delta: `${sign}${fmt(delta, "int")}`,
+    ratio: ratio == null ? "" : ` (${sign}${fmt(ratio, "percent")})`,
+    period: formatPeriod(before.from, before.to, state.lang),
+  });
+  return el("section", { className: "trend" }, svg,
+    el("p", { className: "hint change", textContent: text }));
 }
 
 function attainmentTable(rows) {

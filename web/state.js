@@ -28,6 +28,7 @@ export const state = {
   lastDay: undefined,  // the newest activity's WIB day for the filters (null: none ever)
   lastDayKey: null, // the filters it was asked for
   areas: [],        // every area's code, name, level and label point
+  trend: null,      // the selected area's {key, code, points, now, before}, where the server has it
   names: { indicators: new Map(), categories: new Map(), categoryUnits: new Map(), units: [] },
 };
 
