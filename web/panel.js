@@ -155,11 +155,13 @@ function trendSection(code) {
   const svgNs = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(svgNs, "svg");
   svg.setAttribute("viewBox", "0 0 200 36");
+  svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("class", "sparkline");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", t("trend"));
   const path = document.createElementNS(svgNs, "path");
   path.setAttribute("d", sparkPath(trend.points.map((x) => x.activities), 200, 34));
+  path.setAttribute("vector-effect", "non-scaling-stroke");
   svg.append(path);
   const { delta, ratio } = change(trend.now, trend.before);
   const before = previousPeriod(state.from, state.to);
