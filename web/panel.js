@@ -73,7 +73,8 @@ export function renderNoData(empty, show) {
   const parts = [el("p", { textContent: t("no_activity", { period: periodText() }) })];
   if (state.lastDay === null) {
     parts.push(el("p", { className: "hint", textContent: t("no_activity_ever") }));
-  } else {
+  } else if (state.lastDay < state.from || state.lastDay > state.to) {
+    // A last day inside the period was outside every area of the map: nothing to offer then.
     const period = periodEndingOn(state.lastDay, state.from, state.to);
     const button = el("button", {
       type: "button", id: "show-last",
