@@ -9,7 +9,10 @@ slivers between neighbours. So the kelurahan are simplified together, as one cov
    are counted, at every zoom. All boundaries are noded together on the 6-decimal grid that
    GeoJSON is written to (~0.11 m), so both sides of an edge carry the same vertices and
    writing the shapes rounds nothing. The source's 368 sliver gaps (median 2 m wide, at most
-   ~7.5 m) stay gaps: their points belong to no kelurahan in the database either.
+   ~7.5 m) are then drawn filled (`fill_slivers`): each joins the neighbour it shares the
+   longest edge with, in these display shapes only, so no map shows white hairlines where the
+   source's boundaries do not quite meet. Counting is unchanged: a point in a sliver still
+   belongs to no kelurahan in the database (`kelurahan_at()` reads the original boundaries).
 2. Each band simplifies that whole coverage at once with `shapely.coverage_simplify`
    (Visvalingam-Whyatt: the tolerance is roughly the square root of the area of the triangles
    it removes, so it is not a distance bound; measured shifts are below). It only removes
@@ -52,6 +55,9 @@ from geo.validate import as_multipolygon
 
 MAX_ZOOM = 24
 METRES_PER_DEGREE = 110_500.0  # at 7.3 deg S: 110,574 m north-south, 110,424 m east-west
+# A gap between kelurahan narrower than this (~11 m) is a sliver of the source, drawn filled;
+# wider ones (the unassigned coast) stay gaps on the map too.
+SLIVER_WIDTH = 0.0001
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,29 @@ def clean_kelurahan(geoms: Sequence[BaseGeometry]) -> np.ndarray:
                     dtype=object)
 
 
+def fill_slivers(cleaned: np.ndarray) -> np.ndarray:
+    """The coverage with each sliver gap inside it (a hole of the union narrower than
+    SLIVER_WIDTH) joined to the kelurahan that shares the longest edge with it, the lowest code
+    on a tie: shapes to draw, never to count with."""
+    union = shapely.coverage_union_all(cleaned)
+    rings = [ring for part in shapely.get_parts(union) for ring in part.interiors]
+    gaps = shapely.polygons(np.array(rings, dtype=object)) if rings else np.array([])
+    slivers = gaps[shapely.is_empty(shapely.buffer(gaps, -SLIVER_WIDTH / 2))]
+    tree = shapely.STRtree(cleaned)
+    taken: dict[int, list[BaseGeometry]] = {}
+    for sliver in slivers:
+        near = tree.query(sliver, predicate="intersects")
+        shared = shapely.length(shapely.intersection(shapely.boundary(cleaned[near]),
+                                                     sliver.exterior, grid_size=GRID))
+        if len(near) and shared.max() > 0:
+            best = int(near[np.lexsort((near, -shared))[0]])
+            taken.setdefault(best, []).append(sliver)
+    filled = cleaned.copy()
+    for i, parts in taken.items():
+        filled[i] = shapely.union_all([cleaned[i], *parts], grid_size=GRID)
+    return filled
+
+
 def _multi(geom: BaseGeometry) -> shapely.MultiPolygon:
     return shapely.MultiPolygon() if geom.is_empty else as_multipolygon(geom)
 
@@ -122,7 +151,7 @@ def shape_rows(areas: Sequence[Any]) -> list[dict[str, Any]]:
     """Rows of `area_shapes` for `areas` as READ returns them (id, code, level, wkb, kelurahan)."""
     kel = [a for a in areas if a.level == "KELURAHAN"]
     index = {a.id: i for i, a in enumerate(kel)}
-    cleaned = clean_kelurahan(shapely.from_wkb([a.wkb for a in kel]))
+    cleaned = fill_slivers(clean_kelurahan(shapely.from_wkb([a.wkb for a in kel])))
     rows: list[dict[str, Any]] = []
     for band in BANDS:
         simple = shapely.coverage_simplify(cleaned, band.tolerance)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PAGE_FILES = ("index.html", "app.js", "i18n.js", "style.css", "graphiql.js")
+PAGE_FILES = ("index.html", "app.js", "api.js", "breaks.js", "fmt.js", "i18n.js", "layers.js",
+              "panel.js", "search.js", "state.js", "style.css", "trend.js", "graphiql.js")
 # /vendor/{package}/{name}: the directory under web/ and the files served from it (pinned by
 # web/package-lock.json); the wheel carries each package's licence file too.
 VENDOR: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -20,8 +21,13 @@ VENDOR: dict[str, tuple[str, tuple[str, ...]]] = {
     "react": ("node_modules/react/umd", ("react.production.min.js",)),
     "react-dom": ("node_modules/react-dom/umd", ("react-dom.production.min.js",)),
 }
+# The map's label font: Noto Sans (SIL OFL) as signed-distance-field PBFs, 256 code points a
+# file, at /glyphs/{FONT}/{range}.pbf.
+FONT = "Noto Sans Regular"
+GLYPHS = f"node_modules/tileserver-gl-styles/fonts/{FONT}"
 LICENCES = ("node_modules/maplibre-gl/LICENSE.txt", "node_modules/graphiql/LICENSE",
-            "node_modules/react/LICENSE", "node_modules/react-dom/LICENSE")
+            "node_modules/react/LICENSE", "node_modules/react-dom/LICENSE",
+            "node_modules/tileserver-gl-styles/LICENSE.md")
 BUNDLED = Path(__file__).resolve().parent / "webroot"      # inside an installed package
 CHECKOUT = Path(__file__).resolve().parent.parent / "web"  # beside the source
 
@@ -31,6 +37,7 @@ def bundle() -> list[str]:
     files = list(PAGE_FILES)
     for directory, names in VENDOR.values():
         files += [f"{directory}/{name}" for name in names]
+    files += sorted(f"{GLYPHS}/{p.name}" for p in (CHECKOUT / GLYPHS).glob("*.pbf"))
     return files + list(LICENCES)
 
 

@@ -49,28 +49,34 @@ SEE_SMALL_CELLS = frozenset({SUPERVISOR, ADMIN})
 
 @dataclass(frozen=True)
 class Rule:
-    """Who may call at all; `public`: also without a token, at the public level or coarser."""
+    """Who may call at all; `public`: also without a token, at the public level or coarser;
+    `reference`: names and codes without figures, for anyone whenever the server publishes
+    figures at all (the public map needs them to name what it shows); `level`: the level of
+    the figures of a field that takes no `level` argument."""
 
     roles: frozenset[str]
     public: bool = False
+    reference: bool = False
+    level: str | None = None
 
 
 RULES: dict[str, Rule] = {
     "Query.area": Rule(EVERYONE),
-    "Query.areas": Rule(EVERYONE),
+    "Query.areas": Rule(EVERYONE, reference=True),
     "Query.coverage": Rule(EVERYONE, public=True),
     "Query.coverageMap": Rule(EVERYONE, public=True),
     "Query.hexbins": Rule(EVERYONE),
     "Query.reach": Rule(EVERYONE),
     "Query.gaps": Rule(EVERYONE),
+    "Query.lastActivityDate": Rule(EVERYONE, public=True, level="CITY"),
     "Query.nearestActivities": Rule(RECORD_READERS),
     "Query.activities": Rule(RECORD_READERS),
     "Query.activity": Rule(RECORD_READERS),
     "Query.flaggedActivities": Rule(REVIEWERS),
     "Query.staff": Rule(RECORD_READERS),
-    "Query.units": Rule(EVERYONE),
-    "Query.serviceCategories": Rule(EVERYONE),
-    "Query.indicators": Rule(EVERYONE),
+    "Query.units": Rule(EVERYONE, reference=True),
+    "Query.serviceCategories": Rule(EVERYONE, reference=True),
+    "Query.indicators": Rule(EVERYONE, reference=True),
     "Query.accessLog": Rule(ADMINS),
     "Query.team": Rule(REVIEWERS),
     "Mutation.recordActivity": Rule(RECORD_READERS),
@@ -91,6 +97,7 @@ ROUTES: dict[str, str] = {
     "/": PUBLIC,                                # the map page and its static files
     "/static/{name}": PUBLIC,
     "/vendor/{package}/{name}": PUBLIC,       # npm-vendored: MapLibre, React, GraphiQL
+    "/glyphs/{fontstack}/{range}.pbf": PUBLIC,    # the map's label font
     "/graphql": "RULES",                        # the schema (introspection) is public
     "/tiles/{layer}.json": "TILE_RULES",
     "/tiles/{layer}/{z}/{x}/{y}.mvt": "TILE_RULES",
@@ -125,6 +132,8 @@ def check(rule: Rule, principal: Principal | None, settings: Settings, what: str
           level: str | None = None) -> None:
     """The rule's verdict: UNAUTHENTICATED without a token, FORBIDDEN for another role."""
     if principal is None:
+        if rule.reference and settings.public_level is not None:
+            return
         if not rule.public:
             raise Unauthenticated(f"{what} {NEEDS_TOKEN}")
         require_public(settings, level, what)
@@ -146,7 +155,7 @@ class Guard(FieldExtension):
         if rule is None:
             raise Forbidden(f"{info.field_name} has no access rule, so nobody may use it")
         ctx: Context = info.context
-        check(rule, ctx.principal, ctx.settings, info.field_name, _level(kwargs))
+        check(rule, ctx.principal, ctx.settings, info.field_name, _level(kwargs) or rule.level)
 
     def resolve(self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any) -> Any:
         self._check(info, kwargs)

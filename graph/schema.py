@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from graph.permissions import protect
 from graph.resolvers.access import AccessLogConnection, list_access_log
 from graph.resolvers.activities import ActivityConnection, get_activity, list_activities
 from graph.resolvers.areas import coverage, get_area, list_areas
-from graph.resolvers.maps import coverage_map
+from graph.resolvers.maps import coverage_map, last_activity_date
 from graph.resolvers.mutations import (
     record_activities,
     record_activity,
@@ -78,6 +79,11 @@ class Query:
         resolver=gaps,
         description="Areas of the level with fewer than minActivities activities in the period: "
                     "fewest first, then by code.")
+    last_activity_date: dt.date | None = strawberry.field(
+        resolver=last_activity_date,
+        description="The WIB day of the newest activity the filter counts, in any period (the "
+                    "filter's own period is ignored); null when there is none. A map with an "
+                    "empty period offers the last one with activity.")
     nearest_activities: list[NearestActivity] = strawberry.field(
         resolver=nearest_activities,
         description="The `limit` (1..1000) activities nearest to (lon, lat), nearest first by "

@@ -9,6 +9,7 @@ import base64
 import itertools
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -391,8 +392,22 @@ async def test_page_and_maplibre_come_from_this_app_only(api: Api) -> None:
     csp = page.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "connect-src 'self'" in csp
     assert "://" not in page.text, "the page names no other host"
-    app_js = await api.http.get("/static/app.js")
-    assert 'from "./i18n.js"' in app_js.text
+    # Every ES module the page imports, and what they import, is served.
+    seen, todo = set(), ["app.js"]
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        r = await api.http.get(f"/static/{name}")
+        assert r.status_code == 200 and "javascript" in r.headers["content-type"], name
+        todo += [m for m in re.findall(r'from "\./([\w-]+\.js)"', r.text) if m not in seen]
+    assert {"i18n.js", "fmt.js", "breaks.js", "search.js", "panel.js"} <= seen, seen
+    # The label font comes from here too: one Noto Sans glyph range, nothing else.
+    glyphs = await api.http.get("/glyphs/Noto%20Sans%20Regular/0-255.pbf")
+    assert glyphs.status_code == 200 and len(glyphs.content) > 10_000
+    assert glyphs.headers["content-type"] == "application/x-protobuf"
+    for other in ("/glyphs/Arial/0-255.pbf", "/glyphs/Noto%20Sans%20Regular/..%2F..%2Fx.pbf",
+                  "/glyphs/Noto%20Sans%20Regular/99999-100254.pbf"):
+        assert (await api.http.get(other)).status_code == 404, other
     for src in ("/vendor/maplibre-gl/maplibre-gl.js", "/vendor/maplibre-gl/maplibre-gl.css",
                 "/static/app.js", "/static/style.css"):
         assert f'"{src}"' in page.text, src
@@ -447,7 +462,8 @@ async def test_map_page_as_a_supervisor_sees_it(demo_url: str, tmp_path: Path) -
             await page.js("location.hash = '#11/-7.27/112.73'")
             await choose(page, "#from", "2020-01-01")
             await choose(page, "#to", "2020-01-31")
-            await page.wait_for("document.getElementById('status').textContent.includes('2020-01')")
+            await page.wait_for(
+                "document.getElementById('status').textContent.includes('Jan 2020')")
             await page.ready()
             assert await check_points(page, areas, geometry) == 0
 
@@ -455,17 +471,175 @@ async def test_map_page_as_a_supervisor_sees_it(demo_url: str, tmp_path: Path) -
             assert page.errors == []
 
 
+ID_MONTHS = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"]
+LIMIT_EXCEEDED_ID = ("Permintaan melebihi batas server, mis. periode terlalu panjang. "
+                     "Pilih periode yang lebih pendek.")
+# Text pixels: darker than any fill of the palettes (the darkest, #08519c, has blue 156).
+DARK_JS = """(async (b64, boxes) => {
+  const img = new Image();
+  img.src = "data:image/png;base64," + b64;
+  await img.decode();
+  const canvas = Object.assign(document.createElement("canvas"),
+                               {width: img.width, height: img.height});
+  const g = canvas.getContext("2d");
+  g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, img.width, img.height).data;
+  let n = 0;
+  for (let y = 0; y < img.height; y += 1)
+    for (let x = 0; x < img.width; x += 1) {
+      const i = (y * img.width + x) * 4;
+      if (Math.max(d[i], d[i + 1], d[i + 2]) < 100
+          && !boxes.some(([x0, y0, x1, y1]) => x0 <= x && x <= x1 && y0 <= y && y <= y1)) n += 1;
+    }
+  return n;
+})"""
+
+
+def tanggal(day: str) -> str:
+    """A WIB day as the page writes it in Bahasa Indonesia: '1 Nov 2026'."""
+    d = date.fromisoformat(day)
+    return f"{d.day} {ID_MONTHS[d.month - 1]} {d.year}"
+
+
+async def graphql(base: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
+        body = (await http.post("/graphql", json={"query": query, "variables": variables})).json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def check_labels(page: Page) -> None:
+    """Kelurahan names are drawn in the font this app serves, nothing fetched elsewhere."""
+    await page.wait_for("performance.getEntriesByType('resource').some(e => "
+                        "e.name.includes('/glyphs/Noto%20Sans%20Regular/0-255.pbf'))")
+    hosts = await page.js("[...new Set(performance.getEntriesByType('resource')"
+                          ".map(e => new URL(e.name).host))]")
+    assert hosts == [await page.js("location.host")], hosts
+    boxes = json.dumps(await page.js(OVERLAYS_JS))
+    dark = await page.js(f"{DARK_JS}({json.dumps(await page.screenshot())}, {boxes})")
+    assert dark > 100, f"no label text on the map: {dark} dark pixels"
+
+
+async def type_into(page: Page, selector: str, text: str) -> None:
+    await page.js(f"document.querySelector({json.dumps(selector)}).value = ''")
+    await page.click_on(selector)
+    await page.send("Input.insertText", text=text)
+
+
+async def check_search(page: Page) -> None:
+    """Typing a name lists the areas that match; choosing one flies there and opens it."""
+    await type_into(page, "#search", "wonokromo")
+    await page.wait_for("document.querySelector('#search-results button')")
+    found = await page.js("[...document.querySelectorAll('#search-results button')]"
+                          ".map(b => [b.dataset.code, b.querySelector('.name').textContent])")
+    # The kecamatan and the kelurahan of that name first, then names that contain it.
+    assert [name for _, name in found[:2]] == ["Wonokromo", "Wonokromo"], found
+    assert sorted(code.count(".") for code, _ in found[:2]) == [2, 3], found
+    kelurahan = next(code for code, _ in found if code.count(".") == 3)
+    await page.click_on(f"#search-results button[data-code='{kelurahan}']")
+    await page.wait_for(f"!document.getElementById('details').hidden && "
+                        f"document.querySelector('#details .sub').textContent.endsWith("
+                        f"'{kelurahan}')")
+    assert await page.text("#details h2") == "Wonokromo"
+    await page.wait_for("Number(location.hash.slice(1).split('/')[0]) >= 13.9")
+    await type_into(page, "#search", "35.78.0")
+    await page.wait_for("document.querySelectorAll('#search-results button').length === 8")
+    await type_into(page, "#search", "tidak ada")
+    await page.wait_for("document.querySelector('#search-results .hint')")
+    assert await page.text("#search-results") == "Tidak ada wilayah bernama “tidak ada”."
+    await type_into(page, "#search", "")
+    await page.js("document.getElementById('search').dispatchEvent(new Event('input'))")
+
+
+async def check_filters(page: Page, base: str, start: str, end: str) -> str:
+    """A unit narrows the figures to its activities, and the services offered to its own."""
+    units = await page.js("[...document.querySelectorAll('#unit option')].map(o => o.value)")
+    assert units[0] == "" and len(units) > 5
+    ref = await graphql(base, "{ serviceCategories { code unitCode } }", {})
+    owner = {c["code"]: c["unitCode"] for c in ref["serviceCategories"]}
+    await choose(page, "#unit", "DINKES")
+    await page.wait_for("location.search.includes('unit=DINKES')")
+    await page.ready()
+    offered = await page.js("[...document.querySelectorAll('#category option')].map(o => o.value)")
+    assert offered[0] == "" and len(offered) > 1
+    assert {owner[c] for c in offered[1:]} == {"DINKES"}
+    fc = await graphql(base, """query($p: Period!, $f: ActivityFilter) {
+        coverageMap(level: KELURAHAN, period: $p, filter: $f) }""",
+                       {"p": {"from": start, "to": end}, "f": {"unitCode": "DINKES"}})
+    shown = await page.text("#details .sub")
+    area = next(f["properties"] for f in fc["coverageMap"]["features"]
+                if f["properties"]["code"] == shown.rsplit(" ", 1)[-1])
+    assert await page.text("#details dd[data-key=activities]") == str(area["activities"])
+    return "DINKES"
+
+
+async def check_no_data(page: Page, base: str, unit: str) -> None:
+    """An empty period says so and offers the last period of the same length with activity."""
+    await choose(page, "#from", "2020-01-01")
+    await choose(page, "#to", "2020-01-31")
+    await page.wait_for("!document.getElementById('no-data').hidden")
+    await page.ready()
+    last = (await graphql(base, "query($f: ActivityFilter) { lastActivityDate(filter: $f) }",
+                          {"f": {"unitCode": unit}}))["lastActivityDate"]
+    offered_from = (date.fromisoformat(last) - timedelta(days=30)).isoformat()
+    box = await page.text("#no-data")
+    assert box.startswith("Tidak ada kegiatan pada 1 Jan 2020 – 31 Jan 2020."), box
+    assert f"Kegiatan terakhir pada {tanggal(last)}." in box, box
+    assert await page.text("#show-last") == \
+        f"Tampilkan {tanggal(offered_from)} – {tanggal(last)}"
+    assert await page.js("document.querySelectorAll('#legend-classes li').length") == 0
+    await page.click_on("#show-last")
+    await page.wait_for("document.getElementById('no-data').hidden")
+    await page.ready()
+    assert (await page.js("document.getElementById('from').value"),
+            await page.js("document.getElementById('to').value")) == (offered_from, last)
+    assert await page.text("#period-text") == f"{tanggal(offered_from)} – {tanggal(last)}"
+
+
+async def check_error_text(page: Page) -> None:
+    """The server's refusal (a period over its limit) in the page's language, by its code."""
+    await choose(page, "#from", "2000-01-01")
+    await page.wait_for("document.getElementById('status').classList.contains('error')")
+    assert await page.text("#status") == LIMIT_EXCEEDED_ID
+    await page.click_on("#lang")
+    await page.wait_for("document.documentElement.lang === 'en'")
+    assert (await page.text("#status")).startswith("The request exceeds a server limit")
+    await page.click_on("#lang")
+    await page.wait_for("document.documentElement.lang === 'id'")
+    # The browser logs the refused request itself; nothing else may have gone wrong.
+    assert all("status of 4" in e for e in page.errors), page.errors
+    page.errors.clear()
+
+
 @pytest.mark.browser
 async def test_map_page_without_a_token_shows_the_public_figures(demo_url: str,
                                                                  tmp_path: Path) -> None:
-    """JANGKAU_PUBLIC_LEVEL=KELURAHAN: the choropleth for anyone, the points for no one."""
+    """JANGKAU_PUBLIC_LEVEL=KELURAHAN: the choropleth for anyone, the points for no one; names
+    on the map, search, filters, Indonesian dates and messages, the empty-period hint."""
     with serve_http(demo_url, public_level="KELURAHAN") as base:
         async with chromium(tmp_path / "profile") as page:
             await page.goto(f"{base}/")
             await page.ready()
             await check_choropleth(page, "Kegiatan", 153)
+            start, end = await default_period(page)
+            assert await page.text("#status") == \
+                f"153 wilayah, {tanggal(start)} – {tanggal(end)} (WIB)"
+            assert await page.text("#period-text") == f"{tanggal(start)} – {tanggal(end)}"
+            assert await page.js("document.getElementById('preset').value") == "last30"
+            await check_labels(page)
+            await check_search(page)
+            unit = await check_filters(page, base, start, end)
+            await page.js("location.hash = '#11/-7.27/112.73'")
+            await check_no_data(page, base, unit)
+            await check_error_text(page)
             await page.js("location.hash = '#15/-7.27/112.73'")
+            await choose(page, "#from", start)
             await page.ready()
             assert await page.text("#points-hint") == \
                 "Titik kegiatan hanya untuk pengguna dengan token akses."
+            await check_phone(page, f"{base}/")
+            await page.click_on("#collapse")
+            await page.wait_for("!document.getElementById('panel-body').hidden")
+            await check_search(page)      # on a phone too
             assert page.errors == []

@@ -38,6 +38,7 @@ FIELDS: dict[str, str] = {
     "hexbins": f"{{ hexbins(period: {P}, cellSizeMeters: 5000) }}",
     "reach": f"{{ reach(level: CITY, period: {P}, radiusMeters: 100) {{ activities }} }}",
     "gaps": f"{{ gaps(level: KECAMATAN, period: {P}, minActivities: 1) {{ activities }} }}",
+    "lastActivityDate": "{ lastActivityDate }",
     "nearestActivities": "{ nearestActivities(lon: 112.7, lat: -7.3, limit: 3) {"
                          " distanceMeters } }",
     "activities": "{ activities { totalCount } }",
@@ -60,7 +61,7 @@ FIELDS: dict[str, str] = {
         location: {type: "Point", coordinates: [112.73, -7.26]}) { code } }""",
 }
 AGGREGATES = {"area", "areas", "coverage", "coverageMap", "hexbins", "reach", "gaps", "units",
-              "serviceCategories", "indicators"}
+              "serviceCategories", "indicators", "lastActivityDate"}
 RECORDS = {"nearestActivities", "activities", "activity", "staff", "recordActivity",
            "recordActivities"}
 ALLOWED = {
@@ -127,7 +128,15 @@ def test_the_rules_ask_a_token_everywhere_but_public_aggregates() -> None:
             permissions.check(rule, None, open_, name, "KECAMATAN")
             with pytest.raises(Unauthenticated):
                 permissions.check(rule, None, open_, name, "KELURAHAN")
-    assert {n for n, r in RULES.items() if r.public} == {"Query.coverage", "Query.coverageMap"}
+        if rule.reference:     # names and codes: at any level, once a public map exists
+            permissions.check(rule, None, open_, name, "KELURAHAN")
+        elif not rule.public:
+            with pytest.raises(Unauthenticated):
+                permissions.check(rule, None, open_, name, "CITY")
+    assert {n for n, r in RULES.items() if r.public} == \
+        {"Query.coverage", "Query.coverageMap", "Query.lastActivityDate"}
+    assert {n for n, r in RULES.items() if r.reference} == \
+        {"Query.areas", "Query.units", "Query.serviceCategories", "Query.indicators"}
 
 
 @pytest.mark.parametrize("role", [None, *CALLERS])

@@ -1,4 +1,5 @@
 // The page's words. Bahasa Indonesia first: the page's users are Surabaya's supervisors.
+// Server errors are shown by their `extensions.code`, never by the server's English message.
 export const STRINGS = {
   id: {
     title: "Jangkau",
@@ -19,7 +20,38 @@ export const STRINGS = {
     no_value: "Tanpa target",
     loading: "Memuat…",
     failed: "Gagal memuat",
-    areas_count: "{n} wilayah, {from} s.d. {to} (WIB)",
+    areas_count: "{n} wilayah, {period} (WIB)",
+    period: "Periode",
+    last7: "7 hari terakhir",
+    last30: "30 hari terakhir",
+    this_month: "Bulan ini",
+    last_month: "Bulan lalu",
+    custom: "Pilih tanggal",
+    unit: "Unit kerja",
+    all_units: "Semua unit",
+    category_filter: "Jenis layanan",
+    all_categories: "Semua layanan",
+    search: "Cari wilayah",
+    search_placeholder: "Nama atau kode, mis. Wonokromo",
+    search_none: "Tidak ada wilayah bernama “{q}”.",
+    no_activity: "Tidak ada kegiatan pada {period}.",
+    trend: "Kegiatan per periode",
+    change: "{delta}{ratio} kegiatan dibanding {period}",
+    no_activity_ever: "Belum ada kegiatan yang tercatat untuk pilihan ini.",
+    last_activity_on: "Kegiatan terakhir pada {day}.",
+    show_period: "Tampilkan {period}",
+    error_BAD_PERIOD: "Tanggal “Dari” harus sebelum atau sama dengan “Sampai”.",
+    error_BAD_USER_INPUT: "Isian tidak dapat dipakai. Periksa tanggal dan pilihan filter.",
+    error_INVALID_GEOMETRY: "Bentuk wilayah tidak sah.",
+    error_NOT_FOUND: "Wilayah, unit atau layanan itu tidak dikenal server.",
+    error_CONFLICT: "Data berubah di server. Muat ulang halaman.",
+    error_LIMIT_EXCEEDED: "Permintaan melebihi batas server, mis. periode terlalu panjang. Pilih periode yang lebih pendek.",
+    error_QUERY_TOO_COMPLEX: "Permintaan terlalu rumit untuk server.",
+    error_UNAUTHENTICATED: "Perlu token akses. Tempel token Anda di bawah lalu tekan “Pakai”.",
+    error_FORBIDDEN: "Token Anda tidak berhak melihat data ini, mis. unit lain. Pilih unit Anda sendiri.",
+    error_INTERNAL_SERVER_ERROR: "Terjadi kesalahan di server. Coba lagi sebentar lagi.",
+    error_NETWORK: "Server tidak dapat dihubungi. Periksa koneksi lalu coba lagi.",
+    error_OTHER: "Permintaan gagal (kode {code}).",
     points_hint: "Perbesar peta (zoom ≥ {z}) untuk melihat titik kegiatan.",
     points_need_token: "Titik kegiatan hanya untuk pengguna dengan token akses.",
     token: "Token akses (opsional)",
@@ -68,7 +100,38 @@ export const STRINGS = {
     no_value: "No target",
     loading: "Loading…",
     failed: "Could not load",
-    areas_count: "{n} areas, {from} to {to} (WIB)",
+    areas_count: "{n} areas, {period} (WIB)",
+    period: "Period",
+    last7: "Last 7 days",
+    last30: "Last 30 days",
+    this_month: "This month",
+    last_month: "Last month",
+    custom: "Choose dates",
+    unit: "Unit",
+    all_units: "All units",
+    category_filter: "Service",
+    all_categories: "All services",
+    search: "Find an area",
+    search_placeholder: "Name or code, e.g. Wonokromo",
+    search_none: "No area is called “{q}”.",
+    no_activity: "No activity in {period}.",
+    trend: "Activities over the period",
+    change: "{delta}{ratio} activities against {period}",
+    no_activity_ever: "No activity has been recorded for this choice yet.",
+    last_activity_on: "The last activity was on {day}.",
+    show_period: "Show {period}",
+    error_BAD_PERIOD: "“From” must be on or before “To”.",
+    error_BAD_USER_INPUT: "The server cannot use this input. Check the dates and filters.",
+    error_INVALID_GEOMETRY: "The area's shape is not valid.",
+    error_NOT_FOUND: "The server does not know that area, unit or service.",
+    error_CONFLICT: "The data changed on the server. Reload the page.",
+    error_LIMIT_EXCEEDED: "The request exceeds a server limit, e.g. the period is too long. Choose a shorter period.",
+    error_QUERY_TOO_COMPLEX: "The request is too complex for the server.",
+    error_UNAUTHENTICATED: "An access token is needed. Paste yours below and press “Use”.",
+    error_FORBIDDEN: "Your token may not see these data, e.g. another unit's. Choose your own unit.",
+    error_INTERNAL_SERVER_ERROR: "Something went wrong on the server. Try again shortly.",
+    error_NETWORK: "The server cannot be reached. Check the connection and try again.",
+    error_OTHER: "The request failed (code {code}).",
     points_hint: "Zoom in (zoom ≥ {z}) to see activity points.",
     points_need_token: "Activity points are for users with an access token.",
     token: "Access token (optional)",
@@ -100,4 +163,20 @@ export const STRINGS = {
   },
 };
 
-export const LOCALES = { id: "id-ID", en: "en-GB" };
+export { LOCALES } from "./fmt.js";
+
+// The error codes the server may answer with (graph.errors.CLIENT_CODES), and the page's own.
+export const ERROR_CODES = ["BAD_USER_INPUT", "INVALID_GEOMETRY", "NOT_FOUND", "CONFLICT",
+  "LIMIT_EXCEEDED", "QUERY_TOO_COMPLEX", "UNAUTHENTICATED", "FORBIDDEN", "INTERNAL_SERVER_ERROR",
+  "NETWORK", "BAD_PERIOD"];
+
+// t(key, {var}) in one language; an unknown key shows as itself, so a gap is visible.
+export function translator(lang) {
+  return (key, vars = {}) => (STRINGS[lang][key] ?? key)
+    .replace(/\{(\w+)\}/g, (_, k) => String(vars[k]));
+}
+
+// What to tell a person about a failed request, in their language.
+export function errorText(code, t) {
+  return ERROR_CODES.includes(code) ? t(`error_${code}`) : t("error_OTHER", { code });
+}

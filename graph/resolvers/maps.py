@@ -1,8 +1,11 @@
-"""Map outputs: the choropleth FeatureCollection."""
+"""Map outputs: the choropleth FeatureCollection, and the last day a map has activity on."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from geo.choropleth import coverage_map as build_coverage_map
+from geo.recency import last_activity_date as newest_day
 from geo.shapes import FINEST, band_for_zoom
 from graph import permissions
 from graph.context import Info
@@ -22,3 +25,12 @@ async def coverage_map(info: Info, level: AreaLevel, period: PeriodInput,
     async with ctx.db() as conn:
         return GeoJSON(await build_coverage_map(conn, level.value, p, f, band,
                                                 permissions.min_staff(ctx, f)))
+
+
+async def last_activity_date(info: Info, filter: ActivityFilterInput | None = None
+                             ) -> dt.date | None:
+    """The WIB day of the newest activity the filter counts, in any period (its own ignored)."""
+    ctx = info.context
+    f = await permissions.aggregates(ctx, checked_filter(filter, ctx.settings), "CITY")
+    async with ctx.db() as conn:
+        return await newest_day(conn, f)
