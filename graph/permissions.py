@@ -58,6 +58,7 @@ RULES: dict[str, Rule] = {
     "Query.areas": Rule(EVERYONE),
     "Query.coverage": Rule(EVERYONE, public=True),
     "Query.coverageMap": Rule(EVERYONE, public=True),
+    "Query.coverageSeries": Rule(EVERYONE, public=True),
     "Query.hexbins": Rule(EVERYONE),
     "Query.reach": Rule(EVERYONE),
     "Query.gaps": Rule(EVERYONE),

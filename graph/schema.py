@@ -29,6 +29,7 @@ from graph.resolvers.planner import (
     reach,
 )
 from graph.resolvers.review import flagged_activities, resolve_flags
+from graph.resolvers.series import AreaSeries, coverage_series
 from graph.scalars import SCALARS, GeoJSON
 from graph.types import (
     Activity,
@@ -50,6 +51,12 @@ class Query:
     areas: list[Area] = strawberry.field(resolver=list_areas, description="Areas, by code.")
     coverage: list[AreaCoverage] = strawberry.field(
         resolver=coverage, description="One row for every area of the level, zeros included.")
+    coverage_series: list[AreaSeries] = strawberry.field(
+        resolver=coverage_series,
+        description="A trend: one series per area of the level (or of the filter's area), by "
+                    "code, one point per bucket of the period, empty buckets included. Each "
+                    "point equals `coverage` over its days alone, and the points' activities, "
+                    "citizensServed and outcomesMet sum to the whole period's.")
     coverage_map: GeoJSON = strawberry.field(
         resolver=coverage_map,
         description="A choropleth: a GeoJSON FeatureCollection, one Feature per area of the level "

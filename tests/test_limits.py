@@ -159,9 +159,10 @@ async def test_the_cost_limit_is_configurable(served: Any) -> None:
     assert err["message"].startswith("the operation costs 933, more than max_cost = 900")
 
 
-def price(query: str, max_first: int = 500, max_batch: int = 1_000) -> float:
+def price(query: str, max_first: int = 500, max_batch: int = 1_000,
+          max_period_days: int = 400) -> float:
     costs: list[float] = []
-    caps = Caps(max_first=max_first, max_batch=max_batch)
+    caps = Caps(max_first=max_first, max_batch=max_batch, max_period_days=max_period_days)
 
     class Collect(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:

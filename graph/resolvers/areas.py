@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import strawberry
+
 from geo import areas
 from geo.coverage import coverage as aggregate
 from geo.filters import parse_bbox
@@ -25,16 +29,25 @@ async def list_areas(info: Info, level: AreaLevel | None = None, parent_code: st
     return [Area(row=r) for r in rows]
 
 
-async def coverage(info: Info, level: AreaLevel, period: PeriodInput,
-                   filter: ActivityFilterInput | None = None) -> list[AreaCoverage]:
+async def coverage(
+    info: Info, level: AreaLevel, period: PeriodInput,
+    filter: ActivityFilterInput | None = None,
+    compare_to: Annotated[PeriodInput | None, strawberry.argument(
+        description="Another period: each row's `previous` then holds its figures over it "
+                    "(e.g. the previous month), from one more query for all areas.")] = None,
+) -> list[AreaCoverage]:
     """One row for every area of the level (zeros included), by code."""
     ctx = info.context
     p = period.checked(ctx.settings)
+    before = compare_to.checked(ctx.settings) if compare_to is not None else None
     f = await permissions.aggregates(ctx, checked_filter(filter, ctx.settings), level.value)
     async with ctx.db() as conn:
         rows = await aggregate(conn, level.value, p, f)
+        previous = {r.area_id: r for r in await aggregate(conn, level.value, before, f)} \
+            if before is not None else {}
     for r in rows:
         ctx.loaders.coverage.prime((r.area_id, level.value, p, f), r)
     k = permissions.min_staff(ctx)
-    return [AreaCoverage(data=r, level=level.value, period=p, filter=f, min_staff=k)
+    return [AreaCoverage(data=r, level=level.value, period=p, filter=f, min_staff=k,
+                         compared=previous.get(r.area_id), compare_period=before)
             for r in rows]
