@@ -56,9 +56,10 @@ def _int(raw: str, name: str, line: int, low: int, high: int) -> int:
 
 
 def parse_csv(data: str) -> list[PopulationRow]:
-    """The rows of a CSV with a header naming code, population and year (any order, other
-    columns ignored); every bad line is reported, with its line number."""
-    reader = csv.DictReader(io.StringIO(data))
+    """The rows of a CSV with a header naming code, population and year (any order, any case,
+    other columns ignored); every bad line is reported, with its line number."""
+    reader = csv.DictReader(io.StringIO(data.removeprefix("\ufeff")))
+    reader.fieldnames = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise BadInput(f"line 1: the header must name the columns {', '.join(COLUMNS)}; "
