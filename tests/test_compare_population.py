@@ -56,14 +56,14 @@ async def test_previous_is_null_without_compare_to(api: Api) -> None:
     assert data["coverage"] == [{"activities": 7, "previous": None}]
 
 
-async def _import(url: str, csv_text: str) -> int:
+async def import_population(url: str, csv_text: str) -> int:
     async with connect(url) as conn:
         return await population.import_rows(conn, population.parse_csv(csv_text))
 
 
 async def test_per_1000_from_the_latest_year_up_to_the_period_end(api: Api, db_url: str) -> None:
     # 2027 is after October 2026: the 2025 figure counts; K2 has none; K3 only a later one.
-    await _import(db_url, f"code,population,year\n{K1},5000,2025\n{K1},6000,2027\n"
+    await import_population(db_url, f"code,population,year\n{K1},5000,2025\n{K1},6000,2027\n"
                           f"{K3},8000,2027\n")
     rows = by_code((await api.data(compare_query(
         "KELURAHAN", ("2026-10-01", "2026-10-31"), ("2025-10-01", "2025-10-31"))))["coverage"])
@@ -78,8 +78,8 @@ async def test_per_1000_from_the_latest_year_up_to_the_period_end(api: Api, db_u
 
 
 async def test_a_reimport_replaces_a_figure(db_url: str) -> None:
-    await _import(db_url, f"code,year,population\n{K1},2026,5000\n")
-    await _import(db_url, f"\ufeffyear,population,code,note\n2026,4000,{K1},revised\n")
+    await import_population(db_url, f"code,year,population\n{K1},2026,5000\n")
+    await import_population(db_url, f"\ufeffyear,population,code,note\n2026,4000,{K1},revised\n")
     async with connect(db_url) as conn:
         assert await population.latest(conn, [await conn.scalar(
             text("SELECT id FROM areas WHERE code = :c"), {"c": K1})], 2026) != {}
@@ -107,7 +107,8 @@ def test_bad_population_files_name_the_line(csv_text: str, message: str) -> None
 
 async def test_an_unknown_code_refuses_the_whole_file(db_url: str) -> None:
     with pytest.raises(BadInput, match=r"line 3: unknown area code '35.78.99.9999'.*nothing"):
-        await _import(db_url, f"code,population,year\n{K1},5000,2025\n35.78.99.9999,10,2025\n")
+        await import_population(
+            db_url, f"code,population,year\n{K1},5000,2025\n35.78.99.9999,10,2025\n")
     async with connect(db_url) as conn:
         assert await conn.scalar(text("SELECT count(*) FROM area_population")) == 0
 
