@@ -50,7 +50,10 @@ class Query:
                                          description="An area by Kemendagri code.")
     areas: list[Area] = strawberry.field(resolver=list_areas, description="Areas, by code.")
     coverage: list[AreaCoverage] = strawberry.field(
-        resolver=coverage, description="One row for every area of the level, zeros included.")
+        resolver=coverage,
+        description="One row for every area of the level, zeros included. With `compareTo` (e.g. "
+                    "the previous month), each row's `previous` holds its figures over that "
+                    "period, from one more query for all areas.")
     coverage_series: list[AreaSeries] = strawberry.field(
         resolver=coverage_series,
         description="A trend: one series per area of the level (or of the filter's area), by "

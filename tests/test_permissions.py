@@ -35,6 +35,8 @@ FIELDS: dict[str, str] = {
     "areas": "{ areas(level: KECAMATAN) { code } }",
     "coverage": f"{{ coverage(level: CITY, period: {P}) {{ activities }} }}",
     "coverageMap": f"{{ coverageMap(level: CITY, period: {P}) }}",
+    "coverageSeries": f"{{ coverageSeries(level: CITY, period: {P}, bucket: WEEK) "
+                      "{ points { activities } } }",
     "hexbins": f"{{ hexbins(period: {P}, cellSizeMeters: 5000) }}",
     "reach": f"{{ reach(level: CITY, period: {P}, radiusMeters: 100) {{ activities }} }}",
     "gaps": f"{{ gaps(level: KECAMATAN, period: {P}, minActivities: 1) {{ activities }} }}",
@@ -56,8 +58,8 @@ FIELDS: dict[str, str] = {
     "resolveFlags": f"""mutation {{ resolveFlags(activityId: "{aid(1)}", decision: ACCEPTED,
         reason: "dicek") {{ id }} }}""",
 }
-AGGREGATES = {"area", "areas", "coverage", "coverageMap", "hexbins", "reach", "gaps", "units",
-              "serviceCategories", "indicators"}
+AGGREGATES = {"area", "areas", "coverage", "coverageMap", "coverageSeries", "hexbins", "reach",
+              "gaps", "units", "serviceCategories", "indicators"}
 RECORDS = {"nearestActivities", "activities", "activity", "staff", "recordActivity",
            "recordActivities"}
 ALLOWED = {
@@ -124,7 +126,8 @@ def test_the_rules_ask_a_token_everywhere_but_public_aggregates() -> None:
             permissions.check(rule, None, open_, name, "KECAMATAN")
             with pytest.raises(Unauthenticated):
                 permissions.check(rule, None, open_, name, "KELURAHAN")
-    assert {n for n, r in RULES.items() if r.public} == {"Query.coverage", "Query.coverageMap"}
+    assert {n for n, r in RULES.items() if r.public} == {"Query.coverage", "Query.coverageMap",
+                                                         "Query.coverageSeries"}
 
 
 @pytest.mark.parametrize("role", [None, *CALLERS])

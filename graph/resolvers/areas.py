@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import strawberry
-
 from geo import areas
 from geo.coverage import coverage as aggregate
 from geo.filters import parse_bbox
@@ -32,9 +28,7 @@ async def list_areas(info: Info, level: AreaLevel | None = None, parent_code: st
 async def coverage(
     info: Info, level: AreaLevel, period: PeriodInput,
     filter: ActivityFilterInput | None = None,
-    compare_to: Annotated[PeriodInput | None, strawberry.argument(
-        description="Another period: each row's `previous` then holds its figures over it "
-                    "(e.g. the previous month), from one more query for all areas.")] = None,
+    compare_to: PeriodInput | None = None,
 ) -> list[AreaCoverage]:
     """One row for every area of the level (zeros included), by code."""
     ctx = info.context
