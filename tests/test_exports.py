@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from geo.periods import Period
 from graph.export_formats import csv_chunks
 from graph.export_tables import TABLES, ExportQuery
-from tests.conftest import Api, ApiAs
+from tests.conftest import Api, ApiAs, serve, settings_for
 from tests.seed import K1, K3, KEC1, S1
 from tests.test_compare_population import FIGURES, import_population
 from tests.test_series import POINT, series_query
@@ -187,3 +187,15 @@ async def test_a_year_of_days_for_every_kelurahan_streams_in_bounded_memory(
     assert lines == 1 + 153 * 365
     assert size > PEAK_BOUND       # the whole file would not fit under the bound
     assert peak < PEAK_BOUND, f"peak {peak:,} bytes for {size:,} bytes of CSV"
+
+
+async def test_the_public_level_exports_without_a_token_and_suppresses_small_cells(
+        db_url: str) -> None:
+    async for public in serve(settings_for(db_url, public_level="KECAMATAN"), role=None):
+        args = {"level": "KECAMATAN", "from": "2026-10-01", "to": "2026-10-31"}
+        rows = {r[0]: r for r in parse_csv(
+            (await download(public.http, "coverage.csv", args)).content)[1:]}
+        assert rows[KEC1][4:6] == ["5", "3"]            # 3 distinct staff: shown (k = 3)
+        assert rows["35.78.02"][4:6] == ["1", ""]       # 1 staff member: suppressed
+        r = await download(public.http, "coverage.csv", {**args, "level": "KELURAHAN"})
+        assert (r.status_code, r.json()["error"]["code"]) == (401, "UNAUTHENTICATED")
