@@ -32,6 +32,7 @@ _START_OF = {
     "WEEK": "greatest(date_trunc('week', CAST({d} AS timestamp))::date, CAST(:d0 AS date))",
     "MONTH": "greatest(date_trunc('month', CAST({d} AS timestamp))::date, CAST(:d0 AS date))",
 }
+_UNIT = {"DAY": "day", "WEEK": "week", "MONTH": "month"}
 CHUNK_ROWS = 2000    # rows fetched at a time by `stream`
 
 
@@ -67,7 +68,8 @@ def buckets(period: Period, bucket: str) -> list[Period]:
     return out
 
 
-def _rollup_sql(outside: str, where: str, start_of: str) -> str:
+def _rollup_sql(outside: str, where: str, bucket: str) -> str:
+    start_of, unit = _START_OF[bucket], _UNIT[bucket]
     day_start = start_of.format(d="a.day")
     present_start = start_of.format(d="CAST(d.day AS date)")
     return f"""
@@ -78,12 +80,14 @@ def _rollup_sql(outside: str, where: str, start_of: str) -> str:
             GROUP BY 1, 2
         ),
         present AS (
-            -- Each day of presence within the period, then one row per staff, area and bucket.
-            SELECT DISTINCT a.staff_id, a.area_id, {present_start} AS b0
+            -- Each bucket a staff member was present in: the period's part of their days,
+            -- stepped through bucket by bucket (counted distinctly below).
+            SELECT a.staff_id, a.area_id, {present_start} AS b0
             FROM rollup_presence a
             CROSS JOIN LATERAL unnest(a.days * datemultirange(daterange(:d0, :d1, '[]'))) r
-            CROSS JOIN LATERAL generate_series(CAST(lower(r) AS timestamp),
-                CAST(upper(r) - 1 AS timestamp), interval '1 day') d(day)
+            CROSS JOIN LATERAL generate_series(
+                date_trunc('{unit}', CAST(lower(r) AS timestamp)),
+                CAST(upper(r) - 1 AS timestamp), interval '1 {unit}') d(day)
             WHERE a.days && daterange(:d0, :d1, '[]') AND {where}
         ),
         agg AS (
@@ -97,8 +101,8 @@ def _rollup_sql(outside: str, where: str, start_of: str) -> str:
         )"""
 
 
-def _base_sql(outside: str, where: str, start_of: str) -> str:
-    act_start = start_of.format(d="wib_day(a.started_at)")
+def _base_sql(outside: str, where: str, bucket: str) -> str:
+    act_start = _START_OF[bucket].format(d="wib_day(a.started_at)")
     return f"""
         act AS (
             SELECT a.area_id, a.staff_id, a.citizens_served, a.outcome_met, {act_start} AS b0
@@ -117,8 +121,7 @@ def series_sql(level: str, prep: Prepared, bucket: str) -> str:
     """Rows (area_id, start, end, activities, staff, citizens, outcomes_met) by area code, then
     start: every area in scope times every bucket (:b0, :b1 arrays of bucket bounds)."""
     outside = "(SELECT min(id) FROM lv)" if level == "CITY" else "NULL"
-    start_of = _START_OF[bucket]
-    parts = (_rollup_sql if prep.rollup else _base_sql)(outside, prep.where, start_of)
+    parts = (_rollup_sql if prep.rollup else _base_sql)(outside, prep.where, bucket)
     return f"""
         WITH lv AS ({scope_sql()}),
         b AS (SELECT * FROM unnest(CAST(:b0 AS date[]), CAST(:b1 AS date[])) AS b(b0, b1)),

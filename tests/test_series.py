@@ -3,19 +3,20 @@ period; buckets are WIB days, ISO weeks and calendar months clipped to the perio
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo import series
 from geo.coverage import coverage
 from geo.errors import BadInput
 from geo.filters import ActivityFilter
-from geo.periods import Period
+from geo.periods import WIB, Period
 from tests.conftest import Api, ApiAs
-from tests.seed import K1, K2, K3, KEC1, S1
+from tests.seed import K1, K2, K3, KEC1, KEC2, S1, S3, aid, inside
 
 # Mid-week and mid-month starts, around the seed's activities (30 Sep .. 10 Oct 2026, WIB).
 PERIODS = {
@@ -45,33 +46,60 @@ def _figures(row: Any) -> tuple[int, int, int, int]:
     return row.activities, row.staff, row.citizens, row.outcomes_met
 
 
+async def check_points(conn: AsyncConnection, level: str, period: Period, bucket: str,
+                       f: ActivityFilter | None, rollups: bool) -> int:
+    """Every point equals coverage over its bucket alone; the points sum to the period.
+    Returns the activities seen, so a caller can tell the comparison was not of zeros."""
+    points = await series.series(conn, level, period, bucket, f, rollups=rollups)
+    cuts = series.buckets(period, bucket)
+    whole = {r.area_id: r for r in await coverage(conn, level, period, f, rollups=rollups)}
+    assert len(points) == len(whole) * len(cuts)
+    by_bucket = {cut.start: {r.area_id: r for r in
+                             await coverage(conn, level, cut, f, rollups=rollups)}
+                 for cut in cuts}
+    sums: dict[int, list[int]] = {}
+    for p in points:
+        assert Period(p.start, p.end) in cuts
+        assert _figures(p) == _figures(by_bucket[p.start][p.area_id]), p
+        total = sums.setdefault(p.area_id, [0, 0, 0])
+        for i, v in enumerate((p.activities, p.citizens, p.outcomes_met)):
+            total[i] += v
+    for area_id, row in whole.items():
+        assert sums[area_id] == [row.activities, row.citizens, row.outcomes_met]
+    return sum(p.activities for p in points)
+
+
 @pytest.mark.parametrize("rollups", [True, False], ids=["rollups", "base"])
 @pytest.mark.parametrize("bucket", list(PERIODS))
 @pytest.mark.parametrize("level", ["KELURAHAN", "KECAMATAN", "CITY"])
 async def test_each_point_is_coverage_over_its_bucket(conn: AsyncConnection, level: str,
                                                       bucket: str, rollups: bool) -> None:
-    period = PERIODS[bucket]
-    for name, f in FILTERS.items():
-        points = await series.series(conn, level, period, bucket, f, rollups=rollups)
-        cuts = series.buckets(period, bucket)
-        whole = {r.area_id: r for r in await coverage(conn, level, period, f, rollups=rollups)}
-        assert len(points) == len(whole) * len(cuts), name
-        by_bucket = {}
-        for cut in cuts:
-            by_bucket[cut.start] = {r.area_id: r for r in
-                                    await coverage(conn, level, cut, f, rollups=rollups)}
-        sums: dict[int, list[int]] = {}
-        for p in points:
-            alone = by_bucket[p.start][p.area_id]
-            assert Period(p.start, p.end) in cuts
-            assert _figures(p) == _figures(alone), (name, p)
-            total = sums.setdefault(p.area_id, [0, 0, 0])
-            for i, v in enumerate((p.activities, p.citizens, p.outcomes_met)):
-                total[i] += v
-        for area_id, row in whole.items():
-            assert sums[area_id] == [row.activities, row.citizens, row.outcomes_met], name
-    seen = sum(p.activities for p in await series.series(conn, level, period, bucket, None))
-    assert seen > 0     # the periods hold the seed's activities: the test compares something
+    seen = [await check_points(conn, level, PERIODS[bucket], bucket, f, rollups)
+            for f in FILTERS.values()]
+    assert seen[0] > 0     # the periods hold the seed's activities: the test compares something
+
+
+async def test_presence_over_consecutive_days_across_week_and_month_ends(
+        conn: AsyncConnection) -> None:
+    """Runs of days (one presence range) that cross a Monday and the 1st, cut by the period."""
+    lon, lat = inside(K3)
+    days = [date(2026, 9, 26) + timedelta(days=i) for i in range(10)]    # Sat 26 Sep .. 5 Oct
+    for i, d in enumerate(days):
+        for n, staff in enumerate((S3, S1) if i % 3 else (S3,)):
+            await conn.execute(text("""
+                INSERT INTO activities (id, staff_id, category_code, started_at, geom,
+                                        citizens_served, outcome_met)
+                VALUES (:id, :s, 'LAYANAN', :t, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+                        2, true)"""),
+                {"id": aid(100 + 2 * i + n), "s": staff, "lon": lon, "lat": lat,
+                 "t": datetime.combine(d, time(23, 30), WIB)})
+    await conn.commit()
+    for bucket in PERIODS:
+        for rollups in (True, False):
+            for level in ("KELURAHAN", "KECAMATAN"):
+                period = Period(date(2026, 9, 27), date(2026, 10, 4))
+                assert await check_points(conn, level, period, bucket,
+                                          ActivityFilter(area_code=KEC2), rollups) > 0
 
 
 POINT = "start end activities citizensServed outcomesMet distinctStaff"
