@@ -56,7 +56,7 @@ class Attainment:
         return self.actual >= self.target
 
 
-def _scope() -> str:
+def scope_sql() -> str:
     """Areas of :level that a query covers: all, or those on the path of :scope_area."""
     return """SELECT id FROM areas WHERE level = :level AND (CAST(:scope_area AS integer) IS NULL
         OR id IN (SELECT descendant_id FROM area_closure WHERE ancestor_id = :scope_area)
@@ -122,7 +122,7 @@ async def _indicator_units(conn: AsyncConnection, f: ActivityFilter) -> frozense
     return units
 
 
-def _to_level(source: str, outside: str) -> str:
+def to_level(source: str, outside: str) -> str:
     """Join rows of `source` (with an area_id) to the area of the level that contains them."""
     return f"""FROM {source}
             LEFT JOIN area_closure c
@@ -143,7 +143,7 @@ def _figures(staff: str) -> str:
 
 def _rollup_coverage_sql(outside: str, where: str) -> str:
     return f"""
-        WITH lv AS ({_scope()}),
+        WITH lv AS ({scope_sql()}),
         days AS (
             SELECT a.area_id, sum(a.activities)::bigint AS n, sum(a.met)::bigint AS met,
                    sum(a.citizens)::bigint AS citizens, max(a.last_at) AS last_at
@@ -157,11 +157,11 @@ def _rollup_coverage_sql(outside: str, where: str) -> str:
         agg AS (
             SELECT lv.id, sum(days.n)::bigint AS n, sum(days.citizens)::bigint AS citizens,
                    sum(days.met)::bigint AS met, max(days.last_at) AS last_at
-            {_to_level("days", outside)} GROUP BY lv.id
+            {to_level("days", outside)} GROUP BY lv.id
         ),
         staff AS (
             SELECT lv.id, count(DISTINCT present.staff_id) AS staff
-            {_to_level("present", outside)} GROUP BY lv.id
+            {to_level("present", outside)} GROUP BY lv.id
         )
         SELECT {_figures("staff.staff")}
         FROM areas x JOIN lv ON lv.id = x.id LEFT JOIN agg ON agg.id = x.id
@@ -179,7 +179,7 @@ def coverage_sql(level: str, prep: Prepared) -> str:
     if prep.rollup:
         return _rollup_coverage_sql(outside, where)
     return f"""
-        WITH lv AS ({_scope()}),
+        WITH lv AS ({scope_sql()}),
         act AS (
             SELECT a.area_id, a.staff_id, a.citizens_served, a.outcome_met, a.started_at
             FROM activities a WHERE a.started_at >= :t0 AND a.started_at < :t1 AND {where}
@@ -188,7 +188,7 @@ def coverage_sql(level: str, prep: Prepared) -> str:
             SELECT lv.id, count(*) AS n, count(DISTINCT act.staff_id) AS staff,
                    sum(act.citizens_served) AS citizens,
                    count(*) FILTER (WHERE act.outcome_met) AS met, max(act.started_at) AS last_at
-            {_to_level("act", outside)}
+            {to_level("act", outside)}
             GROUP BY lv.id
         )
         SELECT {_figures("agg.staff")}
@@ -218,7 +218,7 @@ def attainment_sql(prep: Prepared) -> str:
               AND a.outcome_code IN (SELECT indicator_code FROM tg)
             GROUP BY 1, 2, 3"""
     return f"""
-        WITH lv AS ({_scope()}),
+        WITH lv AS ({scope_sql()}),
         tg AS (
             SELECT t.id, t.indicator_code, t.area_id, t.target_value, t.period,
                    t.period * daterange(:d0, :d1, '[]') AS overlap

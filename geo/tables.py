@@ -176,3 +176,10 @@ rollup_presence = Table(
     Column("category_code", Text, nullable=False),
     Column("days", DATEMULTIRANGE, nullable=False),
 )
+
+area_population = Table(
+    "area_population", metadata,
+    Column("area_id", Integer, ForeignKey("areas.id"), primary_key=True),
+    Column("year", SmallInteger, primary_key=True),
+    Column("population", Integer, nullable=False),
+)

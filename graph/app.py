@@ -16,7 +16,7 @@ from geo import migrate
 from geo.db import create_engine, schema_revision
 from geo.plausibility import configure_engine
 from geo.settings import Settings
-from graph import limits, permissions, tiles
+from graph import exports, limits, permissions, tiles
 from graph.auth import Verifier
 from graph.middleware import BodySizeLimit
 from graph.schema import build_schema
@@ -69,6 +69,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *tiles.routes,
+        *exports.routes,
         *web_routes(),
     ]
     permissions.check_routes(routes)

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo import cluster, migrate, roster
+from geo import cluster, migrate, population, roster
 from geo.boundaries import import_areas
 from geo.database import ensure_database, private_cluster
 from geo.db import connect
@@ -45,8 +45,11 @@ areas_app = typer.Typer(help="Administrative boundaries.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff: who works in which unit.", no_args_is_help=True)
 units_app = typer.Typer(help="Units (OPD, kecamatan, ...) and how they nest.", no_args_is_help=True)
+population_app = typer.Typer(help="Population by area and year (optional city data).",
+                             no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(areas_app, name="areas")
+areas_app.add_typer(population_app, name="population")
 app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
 app.add_typer(units_app, name="units")
@@ -126,6 +129,18 @@ def areas_import(files: Annotated[list[Path], typer.Argument(exists=True, dir_ok
         console.print(f"[yellow]repaired[/] {escape(note)}")
     console.print(f"[green]imported[/] {report.inserted} new, {report.updated} updated areas; "
                   f"{report.reassigned_activities} activities re-assigned")
+
+
+@population_app.command("import")
+def population_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+) -> None:
+    """Import population figures from a UTF-8 CSV with columns code, population, year (one row
+    per area and year; an existing figure is replaced), all or nothing."""
+    s = Settings.from_env()
+    _migrate(s)
+    count = _with_db(s, lambda conn: population.import_file(conn, file))
+    console.print(f"[green]imported[/] {count} population figures")
 
 
 def _load_demo(s: Settings, activities: int, seed: int, until: date | None) -> int:

@@ -10,7 +10,9 @@ priced before it runs, from the document alone (validation is cached per documen
   when no level is given), `children` by the mean number of areas inside one area of its level
   (31, 4.9, 0), the lists of a connection (any field taking `first`, such as `activities`) by
   `first` (50 when not given), `nearestActivities` by `limit`, `recordActivities` by the number
-  of inputs, any other list by 10;
+  of inputs, `coverageSeries` by its areas and each series' `points` by the buckets of the
+  period (a period given by a variable: as many as max_period_days can hold), any other list
+  by 10;
 - a geometry costs 1 per 10 vertices, from the mean vertex counts of the shipped boundaries per
   level and zoom band (`Area.geometry`, `coverageMap`), and `hexbins` 1.7 per hexagon (the
   feature and its 7 vertices) for as many hexagons of that edge as the city holds (at most
@@ -28,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from graphql import (
@@ -49,7 +52,9 @@ from graphql import (
 )
 
 from geo.nearest import MAX_LIMIT
+from geo.periods import Period
 from geo.planner import MAX_CELLS, MIN_CELL_M
+from geo.series import BUCKETS, buckets
 from geo.shapes import BANDS, FINEST, MAX_ZOOM, band_for_zoom
 from graph.resolvers.pagination import DEFAULT_FIRST
 
@@ -97,6 +102,7 @@ class Caps:
 
     max_first: int
     max_batch: int
+    max_period_days: int
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,25 @@ def _geometry(f: Field) -> Priced:
     return 0, f.scope, _geometry_cost(f.scope.level, _band(f.get("zoom"), FULL))
 
 
+def _buckets(f: Field) -> float:
+    """Points per series: exact for a literal period and bucket, else the most any may have."""
+    period, bucket = f.get("period"), f.get("bucket")
+    longest = f.caps.max_period_days
+    try:
+        days = Period(date.fromisoformat(period["from"]), date.fromisoformat(period["to"]))
+    except (TypeError, KeyError, ValueError):
+        # Clipped ends add a partial bucket on each side.
+        return {"WEEK": longest // 7 + 2, "MONTH": longest // 28 + 2}.get(bucket, longest)
+    if not 1 <= days.days <= longest or bucket not in BUCKETS:
+        return 0    # refused at run time, saying why
+    return len(buckets(days, bucket))
+
+
+def _series(f: Field) -> Priced:
+    level = _level(f)
+    return LEVELS[level].count, Scope(level, page=_buckets(f)), 0
+
+
 def _coverage_map(f: Field) -> Priced:
     level = _level(f)
     features = LEVELS[level].count
@@ -228,6 +253,7 @@ RULES: dict[str, Rule] = {
     "Query.reach": _per_level,
     "Query.gaps": _per_level,
     "Query.coverageMap": _coverage_map,
+    "Query.coverageSeries": _series,
     "Query.hexbins": _hexbins,
     "Query.nearestActivities": _nearest,
     "Mutation.recordActivities": _batch,
@@ -236,6 +262,7 @@ RULES: dict[str, Rule] = {
     "Area.coverage": _same_area,
     "Area.geometry": _geometry,
     "AreaCoverage.area": _same_area,
+    "AreaSeries.area": _same_area,
     "AreaReach.area": _same_area,
     "AreaGap.area": _same_area,
     "Activity.area": lambda f: (1, Scope("KELURAHAN"), 0),

@@ -93,7 +93,8 @@ def guard_rule(settings: Settings) -> type[ValidationRule]:
     can be exponential in the text; so they run only on a document whose unfolded size is
     within max_tokens (the token budget, applied to the query as it will be executed).
     """
-    caps = Caps(max_first=settings.max_first, max_batch=settings.max_batch)
+    caps = Caps(max_first=settings.max_first, max_batch=settings.max_batch,
+                max_period_days=settings.max_period_days)
     strawberry_rules = [
         (depth_validator(settings.max_depth, None), "max_depth", settings.max_depth),
         (aliases_validator(settings.max_aliases), "max_aliases", settings.max_aliases),

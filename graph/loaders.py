@@ -15,7 +15,17 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from geo import activities, areas, coverage, nearest, people, plausibility, shapes, targets
+from geo import (
+    activities,
+    areas,
+    coverage,
+    nearest,
+    people,
+    plausibility,
+    population,
+    shapes,
+    targets,
+)
 from geo.coverage import Attainment, Coverage
 from geo.filters import ActivityFilter
 from geo.periods import Period
@@ -27,6 +37,7 @@ G = TypeVar("G")
 CoverageKey = tuple[int, str, Period, ActivityFilter | None]
 TargetsKey = tuple[int, Period]
 DistanceKey = tuple[int, float, float]  # area id, lon, lat
+PopulationKey = tuple[int, int]         # area id, year
 
 
 def _by_key(engine: AsyncEngine, fetch: Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]],
@@ -82,6 +93,12 @@ async def _distances(conn: AsyncConnection, point: tuple[float, float],
     return {k: found.get(k[0]) for k in keys}
 
 
+async def _population(conn: AsyncConnection, year: int,
+                      keys: list[PopulationKey]) -> dict[PopulationKey, int | None]:
+    found = await population.latest(conn, [k[0] for k in keys], year)
+    return {k: found.get(k[0]) for k in keys}
+
+
 @dataclass
 class Loaders:
     engine: AsyncEngine
@@ -99,6 +116,7 @@ class Loaders:
     activity: DataLoader[uuid.UUID, activities.ActivityRow | None] = field(init=False)
     reviews: DataLoader[uuid.UUID, list[plausibility.ReviewRow] | None] = field(init=False)
     distance: DataLoader[DistanceKey, float | None] = field(init=False)
+    population: DataLoader[PopulationKey, int | None] = field(init=False)
 
     def __post_init__(self) -> None:
         e = self.engine
@@ -115,6 +133,7 @@ class Loaders:
         self.activity = _by_key(e, activities.by_ids)
         self.reviews = _by_key(e, plausibility.reviews_for, list)
         self.distance = _grouped(e, lambda k: k[1:], _distances, lambda: None)
+        self.population = _grouped(e, lambda k: k[1], _population, lambda: None)
 
     def prime_areas(self, rows: Sequence[areas.AreaRow]) -> None:
         """Areas already read need not be read again by id or code."""

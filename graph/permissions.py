@@ -2,9 +2,10 @@
 
 Two layers, both here:
 
-- A rule for every root field (`RULES`), every tile layer (`TILE_RULES`) and every route
-  (`ROUTES`), checked before anything runs. `protect()` puts a `Guard` on every root field of
-  the schema, and a field without a rule is refused, so no field can be added unprotected.
+- A rule for every root field (`RULES`; the exports use their field's), every tile layer
+  (`TILE_RULES`) and every route (`ROUTES`), checked before anything runs. `protect()` puts a
+  `Guard` on every root field of the schema, and a field without a rule is refused, so no
+  field can be added unprotected.
 - Scoping inside the resolvers, for what a rule cannot say alone: `records()` narrows reads of
   individual activities (staff: their own; supervisors: the staff of their unit and every unit
   below it), `aggregates()` narrows figures (staff and supervisors: their unit's subtree, with
@@ -65,6 +66,7 @@ RULES: dict[str, Rule] = {
     "Query.areas": Rule(EVERYONE, reference=True),
     "Query.coverage": Rule(EVERYONE, public=True),
     "Query.coverageMap": Rule(EVERYONE, public=True),
+    "Query.coverageSeries": Rule(EVERYONE, public=True),
     "Query.hexbins": Rule(EVERYONE),
     "Query.reach": Rule(EVERYONE),
     "Query.gaps": Rule(EVERYONE),
@@ -101,6 +103,7 @@ ROUTES: dict[str, str] = {
     "/graphql": "RULES",                        # the schema (introspection) is public
     "/tiles/{layer}.json": "TILE_RULES",
     "/tiles/{layer}/{z}/{x}/{y}.mvt": "TILE_RULES",
+    "/export/{name}.{fmt}": "RULES",            # each export has its GraphQL field's rule
 }
 
 

@@ -35,6 +35,7 @@ from graph.resolvers.planner import (
     reach,
 )
 from graph.resolvers.review import flagged_activities, resolve_flags
+from graph.resolvers.series import AreaSeries, coverage_series
 from graph.resolvers.team import team
 from graph.scalars import SCALARS, GeoJSON
 from graph.types import (
@@ -57,7 +58,16 @@ class Query:
                                          description="An area by Kemendagri code.")
     areas: list[Area] = strawberry.field(resolver=list_areas, description="Areas, by code.")
     coverage: list[AreaCoverage] = strawberry.field(
-        resolver=coverage, description="One row for every area of the level, zeros included.")
+        resolver=coverage,
+        description="One row for every area of the level, zeros included. With `compareTo` (e.g. "
+                    "the previous month), each row's `previous` holds its figures over that "
+                    "period, from one more query for all areas.")
+    coverage_series: list[AreaSeries] = strawberry.field(
+        resolver=coverage_series,
+        description="A trend: one series per area of the level (or of the filter's area), by "
+                    "code, one point per bucket of the period, empty buckets included. Each "
+                    "point equals `coverage` over its days alone, and the points' activities, "
+                    "citizensServed and outcomesMet sum to the whole period's.")
     coverage_map: GeoJSON = strawberry.field(
         resolver=coverage_map,
         description="A choropleth: a GeoJSON FeatureCollection, one Feature per area of the level "

@@ -16,6 +16,7 @@ from geo.filters import ActivityFilter
 from geo.people import StaffRow, UnitRow
 from geo.periods import WIB, Period
 from geo.plausibility import ReviewRow
+from geo.population import per_1000
 from geo.shapes import band_for_zoom
 from geo.targets import TargetRow
 from geo.team import Performance, StaffAttainment
@@ -148,19 +149,16 @@ class TargetAttainment:
         return self.row.met
 
 
-@strawberry.type
-class AreaCoverage:
-    data: strawberry.Private[Coverage]
-    level: strawberry.Private[str]
-    period: strawberry.Private[Period]
-    filter: strawberry.Private[ActivityFilter | None]
-    min_staff: strawberry.Private[int]     # fewer distinct staff: identifying figures are null
+PER_1000 = ("per 1000 residents, from the area's own population figure of the latest year up "
+            "to the period's end year (`jangkau areas population import`); null where there is "
+            "none.")
 
-    @strawberry.field
-    async def area(self, info: Info) -> Area:
-        row = await info.context.loaders.area.load(self.data.area_id)
-        assert row is not None
-        return Area(row=row)
+
+@strawberry.type(description="An area's figures over one period.")
+class CoverageFigures:
+    data: strawberry.Private[Coverage]
+    period: strawberry.Private[Period]
+    min_staff: strawberry.Private[int]     # fewer distinct staff: identifying figures are null
 
     @strawberry.field
     def activities(self) -> int:
@@ -192,6 +190,39 @@ class AreaCoverage:
     @strawberry.field
     def activities_per_km2(self) -> float:
         return round(self.data.per_km2, 6)
+
+    @strawberry.field(description=f"Activities {PER_1000}")
+    async def activities_per1000(self, info: Info) -> float | None:
+        people = await info.context.loaders.population.load(
+            (self.data.area_id, self.period.end.year))
+        return per_1000(self.data.activities, people)
+
+    @strawberry.field(description=f"Citizens served {PER_1000}")
+    async def citizens_served_per1000(self, info: Info) -> float | None:
+        people = await info.context.loaders.population.load(
+            (self.data.area_id, self.period.end.year))
+        return per_1000(self.data.citizens, people)
+
+
+@strawberry.type
+class AreaCoverage(CoverageFigures):
+    level: strawberry.Private[str]
+    filter: strawberry.Private[ActivityFilter | None]
+    compared: strawberry.Private[Coverage | None] = None
+    compare_period: strawberry.Private[Period | None] = None
+
+    @strawberry.field
+    async def area(self, info: Info) -> Area:
+        row = await info.context.loaders.area.load(self.data.area_id)
+        assert row is not None
+        return Area(row=row)
+
+    @strawberry.field(description="The same figures over `compareTo`; null without it.")
+    def previous(self) -> CoverageFigures | None:
+        if self.compared is None or self.compare_period is None:
+            return None
+        return CoverageFigures(data=self.compared, period=self.compare_period,
+                               min_staff=self.min_staff)
 
     @strawberry.field(description="Attainment of each target overlapping the period.")
     async def attainment(self, info: Info) -> list[TargetAttainment]:

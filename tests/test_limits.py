@@ -159,9 +159,10 @@ async def test_the_cost_limit_is_configurable(served: Any) -> None:
     assert err["message"].startswith("the operation costs 933, more than max_cost = 900")
 
 
-def price(query: str, max_first: int = 500, max_batch: int = 1_000) -> float:
+def price(query: str, max_first: int = 500, max_batch: int = 1_000,
+          max_period_days: int = 400) -> float:
     costs: list[float] = []
-    caps = Caps(max_first=max_first, max_batch=max_batch)
+    caps = Caps(max_first=max_first, max_batch=max_batch, max_period_days=max_period_days)
 
     class Collect(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
@@ -208,6 +209,16 @@ P = '{from: "2026-10-01", to: "2026-10-31"}'
     ("{ units { code } }", 10),
     ("{ units { ...U } } fragment U on Unit { parent { code } }", 10 * 2),
     ("{ __schema { types { name fields { name } } } }", 0),
+    # a series: its areas x (1 + its buckets); October by ISO week is 5 clipped weeks
+    (f"{{ coverageSeries(level: KELURAHAN, period: {P}, bucket: WEEK) {{ points {{ start }} }} }}",
+     153 * (1 + 5)),
+    (f"{{ coverageSeries(level: CITY, period: {P}, bucket: DAY) {{ area {{ code }} "
+     "points { activities } } }", 1 * (1 + 1 + 31)),
+    # a variable period counts as the longest (400 days); a variable bucket as DAY
+    ("query($p: Period!) { coverageSeries(level: CITY, period: $p, bucket: MONTH) "
+     "{ points { start } } }", 1 * (1 + 400 // 28 + 2)),
+    ("query($p: Period!, $b: Bucket!) { coverageSeries(level: KECAMATAN, period: $p, "
+     "bucket: $b) { points { start } } }", 31 * (1 + 400)),
 ])
 def test_cost_model(query: str, cost: float) -> None:
     assert price(query) == pytest.approx(cost)

@@ -35,6 +35,8 @@ FIELDS: dict[str, str] = {
     "areas": "{ areas(level: KECAMATAN) { code } }",
     "coverage": f"{{ coverage(level: CITY, period: {P}) {{ activities }} }}",
     "coverageMap": f"{{ coverageMap(level: CITY, period: {P}) }}",
+    "coverageSeries": f"{{ coverageSeries(level: CITY, period: {P}, bucket: WEEK) "
+                      "{ points { activities } } }",
     "hexbins": f"{{ hexbins(period: {P}, cellSizeMeters: 5000) }}",
     "reach": f"{{ reach(level: CITY, period: {P}, radiusMeters: 100) {{ activities }} }}",
     "gaps": f"{{ gaps(level: KECAMATAN, period: {P}, minActivities: 1) {{ activities }} }}",
@@ -60,8 +62,8 @@ FIELDS: dict[str, str] = {
     "setUnitOffice": """mutation { setUnitOffice(unitCode: "DINKES",
         location: {type: "Point", coordinates: [112.73, -7.26]}) { code } }""",
 }
-AGGREGATES = {"area", "areas", "coverage", "coverageMap", "hexbins", "reach", "gaps", "units",
-              "serviceCategories", "indicators", "lastActivityDate"}
+AGGREGATES = {"area", "areas", "coverage", "coverageMap", "coverageSeries", "hexbins", "reach",
+              "gaps", "units", "serviceCategories", "indicators", "lastActivityDate"}
 RECORDS = {"nearestActivities", "activities", "activity", "staff", "recordActivity",
            "recordActivities"}
 ALLOWED = {
@@ -134,7 +136,7 @@ def test_the_rules_ask_a_token_everywhere_but_public_aggregates() -> None:
             with pytest.raises(Unauthenticated):
                 permissions.check(rule, None, open_, name, "CITY")
     assert {n for n, r in RULES.items() if r.public} == \
-        {"Query.coverage", "Query.coverageMap", "Query.lastActivityDate"}
+        {"Query.coverage", "Query.coverageMap", "Query.coverageSeries", "Query.lastActivityDate"}
     assert {n for n, r in RULES.items() if r.reference} == \
         {"Query.areas", "Query.units", "Query.serviceCategories", "Query.indicators"}
 

@@ -22,8 +22,12 @@ def test_schema_has_the_contracted_roots() -> None:
         "area(code: String!): Area",
         "areas(level: AreaLevel = null, parentCode: String = null, bbox: [Float!] = null): "
         "[Area!]!",
-        "coverage(level: AreaLevel!, period: Period!, filter: ActivityFilter = null): "
-        "[AreaCoverage!]!",
+        "coverage(level: AreaLevel!, period: Period!, filter: ActivityFilter = null, "
+        "compareTo: Period = null): [AreaCoverage!]!",
+        "coverageSeries(level: AreaLevel!, period: Period!, bucket: Bucket!, "
+        "filter: ActivityFilter = null): [AreaSeries!]!",
+        "enum Bucket {",
+        "previous: CoverageFigures",
         "activities(filter: ActivityFilter = null, first: Int = null, after: String = null): "
         "ActivityConnection!",
         "activity(id: ID!): Activity",

@@ -25,16 +25,23 @@ async def list_areas(info: Info, level: AreaLevel | None = None, parent_code: st
     return [Area(row=r) for r in rows]
 
 
-async def coverage(info: Info, level: AreaLevel, period: PeriodInput,
-                   filter: ActivityFilterInput | None = None) -> list[AreaCoverage]:
+async def coverage(
+    info: Info, level: AreaLevel, period: PeriodInput,
+    filter: ActivityFilterInput | None = None,
+    compare_to: PeriodInput | None = None,
+) -> list[AreaCoverage]:
     """One row for every area of the level (zeros included), by code."""
     ctx = info.context
     p = period.checked(ctx.settings)
+    before = compare_to.checked(ctx.settings) if compare_to is not None else None
     f = await permissions.aggregates(ctx, checked_filter(filter, ctx.settings), level.value)
     async with ctx.db() as conn:
         rows = await aggregate(conn, level.value, p, f)
+        previous = {r.area_id: r for r in await aggregate(conn, level.value, before, f)} \
+            if before is not None else {}
     for r in rows:
         ctx.loaders.coverage.prime((r.area_id, level.value, p, f), r)
     k = permissions.min_staff(ctx, f)
-    return [AreaCoverage(data=r, level=level.value, period=p, filter=f, min_staff=k)
+    return [AreaCoverage(data=r, level=level.value, period=p, filter=f, min_staff=k,
+                         compared=previous.get(r.area_id), compare_period=before)
             for r in rows]
