@@ -1,4 +1,5 @@
-"""HTTP-level guards, before any route reads a byte: the request body size cap.
+"""HTTP-level guards, before any route reads a byte: the request body size cap, and the time
+bounds of reading the body and of answering.
 
 A body over `max_body_bytes` (JANGKAU_MAX_BODY_BYTES, 1 MiB by default) is refused with 413 and
 a GraphQL-shaped JSON error coded LIMIT_EXCEEDED, whether it announces its length
@@ -8,9 +9,17 @@ passes the cap, before the route sees the body).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from geo.errors import DatabaseUnavailable, JangkauError
+from graph.edge import error_response, log_outage
+
+log = logging.getLogger("jangkau.edge")
 
 
 class _TooLarge(Exception):
@@ -60,3 +69,70 @@ class BodySizeLimit:
             if started:  # a route that answers before reading its body: nothing left to say
                 raise
             await self._refusal()(scope, receive, send)
+
+
+class _SlowBody(Exception):
+    """Raised from `receive` when the body does not arrive within its time limit."""
+
+
+class Deadlines:
+    """Every request is answered within `request_s` of its body having arrived in full, and a
+    body must arrive within `body_s` (a slow client is answered 408 and let go).
+
+    The request bound is the last resort, for a database that stops answering altogether:
+    connect, pool and statement timeouts end the common cases sooner and more precisely. Its
+    answer is DATABASE_UNAVAILABLE with 503 and Retry-After.
+    """
+
+    def __init__(self, app: ASGIApp, request_s: float, body_s: float) -> None:
+        self.app = app
+        self.request_s = request_s
+        self.body_s = body_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        body_by = loop.time() + self.body_s
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        bound = asyncio.timeout(self.request_s)
+
+        async def timed() -> Message:
+            bound.reschedule(None)      # reading the body has its own limit
+            try:
+                async with asyncio.timeout_at(body_by):
+                    message = await receive()
+            except TimeoutError:
+                raise _SlowBody from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                bound.reschedule(loop.time() + self.request_s)
+            return message
+
+        try:
+            async with bound:
+                await self.app(scope, timed, watched)
+            return
+        except _SlowBody:
+            refusal = JangkauError(f"the request body did not arrive within {self.body_s:g} s "
+                                   "(JANGKAU_BODY_TIMEOUT_S)", code="BAD_REQUEST")
+            log.debug("slow client: %s %s", scope["method"], scope["path"])
+            status = 408
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            refusal = DatabaseUnavailable(
+                f"no answer within the request bound of {self.request_s:g} s "
+                "(JANGKAU_REQUEST_TIMEOUT_S): the database is not answering; retry in a "
+                "few seconds (resending a record mutation is safe)")
+            log_outage(f"{scope['method']} {scope['path']}", refusal)
+            status = 503
+        if not started:
+            await error_response(refusal, path=scope["path"], status=status)(
+                scope, receive, send)
