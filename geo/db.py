@@ -89,11 +89,25 @@ def _client_errors(statement_timeout_ms: int) -> Callable[[ExceptionContext], No
         if state == NOT_IN_REPERTOIRE:
             # Only a value the client sent can hold NUL: PostgreSQL text cannot.
             raise BadInput("text must not contain NUL characters (\\u0000)") from None
-        outage = unavailable(err)
+        outage = unavailable(err) or _lost(ctx)
         if outage is not None:
+            ctx.is_disconnect = True    # the pool drops this connection
             raise outage from None
 
     return handle
+
+
+def _lost(ctx: ExceptionContext) -> DatabaseUnavailable | None:
+    """A connection the server closed under us (a shutdown's FATAL arrives between statements,
+    and the driver then fails the next one with an internal error)."""
+    try:
+        driver = ctx.connection.connection.driver_connection if ctx.connection else None
+    except exc.SQLAlchemyError:
+        return None
+    if ctx.is_disconnect or (driver is not None and driver.is_closed()):
+        return DatabaseUnavailable("the database is unavailable (the connection was closed): "
+                                   "retry in a few seconds; resending a record mutation is safe")
+    return None
 
 
 def unavailable(error: BaseException) -> DatabaseUnavailable | None:

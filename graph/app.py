@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,7 +20,7 @@ from graph import limits, permissions, tiles
 from graph.auth import Verifier
 from graph.edge import Authenticate, Edge, headers_for
 from graph.logs import RequestLog
-from graph.middleware import BodySizeLimit, Deadlines
+from graph.middleware import BodySizeLimit, Deadlines, bounded
 from graph.schema import build_schema
 from graph.view import GraphQLView
 from graph.web import web_routes
@@ -36,11 +35,14 @@ async def readyz(request: Request) -> JSONResponse:
     """The database answers and is migrated to the revision this code expects; within
     JANGKAU_READY_TIMEOUT_S whatever the database does (a frozen one is not ready)."""
     limit = request.app.state.settings.ready_timeout_s
+
+    async def probe() -> str | None:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            return await schema_revision(conn)
+
     try:
-        async with asyncio.timeout(limit):
-            async with request.app.state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-                revision = await schema_revision(conn)
+        revision = await bounded(probe(), limit)
     except TimeoutError:
         return JSONResponse({"status": "unavailable", "reason": f"no answer within {limit:g} s"},
                             status_code=503, headers=headers_for("DATABASE_UNAVAILABLE"))

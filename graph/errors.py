@@ -90,12 +90,14 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
 
 def log_unexpected(errors: list[GraphQLError]) -> None:
     """Bugs with their trace; an outage of the database in one line (it is not a bug)."""
+    outage_logged = False
     for error in errors:
         code = code_of(error)
-        if code == "DATABASE_UNAVAILABLE":
+        if code == "DATABASE_UNAVAILABLE" and not outage_logged:
             refusal = refusal_of(error)
             log.warning("database unavailable at %s: %s", error.path,
                         refusal.message if refusal else error.message)
+            outage_logged = True     # one line a request, however many fields it failed
         elif code == "INTERNAL_SERVER_ERROR":
             original = error.original_error
             exc_info = ((type(original), original, original.__traceback__)

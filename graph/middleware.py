@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from asyncio import FIRST_COMPLETED
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -20,6 +23,7 @@ from geo.errors import DatabaseUnavailable, JangkauError
 from graph.edge import error_response, log_outage
 
 log = logging.getLogger("jangkau.edge")
+T = TypeVar("T")
 
 
 class _TooLarge(Exception):
@@ -75,13 +79,42 @@ class _SlowBody(Exception):
     """Raised from `receive` when the body does not arrive within its time limit."""
 
 
+_abandoned: set[asyncio.Task[Any]] = set()
+
+
+def abandon(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` without waiting for it: against a frozen database its clean-up (a
+    rollback on the way back to the pool) waits for the driver's own timeout, and the client
+    has been answered already. Kept referenced until done, its outcome read and dropped."""
+    task.cancel()
+    _abandoned.add(task)
+
+    def reap(done: asyncio.Task[Any]) -> None:
+        _abandoned.discard(done)
+        if not done.cancelled():
+            done.exception()
+
+    task.add_done_callback(reap)
+
+
+async def bounded(work: Awaitable[T], seconds: float) -> T:
+    """`work`'s result, or TimeoutError after `seconds`, without waiting for it to unwind."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if task not in done:
+        abandon(task)
+        raise TimeoutError
+    return task.result()
+
+
 class Deadlines:
     """Every request is answered within `request_s` of its body having arrived in full, and a
     body must arrive within `body_s` (a slow client is answered 408 and let go).
 
     The request bound is the last resort, for a database that stops answering altogether:
     connect, pool and statement timeouts end the common cases sooner and more precisely. Its
-    answer is DATABASE_UNAVAILABLE with 503 and Retry-After.
+    answer is DATABASE_UNAVAILABLE with 503 and Retry-After, sent at once; the route's work is
+    cancelled and left to unwind on its own (see `abandon`).
     """
 
     def __init__(self, app: ASGIApp, request_s: float, body_s: float) -> None:
@@ -95,44 +128,57 @@ class Deadlines:
             return
         loop = asyncio.get_running_loop()
         body_by = loop.time() + self.body_s
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        bound = asyncio.timeout(self.request_s)
+        deadline: float | None = loop.time() + self.request_s
+        moved = asyncio.Event()
+        started = answered = False
 
         async def timed() -> Message:
-            bound.reschedule(None)      # reading the body has its own limit
+            nonlocal deadline
+            deadline = None         # reading the body has its own limit
             try:
                 async with asyncio.timeout_at(body_by):
                     message = await receive()
             except TimeoutError:
                 raise _SlowBody from None
             if message["type"] != "http.request" or not message.get("more_body", False):
-                bound.reschedule(loop.time() + self.request_s)
+                deadline = loop.time() + self.request_s
+                moved.set()
             return message
 
-        try:
-            async with bound:
-                await self.app(scope, timed, watched)
-            return
-        except _SlowBody:
-            refusal = JangkauError(f"the request body did not arrive within {self.body_s:g} s "
-                                   "(JANGKAU_BODY_TIMEOUT_S)", code="BAD_REQUEST")
-            log.debug("slow client: %s %s", scope["method"], scope["path"])
-            status = 408
-        except TimeoutError:
-            if not bound.expired():
-                raise
-            refusal = DatabaseUnavailable(
-                f"no answer within the request bound of {self.request_s:g} s "
-                "(JANGKAU_REQUEST_TIMEOUT_S): the database is not answering; retry in a "
-                "few seconds (resending a record mutation is safe)")
-            log_outage(f"{scope['method']} {scope['path']}", refusal)
-            status = 503
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return      # the bound answered for this request already
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, timed, watched))
+        while not task.done():
+            moved.clear()
+            waiter = asyncio.ensure_future(moved.wait())
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            await asyncio.wait({task, waiter}, timeout=left, return_when=FIRST_COMPLETED)
+            waiter.cancel()
+            if not task.done() and deadline is not None and loop.time() >= deadline:
+                break
+        if task.done():
+            try:
+                task.result()
+                return
+            except _SlowBody:
+                log.debug("slow client: %s %s", scope["method"], scope["path"])
+                if not started:
+                    await error_response(JangkauError(
+                        f"the request body did not arrive within {self.body_s:g} s "
+                        "(JANGKAU_BODY_TIMEOUT_S)", code="BAD_REQUEST"),
+                        path=scope["path"], status=408)(scope, receive, send)
+                return
+        abandon(task)
+        outage = DatabaseUnavailable(
+            f"no answer within the request bound of {self.request_s:g} s "
+            "(JANGKAU_REQUEST_TIMEOUT_S): the database is not answering; retry in a few "
+            "seconds (resending a record mutation is safe)")
+        log_outage(f"{scope['method']} {scope['path']}", outage)
         if not started:
-            await error_response(refusal, path=scope["path"], status=status)(
-                scope, receive, send)
+            answered = True
+            await error_response(outage, path=scope["path"])(scope, receive, send)
