@@ -168,10 +168,12 @@ class Deadlines:
             except _SlowBody:
                 log.debug("slow client: %s %s", scope["method"], scope["path"])
                 if not started:
-                    await error_response(JangkauError(
+                    response = error_response(JangkauError(
                         f"the request body did not arrive within {self.body_s:g} s "
                         "(JANGKAU_BODY_TIMEOUT_S)", code="BAD_REQUEST"),
-                        path=scope["path"], status=408)(scope, receive, send)
+                        path=scope["path"], status=408)
+                    response.headers["Connection"] = "close"    # the rest is not waited for
+                    await response(scope, receive, send)
                 return
         abandon(task)
         outage = DatabaseUnavailable(

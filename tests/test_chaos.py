@@ -19,9 +19,6 @@ import itertools
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -42,6 +39,7 @@ from geo.demo import BOUNDARY_FILES
 from geo.periods import Period
 from tests import dbs
 from tests.payloads import RECORD_MANY, activity
+from tests.process import Server, free_port
 from tests.seed import seed
 from tests.tokens import SECRET, bearer, token
 
@@ -62,13 +60,6 @@ READ = """{ coverage(level: KELURAHAN, period: {from: "2026-10-01", to: "2026-10
     area { code } activities } }"""
 OUTAGE = "DATABASE_UNAVAILABLE"
 _ids = itertools.count(500_000)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -100,7 +91,7 @@ def db() -> Iterator[Db]:
     """A cluster of its own (it gets restarted and frozen): migrated, boundaries, the seed.
     Not under pytest's temporary directory, which the `postgres` user may not enter."""
     home = Path(tempfile.mkdtemp(prefix="jangkau-chaos-"))
-    c = cluster.Cluster(home / "pgdata", _free_port())
+    c = cluster.Cluster(home / "pgdata", free_port())
     d = Db(c, f"postgresql://postgres@127.0.0.1:{c.port}/jangkau")
     try:
         cluster.start(c)
@@ -120,38 +111,6 @@ def db() -> Iterator[Db]:
             d.signal(signal.SIGCONT)
         cluster.stop(c)
         shutil.rmtree(home, ignore_errors=True)
-
-
-class Server:
-    """`jangkau serve` as a subprocess, its log in a file."""
-
-    def __init__(self, db: Db, log: Path) -> None:
-        self.port = _free_port()
-        self.log = log
-        env = {**os.environ, **SERVER_ENV, "DATABASE_URL": db.url}
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "graph.cli", "serve", "--port", str(self.port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError(f"the server did not start: {log.read_text()}")
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
 
 
 @dataclass
@@ -222,7 +181,7 @@ def _client(base: str) -> httpx.AsyncClient:
 
 @pytest.fixture
 def server(db: Db, tmp_path: Path) -> Iterator[Server]:
-    s = Server(db, tmp_path / "server.log")
+    s = Server(db.url, tmp_path / "server.log", SERVER_ENV)
     yield s
     s.stop()
 
@@ -295,7 +254,7 @@ def _within_bound(answers: list[Answer]) -> float:
 
 
 async def test_server_killed_mid_batch(db: Db, tmp_path: Path) -> None:
-    first = Server(db, tmp_path / "first.log")
+    first = Server(db.url, tmp_path / "first.log", SERVER_ENV)
     load = Load(first.base)
     tasks = await load.run(writers=3, readers=0)
     while len(load.acked) < 3 * BATCH:
@@ -304,7 +263,7 @@ async def test_server_killed_mid_batch(db: Db, tmp_path: Path) -> None:
     load.stop.set()
     await asyncio.gather(*tasks)
     assert any(a.status == 0 for a in load.answers)     # some batch was cut off
-    second = Server(db, tmp_path / "second.log")
+    second = Server(db.url, tmp_path / "second.log", SERVER_ENV)
     try:
         await _stored_once_and_resend(db, second, load)
     finally:
