@@ -130,9 +130,9 @@ def _outage_reason(error: BaseException) -> str | None:
     if isinstance(state, str) and state.startswith(UNAVAILABLE_STATES):
         return "it is shutting down or starting up"
     if isinstance(error, exc.TimeoutError):
-        return "no pooled connection became free in time"
+        return "busy: no pooled connection became free within JANGKAU_POOL_TIMEOUT_S"
     if isinstance(error, TimeoutError):
-        return "it did not answer in time"
+        return "it did not answer within the driver's command_timeout"
     if isinstance(error, OSError | asyncpg.ConnectionDoesNotExistError):
         return "the connection failed"
     if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
