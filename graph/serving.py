@@ -20,15 +20,20 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from geo.settings import Settings
 from graph.logs import log_config
 
+MAX_HEADER_BYTES = 65_536
+
 
 class HeaderTimeout(HttpToolsProtocol):
-    """Slow-loris guard: the request line and headers must arrive within `limit_s`."""
+    """Slow-loris guard: the request line and headers must arrive within `limit_s`, and in at
+    most MAX_HEADER_BYTES (what h11_max_incomplete_event_size does for uvicorn's h11)."""
 
     limit_s = 5.0
     _header_timer: asyncio.TimerHandle | None = None
+    _header_bytes = 0
 
     def _arm(self) -> None:
         self._disarm()
+        self._header_bytes = 0
         self._header_timer = self.loop.call_later(self.limit_s, self._too_slow)
 
     def _disarm(self) -> None:
@@ -47,6 +52,14 @@ class HeaderTimeout(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._header_timer is not None:      # the headers are still incomplete
+            self._header_bytes += len(data)
+            if self._header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+                self._disarm()
+                self.send_400_response(f"request headers over {MAX_HEADER_BYTES} bytes")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
