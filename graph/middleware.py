@@ -130,10 +130,12 @@ class Deadlines:
         body_by = loop.time() + self.body_s
         deadline: float | None = loop.time() + self.request_s
         moved = asyncio.Event()
-        started = answered = False
+        started = answered = body_done = False
 
         async def timed() -> Message:
-            nonlocal deadline
+            nonlocal deadline, body_done
+            if body_done:           # listening for a disconnect: not the client's slowness
+                return await receive()
             deadline = None         # reading the body has its own limit
             try:
                 async with asyncio.timeout_at(body_by):
@@ -141,6 +143,7 @@ class Deadlines:
             except TimeoutError:
                 raise _SlowBody from None
             if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
                 deadline = loop.time() + self.request_s
                 moved.set()
             return message

@@ -51,6 +51,7 @@ REQUEST_BOUND_S = Settings().request_timeout_s if DEFAULTS else 2.0
 MARGIN_S = 3.0           # scheduling on two shared cores, the client's own overhead
 RESUME_S = 2.0           # the same server serves again this soon after the database is back
 BATCH = 8
+RESEND = 400
 SERVER_ENV = {} if DEFAULTS else {
     "JANGKAU_REQUEST_TIMEOUT_S": str(REQUEST_BOUND_S),
     "JANGKAU_STATEMENT_TIMEOUT_MS": "1000",
@@ -182,9 +183,10 @@ def _client(base: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base, headers=bearer(token("admin")), timeout=30)
 
 
-@pytest.fixture
-def server(db: Db, tmp_path: Path) -> Iterator[Server]:
-    s = Server(db.url, tmp_path / "server.log", SERVER_ENV)
+@pytest.fixture(scope="module")
+def server(db: Db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server process through the restart and the freeze: it must outlive both."""
+    s = Server(db.url, tmp_path_factory.mktemp("server") / "server.log", SERVER_ENV)
     yield s
     s.stop()
 
@@ -221,10 +223,11 @@ async def _stored_once_and_resend(db: Db, server: Server, load: Load) -> None:
     before = await _rows(db, ids)
     assert load.acked and load.acked <= set(before)
     assert set(before.values()) == {1}
+    items = [item for batch in load.sent for item in batch]
     async with _client(server.base) as client:
-        for batch in load.sent:
-            r = await client.post("/graphql", json={"query": RECORD_MANY,
-                                                    "variables": {"i": batch}})
+        for start in range(0, len(items), RESEND):   # as an offline phone would: in big batches
+            r = await client.post("/graphql", json={"query": RECORD_MANY, "variables": {
+                "i": items[start:start + RESEND]}})
             assert r.status_code == 200, r.text
             for result in r.json()["data"]["recordActivities"]:
                 expected = "DUPLICATE" if result["id"] in before else "CREATED"

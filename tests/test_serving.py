@@ -25,8 +25,16 @@ ENV = {"JANGKAU_HEADER_TIMEOUT_S": "0.5", "JANGKAU_BODY_TIMEOUT_S": "0.5",
        "JANGKAU_STATEMENT_TIMEOUT_MS": "4000"}
 
 
+@pytest.fixture(scope="module")
+def server(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = Server(module_db_url, tmp_path_factory.mktemp("serving") / "server.log", ENV)
+    yield s
+    s.stop()
+
+
 @pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+def own_server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    """A server of its own test (it is shut down)."""
     s = Server(db_url, tmp_path / "server.log", ENV)
     yield s
     s.stop()
@@ -85,7 +93,8 @@ def test_one_json_line_per_request(server: Server) -> None:
     assert isinstance(mine[0]["duration_ms"], float)
 
 
-async def test_sigterm_lets_the_request_in_flight_finish(server: Server, db_url: str) -> None:
+async def test_sigterm_lets_the_request_in_flight_finish(own_server: Server, db_url: str) -> None:
+    server = own_server
     locker = create_engine(db_url, pool_size=1)
     async with locker.connect() as conn, httpx.AsyncClient(
             base_url=server.base, headers=bearer(token("admin")), timeout=30) as client:
