@@ -129,6 +129,33 @@ async def test_a_slow_body_is_408() -> None:
     assert b"JANGKAU_BODY_TIMEOUT_S" in sent[1]["body"]  # type: ignore[operator]
 
 
+async def test_listening_for_a_disconnect_after_the_body_is_not_slowness() -> None:
+    """A route may wait on `receive` once the body is in (for a disconnect): neither the body's
+    limit nor a pause of the request bound applies to that wait."""
+    async def app(scope: object, receive: object, send: object) -> None:
+        await receive()  # type: ignore[operator]
+        assert (await receive())["type"] == "http.disconnect"  # type: ignore[operator]
+        await send({"type": "http.response.start", "status": 200,  # type: ignore[operator]
+                    "headers": []})
+
+    messages = [{"type": "http.request", "body": b"{}", "more_body": False},
+                {"type": "http.disconnect"}]
+
+    async def receive() -> dict[str, object]:
+        if len(messages) == 1:
+            await asyncio.sleep(0.5)    # past the body's limit, within the request bound
+        return messages.pop(0)
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": []}
+    await Deadlines(app, request_s=5, body_s=0.2)(scope, receive, send)  # type: ignore[arg-type]
+    assert [m["status"] for m in sent] == [200]
+
+
 async def test_one_log_line_per_request_with_its_id(db_url: str,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="jangkau.http")
