@@ -49,7 +49,7 @@ def server_settings(statement_timeout_ms: int) -> dict[str, str]:
     }
 
 
-def create_engine(url: str, *, statement_timeout_ms: int = 8_000, pool_size: int = 10,
+def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: int = 10,
                   connect_timeout_s: float = 10.0, pool_timeout_s: float = 30.0) -> AsyncEngine:
     """`statement_timeout_ms=0` means no limit, on the server and in the driver alike."""
     # The driver's timeout is a backstop a little behind the server's, which cancels cleanly:
