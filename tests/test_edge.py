@@ -11,11 +11,13 @@ import socket
 import time
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
-from geo.db import create_engine
+from geo.db import create_engine, unavailable
 from geo.errors import DatabaseUnavailable
 from geo.settings import Settings
 from graph.app import create_app
@@ -108,6 +110,44 @@ async def test_the_request_bound_answers_while_the_database_hangs(db_url: str) -
         again = await client.post("/graphql", json={"query": READ})
         assert again.status_code == 200 and again.json()["data"]["units"]
     await locker.dispose()
+
+
+async def test_no_free_pooled_connection_is_a_coded_503(db_url: str) -> None:
+    """Every pooled connection held (here: waiting on a lock): the next request waits
+    JANGKAU_POOL_TIMEOUT_S, not the request bound, and says why."""
+    locker = create_engine(db_url, pool_size=1)
+    app = create_app(settings_for(db_url, pool_size=1, pool_timeout_s=0.3,
+                                  statement_timeout_ms=0, request_timeout_s=3))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://jangkau.test",
+            headers=bearer(token("admin"))) as client, locker.connect() as conn:
+        await conn.execute(text("LOCK TABLE units IN ACCESS EXCLUSIVE MODE"))
+        held = [asyncio.create_task(client.post("/graphql", json={"query": READ}))
+                for _ in range(2)]      # pool_size 1 + overflow 1: both connections wait
+        await asyncio.sleep(0.5)
+        r = await client.post("/graphql", json={"query": READ})
+        await conn.rollback()
+        assert "no pooled connection became free within JANGKAU_POOL_TIMEOUT_S" in _outage(r)
+        assert [(await t).status_code for t in held] == [200, 200]
+    await locker.dispose()
+
+
+def test_what_counts_as_an_outage() -> None:
+    class Shutdown(Exception):
+        sqlstate = "57P01"      # admin_shutdown
+
+    class Unique(Exception):
+        sqlstate = "23505"
+
+    for outage in (ConnectionRefusedError(), TimeoutError(), Shutdown(),
+                   asyncpg.ConnectionDoesNotExistError("gone"),
+                   sa_exc.TimeoutError("QueuePool limit")):
+        assert isinstance(unavailable(outage), DatabaseUnavailable), outage
+    wrapped = RuntimeError("wrapper")
+    wrapped.__cause__ = ConnectionResetError()
+    assert unavailable(wrapped) is not None
+    for bug in (ValueError("x"), Unique(), asyncpg.InterfaceError("other")):
+        assert unavailable(bug) is None, bug
 
 
 async def test_a_slow_body_is_408() -> None:
