@@ -156,14 +156,21 @@ class Deadlines:
             await send(message)
 
         task = asyncio.ensure_future(self.app(scope, timed, watched))
-        while not task.done():
-            moved.clear()
-            waiter = asyncio.ensure_future(moved.wait())
-            left = None if deadline is None else max(0.0, deadline - loop.time())
-            await asyncio.wait({task, waiter}, timeout=left, return_when=FIRST_COMPLETED)
-            waiter.cancel()
-            if not task.done() and deadline is not None and loop.time() >= deadline:
-                break
+        try:
+            while not task.done():
+                moved.clear()
+                waiter = asyncio.ensure_future(moved.wait())
+                left = None if deadline is None else max(0.0, deadline - loop.time())
+                try:
+                    await asyncio.wait({task, waiter}, timeout=left,
+                                       return_when=FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                if not task.done() and deadline is not None and loop.time() >= deadline:
+                    break
+        except asyncio.CancelledError:      # the server gave up on this request (shutdown)
+            abandon(task)
+            raise
         if task.done():
             try:
                 task.result()
