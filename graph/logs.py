@@ -22,7 +22,8 @@ log = logging.getLogger("jangkau.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # The fields of a request's line, in order (also the JSON keys).
 FIELDS = ("method", "path", "status", "duration_ms", "request_id")
-STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn adds `color_message`, the same message with terminal colours.
+STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 def request_id(scope: Scope) -> str:
