@@ -149,3 +149,14 @@ def stop(cluster: Cluster) -> None:
         bin_dir = find_bin_dir(install=False)
         _run_as_owner([str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-m", "fast",
                        "-w", "stop"])
+
+
+def restart(cluster: Cluster) -> None:
+    """A fast restart (`pg_ctl restart -m fast`): sessions are ended, the server comes back with
+    the options it was started with."""
+    bin_dir = find_bin_dir(install=False)
+    res = _run_as_owner([str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-m", "fast",
+                         "-l", str(cluster.log_file), "-w", "-t", "60", "restart"])
+    if res.returncode != 0:
+        raise ClusterError(f"PostgreSQL did not restart (see {cluster.log_file}): "
+                           f"{res.stderr.strip()}")

@@ -1,4 +1,12 @@
-"""Engine creation: SQLAlchemy 2 async on asyncpg, tuned for spatial work."""
+"""Engine creation: SQLAlchemy 2 async on asyncpg, tuned for spatial work, bounded in time.
+
+Every wait on the database has its own bound: connecting (asyncpg `timeout`), waiting for a
+pooled connection (`pool_timeout`), a statement on the server (`statement_timeout`) and, as a
+backstop when the server stops answering altogether, the driver's `command_timeout`. A pooled
+connection is pinged before use, so one left stale by a database restart is replaced, not
+failed. What the database refused because of the client stays the client's error; what failed
+because the database is unreachable becomes DatabaseUnavailable (see `unavailable`).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +14,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from geo.errors import BadInput, LimitExceeded
+from geo.errors import BadInput, DatabaseUnavailable, LimitExceeded
 
 QUERY_CANCELED = "57014"  # SQLSTATE query_canceled: a statement_timeout, or a cancel request
 NOT_IN_REPERTOIRE = "22021"  # character_not_in_repertoire: NUL in a text parameter
+# SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown, crash,
+# cannot connect now) mean the database went away, not that the request was wrong.
+UNAVAILABLE_STATES = ("08", "57P")
+DRIVER_BACKSTOP_S = 1.0   # the driver waits this much longer than statement_timeout
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -37,19 +49,23 @@ def server_settings(statement_timeout_ms: int) -> dict[str, str]:
     }
 
 
-def create_engine(url: str, *, statement_timeout_ms: int = 15_000,
-                  pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: int = 10,
+                  connect_timeout_s: float = 10.0, pool_timeout_s: float = 30.0) -> AsyncEngine:
     """`statement_timeout_ms=0` means no limit, on the server and in the driver alike."""
-    # The driver's timeout is a backstop a little behind the server's, which cancels cleanly.
-    command_timeout = statement_timeout_ms / 1000 + 5 if statement_timeout_ms else None
+    # The driver's timeout is a backstop a little behind the server's, which cancels cleanly:
+    # it only fires when the server does not answer at all (frozen, or the network gone).
+    command_timeout = statement_timeout_ms / 1000 + DRIVER_BACKSTOP_S \
+        if statement_timeout_ms else None
     engine = create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=False,
+        pool_timeout=pool_timeout_s,
+        pool_pre_ping=True,     # a connection left stale by a restart is replaced, not failed
         connect_args={
             "server_settings": server_settings(statement_timeout_ms),
             "command_timeout": command_timeout,
+            "timeout": connect_timeout_s,
         },
     )
     event.listen(engine.sync_engine, "handle_error", _client_errors(statement_timeout_ms))
@@ -57,22 +73,71 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000,
 
 
 def _client_errors(statement_timeout_ms: int) -> Callable[[ExceptionContext], None]:
-    """Database refusals caused by what the client asked for become its errors, not bugs."""
+    """Database refusals caused by what the client asked for become its errors, not bugs;
+    an unreachable database becomes DatabaseUnavailable."""
 
     def handle(ctx: ExceptionContext) -> None:
+        if ctx.is_pre_ping:
+            return      # the pool replaces the connection itself
         err = ctx.original_exception
         state = getattr(err, "sqlstate", None)
-        if (state == QUERY_CANCELED and "statement timeout" in str(err)) or isinstance(
-                err, TimeoutError):
+        if state == QUERY_CANCELED and "statement timeout" in str(err):
             raise LimitExceeded(
-                f"the database stopped this request after statement_timeout = "
-                f"{statement_timeout_ms} ms (JANGKAU_STATEMENT_TIMEOUT_MS): ask for less "
+                f"the query ran longer than statement_timeout = {statement_timeout_ms} ms "
+                "(JANGKAU_STATEMENT_TIMEOUT_MS) and the database stopped it: ask for less "
                 "(a shorter period, a smaller area, fewer items)") from None
         if state == NOT_IN_REPERTOIRE:
             # Only a value the client sent can hold NUL: PostgreSQL text cannot.
             raise BadInput("text must not contain NUL characters (\\u0000)") from None
+        outage = unavailable(err) or _lost(ctx)
+        if outage is not None:
+            ctx.is_disconnect = True    # the pool drops this connection
+            raise outage from None
 
     return handle
+
+
+def _lost(ctx: ExceptionContext) -> DatabaseUnavailable | None:
+    """A connection the server closed under us (a shutdown's FATAL arrives between statements,
+    and the driver then fails the next one with an internal error)."""
+    try:
+        driver = ctx.connection.connection.driver_connection if ctx.connection else None
+    except exc.SQLAlchemyError:
+        return None
+    if ctx.is_disconnect or (driver is not None and driver.is_closed()):
+        return DatabaseUnavailable("the database is unavailable (the connection was closed): "
+                                   "retry in a few seconds; resending a record mutation is safe")
+    return None
+
+
+def unavailable(error: BaseException) -> DatabaseUnavailable | None:
+    """The outage `error` stands for (refused, reset, closed, timed out, shutting down), if it
+    is one, as the error a client sees; None for any other error."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, DatabaseUnavailable):
+            return seen
+        reason = _outage_reason(seen)
+        if reason is not None:
+            return DatabaseUnavailable(f"the database is unavailable ({reason}): retry in a "
+                                       "few seconds; resending a record mutation is safe")
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return None
+
+
+def _outage_reason(error: BaseException) -> str | None:
+    state = getattr(error, "sqlstate", None)
+    if isinstance(state, str) and state.startswith(UNAVAILABLE_STATES):
+        return "it is shutting down or starting up"
+    if isinstance(error, exc.TimeoutError):
+        return "busy: no pooled connection became free within JANGKAU_POOL_TIMEOUT_S"
+    if isinstance(error, TimeoutError):
+        return "it did not answer within the driver's command_timeout"
+    if isinstance(error, OSError | asyncpg.ConnectionDoesNotExistError):
+        return "the connection failed"
+    if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
+        return "the connection was closed"
+    return None
 
 
 async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:

@@ -38,8 +38,14 @@ class LimitExceeded(JangkauError):
     code = "LIMIT_EXCEEDED"
 
 
-class ClusterError(JangkauError):
+class DatabaseUnavailable(JangkauError):
+    """The database is down, frozen or restarting: nothing the client did, and worth a retry."""
+
     code = "DATABASE_UNAVAILABLE"
+
+
+class ClusterError(DatabaseUnavailable):
+    """The private cluster could not be made or started (a CLI failure)."""
 
 
 ERROR_CODES = (

@@ -33,6 +33,27 @@ def public_level(value: str) -> str | None:
     return level
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86_400:
+        raise BadInput(f"{name} must be a number of seconds above 0, got {raw!r:.30}")
+    return value
+
+
+def log_format(value: str) -> str:
+    """JANGKAU_LOG_FORMAT: `text` (the default) or `json` (one JSON object a line)."""
+    fmt = value.strip().lower() or "text"
+    if fmt not in ("text", "json"):
+        raise BadInput(f"JANGKAU_LOG_FORMAT must be text or json; got {value!r:.30}")
+    return fmt
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service and the CLI need to know about their surroundings.
@@ -46,7 +67,19 @@ class Settings:
     # own copy (or `web/` of a checkout, see graph.assets); JANGKAU_WEB_DIR to serve others.
     web_dir: Path | None = None
     cluster_port: int = DEFAULT_PORT
-    statement_timeout_ms: int = 15_000
+    # Time bounds (docs/OPERATIONS.md): each below the request bound, so the specific cause
+    # answers first and the bound is only the last resort when the database is frozen.
+    statement_timeout_ms: int = 8_000
+    connect_timeout_s: float = 3.0
+    pool_timeout_s: float = 3.0
+    request_timeout_s: float = 10.0
+    ready_timeout_s: float = 1.5
+    # HTTP hygiene: slow clients are cut off, shutdown lets requests finish (graph.cli serve).
+    header_timeout_s: float = 5.0
+    body_timeout_s: float = 10.0
+    keep_alive_s: float = 5.0
+    shutdown_timeout_s: float = 10.0
+    log_format: str = "text"                # or "json": one JSON object a line
     pool_size: int = 10
     max_first: int = 500
     max_batch: int = 1_000
@@ -88,7 +121,16 @@ class Settings:
             home=Path(e["JANGKAU_HOME"]) if e.get("JANGKAU_HOME") else _default_home(),
             web_dir=_path(e.get("JANGKAU_WEB_DIR")),
             cluster_port=int(e.get("JANGKAU_PG_PORT", DEFAULT_PORT)),
-            statement_timeout_ms=int(e.get("JANGKAU_STATEMENT_TIMEOUT_MS", 15_000)),
+            statement_timeout_ms=int(e.get("JANGKAU_STATEMENT_TIMEOUT_MS", 8_000)),
+            connect_timeout_s=_seconds(e, "JANGKAU_CONNECT_TIMEOUT_S", 3.0),
+            pool_timeout_s=_seconds(e, "JANGKAU_POOL_TIMEOUT_S", 3.0),
+            request_timeout_s=_seconds(e, "JANGKAU_REQUEST_TIMEOUT_S", 10.0),
+            ready_timeout_s=_seconds(e, "JANGKAU_READY_TIMEOUT_S", 1.5),
+            header_timeout_s=_seconds(e, "JANGKAU_HEADER_TIMEOUT_S", 5.0),
+            body_timeout_s=_seconds(e, "JANGKAU_BODY_TIMEOUT_S", 10.0),
+            keep_alive_s=_seconds(e, "JANGKAU_KEEP_ALIVE_S", 5.0),
+            shutdown_timeout_s=_seconds(e, "JANGKAU_SHUTDOWN_TIMEOUT_S", 10.0),
+            log_format=log_format(e.get("JANGKAU_LOG_FORMAT", "text")),
             pool_size=int(e.get("JANGKAU_POOL_SIZE", 10)),
             max_first=int(e.get("JANGKAU_MAX_FIRST", 500)),
             max_batch=int(e.get("JANGKAU_MAX_BATCH", 1_000)),

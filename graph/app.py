@@ -18,7 +18,9 @@ from geo.plausibility import configure_engine
 from geo.settings import Settings
 from graph import exports, limits, permissions, tiles
 from graph.auth import Verifier
-from graph.middleware import BodySizeLimit
+from graph.edge import Authenticate, Edge, headers_for
+from graph.logs import RequestLog
+from graph.middleware import BodySizeLimit, Deadlines, bounded
 from graph.schema import build_schema
 from graph.view import GraphQLView
 from graph.web import web_routes
@@ -30,14 +32,23 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """The database answers and is migrated to the revision this code expects."""
-    try:
+    """The database answers and is migrated to the revision this code expects; within
+    JANGKAU_READY_TIMEOUT_S whatever the database does (a frozen one is not ready)."""
+    limit = request.app.state.settings.ready_timeout_s
+
+    async def probe() -> str | None:
         async with request.app.state.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-            revision = await schema_revision(conn)
+            return await schema_revision(conn)
+
+    try:
+        revision = await bounded(probe(), limit)
+    except TimeoutError:
+        return JSONResponse({"status": "unavailable", "reason": f"no answer within {limit:g} s"},
+                            status_code=503, headers=headers_for("DATABASE_UNAVAILABLE"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
         return JSONResponse({"status": "unavailable", "reason": type(exc).__name__},
-                            status_code=503)
+                            status_code=503, headers=headers_for("DATABASE_UNAVAILABLE"))
     if revision != migrate.head():
         return JSONResponse({"status": "not migrated", "revision": revision,
                              "expected": migrate.head(), "fix": "run `jangkau db upgrade`"},
@@ -52,7 +63,9 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url(),
                                statement_timeout_ms=settings.statement_timeout_ms,
-                               pool_size=settings.pool_size)
+                               pool_size=settings.pool_size,
+                               connect_timeout_s=settings.connect_timeout_s,
+                               pool_timeout_s=settings.pool_timeout_s)
         app.state.settings = settings
         app.state.verifier = verifier
         configure_engine(engine, settings)     # plausibility thresholds on every connection
@@ -73,5 +86,14 @@ def create_app(settings: Settings) -> Starlette:
         *web_routes(),
     ]
     permissions.check_routes(routes)
-    return Starlette(routes=routes, lifespan=lifespan,
-                     middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)])
+    # Outermost first: the request's log line, the edge's coded answers, who is asking, the
+    # time bounds, the body cap.
+    middleware = [
+        Middleware(RequestLog),
+        Middleware(Edge),
+        Middleware(Authenticate, verifier=verifier),
+        Middleware(Deadlines, request_s=settings.request_timeout_s,
+                   body_s=settings.body_timeout_s),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

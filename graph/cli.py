@@ -256,9 +256,8 @@ def _development_auth(s: Settings) -> None:
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the GraphQL API (and the map) under uvicorn."""
-    import uvicorn
-
+    """Serve the GraphQL API (and the map) under uvicorn (limits: docs/OPERATIONS.md)."""
+    from graph import serving
     from graph.app import create_app
 
     s = Settings.from_env()
@@ -269,8 +268,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
         console.print("[yellow]no JANGKAU_JWT_SECRET, JANGKAU_JWT_PUBLIC_KEY or JANGKAU_JWKS_FILE:"
                       "[/] every token is refused; only public figures are served")
     console.print(f"Jangkau on http://{host}:{port}/  (GraphQL: http://{host}:{port}/graphql)")
-    uvicorn.run(create_app(s), host=host, port=port, log_level="info", loop="uvloop",
-                http="httptools", access_log=False)
+    serving.run(create_app(s), s, host, port)
 
 
 @app.command()

@@ -1,9 +1,10 @@
 """Every error a client sees has a stable `extensions.code` and a message a person can act on.
 
 Expected failures raised by the data layer (`geo.errors.JangkauError`) keep their message and
-code. GraphQL's own parse and validation errors get the conventional codes. Anything else is a
-bug: it is logged here with its stack trace and reaches the client as a bare
-INTERNAL_SERVER_ERROR, never with a trace or SQL.
+code, and so does an outage of the database (DATABASE_UNAVAILABLE, logged in one line).
+GraphQL's own parse and validation errors get the conventional codes. Anything else is a bug:
+it is logged here with its stack trace and reaches the client as a bare INTERNAL_SERVER_ERROR,
+never with a trace or SQL.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from geo.db import unavailable
 from geo.errors import ERROR_CODES, JangkauError
 
 log = logging.getLogger("jangkau.errors")
@@ -42,10 +44,19 @@ CLIENT_CODES = frozenset({
 })
 
 
-def code_of(error: GraphQLError) -> str:
+def refusal_of(error: GraphQLError) -> JangkauError | None:
+    """The coded error behind `error`: a refusal, or an outage of the database."""
     original = error.original_error
     if isinstance(original, JangkauError):
-        return original.code
+        return original
+    return unavailable(original) if original is not None else None
+
+
+def code_of(error: GraphQLError) -> str:
+    original = error.original_error
+    refusal = refusal_of(error)
+    if refusal is not None:
+        return refusal.code
     if isinstance(original, GraphQLError):
         # A wrapped cause (a refusal or a bug) decides; a bare coercion message does not.
         inner = code_of(original)
@@ -68,17 +79,26 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     """The error as the client sees it."""
     code = code_of(error)
     formatted: dict[str, Any] = dict(error.formatted)
+    refusal = refusal_of(error)
     if code == "INTERNAL_SERVER_ERROR":
         formatted["message"] = INTERNAL_MESSAGE
-    elif isinstance(error.original_error, JangkauError):
-        formatted["message"] = error.original_error.message
+    elif refusal is not None:
+        formatted["message"] = refusal.message
     formatted["extensions"] = {"code": code}
     return formatted
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:
+    """Bugs with their trace; an outage of the database in one line (it is not a bug)."""
+    outage_logged = False
     for error in errors:
-        if code_of(error) == "INTERNAL_SERVER_ERROR":
+        code = code_of(error)
+        if code == "DATABASE_UNAVAILABLE" and not outage_logged:
+            refusal = refusal_of(error)
+            log.warning("database unavailable at %s: %s", error.path,
+                        refusal.message if refusal else error.message)
+            outage_logged = True     # one line a request, however many fields it failed
+        elif code == "INTERNAL_SERVER_ERROR":
             original = error.original_error
             exc_info = ((type(original), original, original.__traceback__)
                         if original else None)

@@ -30,8 +30,8 @@ from geo.record import parse_uuid
 from geo.series import BUCKETS
 from geo.settings import Settings
 from graph import permissions
-from graph.auth import CHALLENGE, Forbidden, Unauthenticated, authenticate
 from graph.context import Context
+from graph.edge import error_response
 from graph.export_formats import CSV_TYPE, XLSX_TYPE, Cell, csv_chunks, xlsx_chunks
 from graph.export_tables import TABLES, ExportQuery, Rows, Table
 
@@ -120,27 +120,18 @@ def file_name(table: Table, q: ExportQuery, lang: str, fmt: str) -> str:
     return f"jangkau-{'-'.join(words)}-{q.period.start}_{q.period.end}.{fmt}"
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-def _refused(exc: JangkauError) -> JSONResponse:
-    """401 without a valid token, 403 for what the token may not read, 404 for an unknown
-    code, 400 for the rest. (Shaped as graph/tiles does until one HTTP edge serves all.)"""
-    if isinstance(exc, Unauthenticated):
-        response = _error(401, exc.code, exc.message)
-        response.headers["WWW-Authenticate"] = CHALLENGE
-        return response
-    status = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else 400
-    return _error(status, exc.code, exc.message)
+def _refused(request: Request, exc: JangkauError) -> JSONResponse:
+    """In graph.edge's plain envelope, with its statuses; an unknown code is a 404 here."""
+    return error_response(exc, path=request.url.path,
+                          status=404 if isinstance(exc, NotFound) else None)
 
 
 async def _authorised(request: Request, table: Table) -> tuple[ExportQuery, str]:
     """Who asks, checked against the GraphQL field's rule, and the query narrowed to what they
-    may see. The one place the lead rewires to the shared HTTP edge."""
+    may see (the token was verified by graph.edge.Authenticate)."""
     state = request.app.state
     ctx = Context(settings=state.settings, engine=state.engine,
-                  principal=authenticate(state.verifier, request.headers.get("authorization")))
+                  principal=request.state.principal)
     q, lang = parse_query(request.query_params, table, state.settings, min_staff=0)
     permissions.check(permissions.RULES[table.field], ctx.principal, ctx.settings,
                       f"this export ({table.field.removeprefix('Query.')})", q.level)
@@ -183,13 +174,14 @@ async def export(request: Request) -> Response:
     name, fmt = request.path_params["name"], request.path_params["fmt"]
     table = TABLES.get(name)
     if table is None or fmt not in FORMATS:
-        return _error(404, "NOT_FOUND", f"no export {name!r:.30}.{fmt!r:.10}; exports: "
-                      f"{', '.join(f'{n}.csv, {n}.xlsx' for n in TABLES)}")
+        return _refused(request, NotFound(
+            f"no export {name!r:.30}.{fmt!r:.10}; exports: "
+            f"{', '.join(f'{n}.csv, {n}.xlsx' for n in TABLES)}"))
     try:
         q, lang = await _authorised(request, table)
         rows = await _opened(request.app.state.engine, table, q)
     except JangkauError as exc:
-        return _refused(exc)
+        return _refused(request, exc)
     header = [c.en if lang == "en" else c.id for c in table.columns(q)]
     body: AsyncIterator[bytes] = csv_chunks(header, rows) if fmt == "csv" \
         else xlsx_chunks(header, rows, sheet=(table.file.en if lang == "en" else table.file.id))

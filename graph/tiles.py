@@ -4,10 +4,11 @@ Query parameters (`from`, `to` as WIB dates, the activity filter fields, `level`
 checked here and become the data layer's Period and ActivityFilter. Tiles carry an ETag (a hash
 of the body) and may be cached for a minute; an empty tile is a 204.
 
-Access follows graph.permissions (TILE_RULES), as in GraphQL: a token that does not verify, or
-none where one is needed, is a 401; a role that may not read the layer, or a unitCode outside
-the caller's unit, a 403. Tiles read with a token are cacheable only privately, and every tile
-varies with the Authorization header. Activity points of other people go to the access log.
+Access follows graph.permissions (TILE_RULES), as in GraphQL, for the caller graph.edge found:
+a token that does not verify, or none where one is needed, is a 401; a role that may not read
+the layer, or a unitCode outside the caller's unit, a 403. Tiles read with a token are
+cacheable only privately, and every tile varies with the Authorization header. Activity points
+of other people go to the access log.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from starlette.routing import Route
 
 from geo.access_log import Reader
 from geo.boundaries import LEVELS
-from geo.errors import BadInput, JangkauError
+from geo.errors import BadInput, JangkauError, NotFound
 from geo.filters import ActivityFilter
 from geo.periods import WIB, Period, make_period
 from geo.settings import Settings
 from geo.tiles import LAYERS, Layer, activities_tile, areas_tile, city_bounds, parse_tile
 from graph import permissions
-from graph.auth import CHALLENGE, Forbidden, Unauthenticated, authenticate
 from graph.context import Context
+from graph.edge import error_response
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "public, max-age=60"
@@ -50,24 +51,17 @@ class TileQuery:
     filter: ActivityFilter
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-def _refused(exc: JangkauError) -> JSONResponse:
-    """401 without a valid token, 403 for what the token may not read, 400 for the rest
-    (unknown codes in the filter are a bad request for this tile, whatever their code)."""
-    if isinstance(exc, Unauthenticated):
-        response = _error(401, exc.code, exc.message)
-        response.headers["WWW-Authenticate"] = CHALLENGE
-        return response
-    return _error(403 if isinstance(exc, Forbidden) else 400, exc.code, exc.message)
+def _refused(request: Request, exc: JangkauError, status: int | None = None) -> JSONResponse:
+    """In graph.edge's plain envelope: 401 without a valid token, 403 for what the token may
+    not read, 400 for the rest (unknown codes in the filter are a bad request for this tile,
+    whatever their code)."""
+    return error_response(exc, path=request.url.path, status=status)
 
 
 def _context(request: Request) -> Context:
     state = request.app.state
     return Context(settings=state.settings, engine=state.engine,
-                   principal=authenticate(state.verifier, request.headers.get("authorization")))
+                   principal=request.state.principal)
 
 
 async def _allowed(ctx: Context, layer: Layer, q: TileQuery) -> TileQuery:
@@ -130,8 +124,8 @@ def _layer(request: Request) -> Layer | JSONResponse:
     name: str = request.path_params["layer"]
     layer = LAYERS.get(name)
     if layer is None:
-        return _error(404, "NOT_FOUND",
-                      f"unknown tile layer {name!r:.40}; layers: {', '.join(LAYERS)}")
+        return _refused(request, NotFound(
+            f"unknown tile layer {name!r:.40}; layers: {', '.join(LAYERS)}"), 404)
     return layer
 
 
@@ -173,7 +167,7 @@ async def tile(request: Request) -> Response:
                     reader=Reader(who.sub, who.role, who.staff_id) if who else None)
                 await conn.commit()     # the access log rows of the points, if any
     except JangkauError as exc:
-        return _refused(exc)
+        return _refused(request, exc)
     headers = _cache_headers(ctx)
     if not body:
         return Response(status_code=204, headers=headers)
@@ -193,7 +187,7 @@ async def tilejson(request: Request) -> Response:
         await _allowed(ctx, layer, parse_query(request.query_params, layer.id,
                                                request.app.state.settings, _today()))
     except JangkauError as exc:
-        return _refused(exc)
+        return _refused(request, exc)
     async with request.app.state.engine.connect() as conn:
         west, south, east, north = await city_bounds(conn) or WORLD
     query = urlencode(request.query_params.multi_items())

@@ -1,9 +1,10 @@
 """The GraphQL HTTP endpoint: strawberry's ASGI view with coded errors and orjson output.
 
-The bearer token is verified before anything runs: one that does not verify is a 401 coded
-UNAUTHENTICATED. A request without a token runs as anonymous, and a field it may not use answers
-UNAUTHENTICATED with 401 too. Reads of other people's locations noted during the request are
-written to the access log before the response leaves.
+The bearer token is verified before anything runs (graph.edge.Authenticate): one that does not
+verify is a 401 coded UNAUTHENTICATED. A request without a token runs as anonymous, and a field
+it may not use answers UNAUTHENTICATED with 401 too. An answer with DATABASE_UNAVAILABLE in it is
+a 503 with Retry-After: the whole request is worth retrying. Reads of other people's locations
+noted during the request are written to the access log before the response leaves.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -24,9 +25,12 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from geo import access_log
-from graph.auth import CHALLENGE, Unauthenticated, authenticate
+from geo.db import unavailable
+from geo.errors import JangkauError
+from graph.auth import CHALLENGE
 from graph.context import Context
-from graph.errors import INTERNAL_MESSAGE, format_error
+from graph.edge import error_response, headers_for, internal_error, log_outage
+from graph.errors import format_error
 from graph.graphiql import graphiql_page
 
 log = logging.getLogger("jangkau.access")
@@ -41,18 +45,16 @@ def _is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(errors) and all(e.path is None for e in errors)
 
 
-def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
-                        status_code=status, headers=headers or None)
-
-
 def _refusal(exc: HTTPException) -> Response:
     """Malformed JSON, a missing query, a mutation over GET: still a coded GraphQL error."""
     # GraphQL over HTTP: a mutation sent with GET is a 405, and POST is the way.
     wrong_method = isinstance(exc.__cause__, InvalidOperationTypeError) or exc.status_code == 405
     code = "METHOD_NOT_ALLOWED" if wrong_method else "BAD_REQUEST"
-    return _error(405 if wrong_method else exc.status_code, code, exc.reason,
-                  **({"Allow": "POST"} if wrong_method else {}))
+    response = error_response(JangkauError(exc.reason, code=code),
+                              status=405 if wrong_method else exc.status_code)
+    if wrong_method:
+        response.headers["Allow"] = "POST"
+    return response
 
 
 async def _write_access_log(request: Request) -> None:
@@ -109,8 +111,10 @@ class GraphQLView(GraphQL[Context, None]):
         data: dict[str, Any] = {} if request_error else {"data": result.data}
         if result.errors:
             data["errors"] = [format_error(e) for e in result.errors]
-            request.state.unauthenticated = any(
-                e["extensions"]["code"] == "UNAUTHENTICATED" for e in data["errors"])
+            codes = {e["extensions"]["code"] for e in data["errors"]}
+            request.state.unauthenticated = "UNAUTHENTICATED" in codes
+            # An outage anywhere in the answer: the client should retry the whole request.
+            request.state.unavailable = "DATABASE_UNAVAILABLE" in codes
         if result.extensions:
             data["extensions"] = result.extensions
         return data  # type: ignore[return-value]
@@ -121,14 +125,6 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope=scope, receive=receive)
         try:
-            request.state.principal = authenticate(request.app.state.verifier,
-                                                   request.headers.get("authorization"))
-        except Unauthenticated as exc:
-            await _error(401, exc.code, exc.message,
-                         **{"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'}
-                         )(scope, receive, send)
-            return
-        try:
             response = await self.run(request)
         except HTTPException as exc:
             response = _refusal(exc)
@@ -136,12 +132,19 @@ class GraphQLView(GraphQL[Context, None]):
             try:
                 # Nothing of another person's location leaves unless its reading is on record.
                 await _write_access_log(request)
-            except Exception:  # noqa: BLE001 - whatever the cause, the answer is withheld
-                log.exception("the access log could not be written: the answer is withheld")
-                response = _error(500, "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE)
+            except Exception as exc:  # noqa: BLE001 - whatever the cause, the answer is withheld
+                outage = unavailable(exc)
+                if outage is None:
+                    log.exception("the access log could not be written: the answer is withheld")
+                else:
+                    log_outage("the access log could not be written", outage)
+                response = error_response(outage) if outage else internal_error(scope["path"])
         if getattr(request.state, "unauthenticated", False):
             response.status_code = 401
             response.headers["WWW-Authenticate"] = CHALLENGE
+        elif getattr(request.state, "unavailable", False):
+            response.status_code = 503
+            response.headers.update(headers_for("DATABASE_UNAVAILABLE"))
         asked = GRAPHQL_RESPONSE in request.headers.get("accept", "")
         if asked and response.media_type == "application/json":
             # The newer media type: the same body, but a request error is a 400, not a 200.

@@ -416,5 +416,5 @@ def test_limit_defaults() -> None:
     assert (s.max_depth, s.max_aliases, s.max_tokens, s.max_cost, s.max_body_bytes) == (
         12, 30, 2_000, 25_000, 1_048_576)
     assert (s.max_first, s.max_batch, s.max_within_vertices, s.statement_timeout_ms) == (
-        500, 1_000, 5_000, 15_000)
+        500, 1_000, 5_000, 8_000)
     assert s.introspection is True and s.persisted_queries is None
