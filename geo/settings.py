@@ -76,6 +76,7 @@ class Settings:
     ready_timeout_s: float = 1.5
     # Read replicas (geo.replicas): read-only requests go to one that is up and not lagging.
     read_urls: tuple[str, ...] = ()
+    pgbouncer: bool = False                 # DATABASE_URL is a PgBouncer in transaction mode
     max_replica_lag_s: float = 5.0
     # HTTP hygiene: slow clients are cut off, shutdown lets requests finish (graph.cli serve).
     header_timeout_s: float = 5.0
@@ -132,6 +133,7 @@ class Settings:
             read_urls=tuple(u.strip() for u in e.get("JANGKAU_READ_URLS", "").split(",")
                             if u.strip()),
             max_replica_lag_s=_seconds(e, "JANGKAU_MAX_REPLICA_LAG", 5.0),
+            pgbouncer=e.get("JANGKAU_PGBOUNCER", "").lower() in {"1", "true", "yes"},
             header_timeout_s=_seconds(e, "JANGKAU_HEADER_TIMEOUT_S", 5.0),
             body_timeout_s=_seconds(e, "JANGKAU_BODY_TIMEOUT_S", 10.0),
             keep_alive_s=_seconds(e, "JANGKAU_KEEP_ALIVE_S", 5.0),

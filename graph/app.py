@@ -69,7 +69,8 @@ def create_app(settings: Settings) -> Starlette:
             return create_engine(url, statement_timeout_ms=settings.statement_timeout_ms,
                                  pool_size=settings.pool_size,
                                  connect_timeout_s=settings.connect_timeout_s,
-                                 pool_timeout_s=settings.pool_timeout_s)
+                                 pool_timeout_s=settings.pool_timeout_s,
+                                 pgbouncer=settings.pgbouncer)
 
         engine = engine_for(settings.resolved_database_url())
         app.state.settings = settings
