@@ -160,3 +160,17 @@ def restart(cluster: Cluster) -> None:
     if res.returncode != 0:
         raise ClusterError(f"PostgreSQL did not restart (see {cluster.log_file}): "
                            f"{res.stderr.strip()}")
+
+
+def replicate(primary: Cluster, replica: Cluster) -> None:
+    """A streaming standby of `primary` in `replica`'s (empty) data directory, started on
+    `replica.port`: `pg_basebackup -R` writes standby.signal and primary_conninfo for it."""
+    bin_dir = find_bin_dir(install=False)
+    _prepare_dirs(replica)
+    replica.data_dir.chmod(0o700)      # PostgreSQL refuses a data directory others may read
+    res = _run_as_owner([str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p",
+                         str(primary.port), "-U", "postgres", "-D", str(replica.data_dir), "-R",
+                         "-X", "stream", "-c", "fast"])
+    if res.returncode != 0:
+        raise ClusterError(f"pg_basebackup failed: {res.stderr.strip() or res.stdout.strip()}")
+    start(replica)

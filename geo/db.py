@@ -10,8 +10,10 @@ because the database is unreachable becomes DatabaseUnavailable (see `unavailabl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 from sqlalchemy import event, exc, text
@@ -49,27 +51,65 @@ def server_settings(statement_timeout_ms: int) -> dict[str, str]:
     }
 
 
+# What PgBouncer passes on from a client's startup packet; it refuses the others.
+POOLER_TRACKED = ("application_name", "timezone")
+
+
 def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: int = 10,
-                  connect_timeout_s: float = 10.0, pool_timeout_s: float = 30.0) -> AsyncEngine:
-    """`statement_timeout_ms=0` means no limit, on the server and in the driver alike."""
+                  connect_timeout_s: float = 10.0, pool_timeout_s: float = 30.0,
+                  pgbouncer: bool = False) -> AsyncEngine:
+    """`statement_timeout_ms=0` means no limit, on the server and in the driver alike.
+
+    `pgbouncer`: the URL is a PgBouncer in transaction mode, where a client's session is not
+    one server session: no prepared statement is cached or named twice, and the settings a
+    session would carry are set in every transaction instead (one statement after BEGIN).
+    """
     # The driver's timeout is a backstop a little behind the server's, which cancels cleanly:
     # it only fires when the server does not answer at all (frozen, or the network gone).
     command_timeout = statement_timeout_ms / 1000 + DRIVER_BACKSTOP_S \
         if statement_timeout_ms else None
+    wanted = server_settings(statement_timeout_ms)
+    startup = {k: v for k, v in wanted.items() if k in POOLER_TRACKED} if pgbouncer else wanted
+    connect_args: dict[str, object] = {"server_settings": startup,
+                                       "command_timeout": command_timeout,
+                                       "timeout": connect_timeout_s}
+    if pgbouncer:
+        connect_args.update(statement_cache_size=0,
+                            prepared_statement_name_func=lambda: f"__jk_{uuid.uuid4().hex}__")
     engine = create_async_engine(
-        sqlalchemy_url(url),
+        sqlalchemy_url(url) + ("?prepared_statement_cache_size=0" if pgbouncer else ""),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=pool_timeout_s,
         pool_pre_ping=True,     # a connection left stale by a restart is replaced, not failed
-        connect_args={
-            "server_settings": server_settings(statement_timeout_ms),
-            "command_timeout": command_timeout,
-            "timeout": connect_timeout_s,
-        },
+        connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "handle_error", _client_errors(statement_timeout_ms))
+    if pgbouncer:
+        apply_settings(engine, {k: v for k, v in wanted.items() if k not in POOLER_TRACKED},
+                       per_transaction=True)
     return engine
+
+
+def apply_settings(engine: AsyncEngine, values: Mapping[str, str], *,
+                   per_transaction: bool) -> None:
+    """Set `values` (`set_config`) on every new connection of `engine`, or, behind PgBouncer's
+    transaction pooling, at the start of every transaction (SET LOCAL's scope)."""
+    if not values:
+        return
+    names, settings = zip(*values.items(), strict=True)
+    local = "true" if per_transaction else "false"
+    sql = "SELECT " + ", ".join(f"set_config(${2 * i + 1}, ${2 * i + 2}, {local})"
+                                for i in range(len(names)))
+    args = [v for pair in zip(names, settings, strict=True) for v in pair]
+    if per_transaction:
+        @event.listens_for(engine.sync_engine, "begin")
+        def _each(conn: Any) -> None:
+            conn.exec_driver_sql(sql, tuple(args))
+    else:
+        @event.listens_for(engine.sync_engine, "connect")
+        def _once(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.run_async(lambda raw: raw.execute(sql, *args))
 
 
 def _client_errors(statement_timeout_ms: int) -> Callable[[ExceptionContext], None]:

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from geo.db import apply_settings
 from geo.errors import BadInput, NotFound
 from geo.settings import Settings
 
@@ -43,15 +44,9 @@ def flag_settings(s: Settings) -> dict[str, str]:
 
 
 def configure_engine(engine: AsyncEngine, settings: Settings) -> None:
-    """Give every new connection of `engine` the thresholds of `settings` (session settings)."""
-    names, values = zip(*flag_settings(settings).items(), strict=True)
-    sql = "SELECT " + ", ".join(f"set_config(${2 * i + 1}, ${2 * i + 2}, false)"
-                                for i in range(len(names)))
-    args = [v for pair in zip(names, values, strict=True) for v in pair]
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _set(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.run_async(lambda raw: raw.execute(sql, *args))
+    """Give every connection of `engine` the thresholds of `settings` (every transaction behind
+    PgBouncer)."""
+    apply_settings(engine, flag_settings(settings), per_transaction=settings.pgbouncer)
 
 
 async def evaluate(conn: AsyncConnection, ids: Sequence[uuid.UUID] | None) -> int:

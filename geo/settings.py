@@ -74,6 +74,10 @@ class Settings:
     pool_timeout_s: float = 3.0
     request_timeout_s: float = 10.0
     ready_timeout_s: float = 1.5
+    # Read replicas (geo.replicas): read-only requests go to one that is up and not lagging.
+    read_urls: tuple[str, ...] = ()
+    pgbouncer: bool = False                 # DATABASE_URL is a PgBouncer in transaction mode
+    max_replica_lag_s: float = 5.0
     # HTTP hygiene: slow clients are cut off, shutdown lets requests finish (graph.cli serve).
     header_timeout_s: float = 5.0
     body_timeout_s: float = 10.0
@@ -126,6 +130,10 @@ class Settings:
             pool_timeout_s=_seconds(e, "JANGKAU_POOL_TIMEOUT_S", 3.0),
             request_timeout_s=_seconds(e, "JANGKAU_REQUEST_TIMEOUT_S", 10.0),
             ready_timeout_s=_seconds(e, "JANGKAU_READY_TIMEOUT_S", 1.5),
+            read_urls=tuple(u.strip() for u in e.get("JANGKAU_READ_URLS", "").split(",")
+                            if u.strip()),
+            max_replica_lag_s=_seconds(e, "JANGKAU_MAX_REPLICA_LAG", 5.0),
+            pgbouncer=e.get("JANGKAU_PGBOUNCER", "").lower() in {"1", "true", "yes"},
             header_timeout_s=_seconds(e, "JANGKAU_HEADER_TIMEOUT_S", 5.0),
             body_timeout_s=_seconds(e, "JANGKAU_BODY_TIMEOUT_S", 10.0),
             keep_alive_s=_seconds(e, "JANGKAU_KEEP_ALIVE_S", 5.0),

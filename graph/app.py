@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -15,6 +16,7 @@ from starlette.routing import Route
 from geo import migrate
 from geo.db import create_engine, schema_revision
 from geo.plausibility import configure_engine
+from geo.replicas import Replicas
 from geo.settings import Settings
 from graph import exports, limits, permissions, tiles
 from graph.auth import Verifier
@@ -53,7 +55,9 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "not migrated", "revision": revision,
                              "expected": migrate.head(), "fix": "run `jangkau db upgrade`"},
                             status_code=503)
-    return JSONResponse({"status": "ready", "revision": revision})
+    replicas = [r.describe() for r in request.app.state.replicas.all]
+    return JSONResponse({"status": "ready", "revision": revision,
+                         **({"replicas": replicas} if replicas else {})})
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -61,18 +65,24 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(settings.resolved_database_url(),
-                               statement_timeout_ms=settings.statement_timeout_ms,
-                               pool_size=settings.pool_size,
-                               connect_timeout_s=settings.connect_timeout_s,
-                               pool_timeout_s=settings.pool_timeout_s)
+        def engine_for(url: str) -> AsyncEngine:
+            return create_engine(url, statement_timeout_ms=settings.statement_timeout_ms,
+                                 pool_size=settings.pool_size,
+                                 connect_timeout_s=settings.connect_timeout_s,
+                                 pool_timeout_s=settings.pool_timeout_s,
+                                 pgbouncer=settings.pgbouncer)
+
+        engine = engine_for(settings.resolved_database_url())
         app.state.settings = settings
         app.state.verifier = verifier
         configure_engine(engine, settings)     # plausibility thresholds on every connection
         app.state.engine = engine
+        app.state.replicas = Replicas(settings.read_urls, engine_for, settings.max_replica_lag_s)
+        await app.state.replicas.start()
         try:
             yield
         finally:
+            await app.state.replicas.stop()
             await engine.dispose()
 
     graphql = GraphQLView(build_schema(limits.extensions(settings)),

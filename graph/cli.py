@@ -255,20 +255,23 @@ def _development_auth(s: Settings) -> None:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          workers: Annotated[int, typer.Option(help="Server processes sharing the port")] = 1,
+          ) -> None:
     """Serve the GraphQL API (and the map) under uvicorn (limits: docs/OPERATIONS.md)."""
     from graph import serving
-    from graph.app import create_app
 
+    if workers < 1:
+        raise JangkauError("--workers must be at least 1")
     s = Settings.from_env()
-    url = ensure_database(s)
-    if not s.database_url:
-        s = Settings(**{**s.__dict__, "database_url": url})
+    # Every server process reads its settings from the environment: the private cluster's URL
+    # (started here, once) goes there too.
+    os.environ["DATABASE_URL"] = ensure_database(s)
     if not Verifier(s).configured:
         console.print("[yellow]no JANGKAU_JWT_SECRET, JANGKAU_JWT_PUBLIC_KEY or JANGKAU_JWKS_FILE:"
                       "[/] every token is refused; only public figures are served")
     console.print(f"Jangkau on http://{host}:{port}/  (GraphQL: http://{host}:{port}/graphql)")
-    serving.run(create_app(s), s, host, port)
+    serving.run(s, host, port, workers)
 
 
 @app.command()

@@ -12,6 +12,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from geo.access_log import Ledger, Reader
+from geo.replicas import Replicas, connect
 from geo.settings import Settings
 from graph.auth import Principal
 from graph.loaders import Loaders
@@ -24,18 +25,26 @@ class Context:
     settings: Settings
     engine: AsyncEngine
     principal: Principal | None = None      # None: no token (see graph.permissions)
+    replicas: Replicas | None = None
+    # The primary only: a mutation, or whatever a request does once it has written.
+    primary: bool = False
     loaders: Loaders = field(init=False)
     ledger: Ledger | None = field(init=False)   # others' locations read, for the access log
     _once: dict[object, asyncio.Future[Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.engine)
+        self.loaders = Loaders(self.db)
         p = self.principal
         self.ledger = Ledger(Reader(p.sub, p.role, p.staff_id)) if p else None
 
+    def reader(self) -> AsyncEngine:
+        """Where this request's reads go: a usable replica unless it must see the primary."""
+        replica = None if self.primary or self.replicas is None else self.replicas.pick()
+        return replica or self.engine
+
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        async with connect(self.reader(), self.engine, self.replicas) as conn:
             yield conn
 
     async def once(self, key: object, work: Callable[[], Awaitable[T]]) -> T:

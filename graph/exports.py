@@ -179,7 +179,8 @@ async def export(request: Request) -> Response:
             f"{', '.join(f'{n}.csv, {n}.xlsx' for n in TABLES)}"))
     try:
         q, lang = await _authorised(request, table)
-        rows = await _opened(request.app.state.engine, table, q)
+        state = request.app.state
+        rows = await _opened(state.replicas.pick() or state.engine, table, q)   # read-only
     except JangkauError as exc:
         return _refused(request, exc)
     header = [c.en if lang == "en" else c.id for c in table.columns(q)]

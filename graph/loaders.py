@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.dataloader import DataLoader
 
 from geo import (
@@ -40,16 +41,19 @@ DistanceKey = tuple[int, float, float]  # area id, lon, lat
 PopulationKey = tuple[int, int]         # area id, year
 
 
-def _by_key(engine: AsyncEngine, fetch: Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]],
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+
+
+def _by_key(connect: Connect, fetch: Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]],
             default: Callable[[], V | None] = lambda: None) -> DataLoader[K, V | None]:
     async def load(keys: Sequence[K]) -> list[V | None]:
-        async with engine.connect() as conn:
+        async with connect() as conn:
             found = await fetch(conn, list(keys))
         return [found[k] if k in found else default() for k in keys]
     return DataLoader(load_fn=load)
 
 
-def _grouped(engine: AsyncEngine, group_of: Callable[[K], G],
+def _grouped(connect: Connect, group_of: Callable[[K], G],
              fetch: Callable[[AsyncConnection, G, list[K]], Awaitable[Mapping[K, V]]],
              default: Callable[[], V]) -> DataLoader[K, V]:
     """Keys that share a group (level, period, filter) are answered by one query per group."""
@@ -58,7 +62,7 @@ def _grouped(engine: AsyncEngine, group_of: Callable[[K], G],
         for k in keys:
             groups[group_of(k)].append(k)
         found: dict[K, V] = {}
-        async with engine.connect() as conn:
+        async with connect() as conn:
             for group, members in groups.items():
                 found.update(await fetch(conn, group, members))
         return [found.get(k, default()) for k in keys]
@@ -101,7 +105,9 @@ async def _population(conn: AsyncConnection, year: int,
 
 @dataclass
 class Loaders:
-    engine: AsyncEngine
+    """`connect` is the request's (graph.context.Context.db): a replica or the primary."""
+
+    connect: Connect
     area: DataLoader[int, areas.AreaRow | None] = field(init=False)
     area_by_code: DataLoader[str, areas.AreaRow | None] = field(init=False)
     children: DataLoader[int, list[areas.AreaRow] | None] = field(init=False)
@@ -119,7 +125,7 @@ class Loaders:
     population: DataLoader[PopulationKey, int | None] = field(init=False)
 
     def __post_init__(self) -> None:
-        e = self.engine
+        e = self.connect
         self.area = _by_key(e, areas.by_ids)
         self.area_by_code = _by_key(e, areas.by_codes)
         self.children = _by_key(e, areas.children, list)

@@ -72,7 +72,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "time": self.formatTime(record), "level": record.levelname,
-            "logger": record.name, "message": record.getMessage()}
+            "logger": record.name, "pid": record.process, "message": record.getMessage()}
         out.update({k: v for k, v in vars(record).items() if k not in STANDARD})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import strawberry
@@ -11,7 +11,9 @@ from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
+from graph.context import Context
 from graph.errors import log_unexpected
 from graph.permissions import protect
 from graph.resolvers.access import AccessLogConnection, list_access_log
@@ -152,6 +154,17 @@ class JangkauSchema(strawberry.Schema):
         log_unexpected(errors)
 
 
+class PrimaryForWrites(SchemaExtension):
+    """A mutation reads and writes the primary only, so what it answers includes what it wrote;
+    only queries may be served by a read replica (graph.context.Context.reader)."""
+
+    def on_execute(self) -> Iterator[None]:
+        ec = self.execution_context
+        if ec.operation_type is not OperationType.QUERY and isinstance(ec.context, Context):
+            ec.context.primary = True
+        yield
+
+
 Guard = Callable[[], SchemaExtension]
 
 
@@ -160,7 +173,8 @@ def build_schema(guards: Sequence[Guard] = (), **extra: Any) -> strawberry.Schem
     return JangkauSchema(query=Query, mutation=Mutation,
                          config=StrawberryConfig(scalar_map=SCALARS),
                          extensions=[lambda: ParserCache(maxsize=256),
-                                     lambda: ValidationCache(maxsize=256), *guards], **extra)
+                                     lambda: ValidationCache(maxsize=256), PrimaryForWrites,
+                                     *guards], **extra)
 
 
 schema = build_schema()

@@ -11,13 +11,13 @@ middleware (graph.middleware.Deadlines).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from geo.settings import Settings
+from graph.app import create_app
 from graph.logs import log_config
 
 MAX_HEADER_BYTES = 65_536
@@ -70,12 +70,20 @@ class HeaderTimeout(HttpToolsProtocol):
         super().on_headers_complete()
 
 
-def protocol(header_timeout_s: float) -> type[HttpToolsProtocol]:
-    return type("HeaderTimeout", (HeaderTimeout,), {"limit_s": header_timeout_s})
+def app_from_env() -> Starlette:
+    """The app of one server process, from the environment: with `--workers N` each worker
+    process builds its own (nothing that matters for correctness is shared in memory; the
+    database is the one truth)."""
+    settings = Settings.from_env()
+    HeaderTimeout.limit_s = settings.header_timeout_s
+    return create_app(settings)
 
 
-def run(app: Starlette, settings: Settings, host: str, port: int, **extra: Any) -> None:
-    uvicorn.run(app, host=host, port=port, loop="uvloop", http=protocol(settings.header_timeout_s),
+def run(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Serve `app_from_env` on host:port; `workers` > 1 runs that many processes sharing the
+    port (uvicorn's supervisor restarts one that dies)."""
+    uvicorn.run("graph.serving:app_from_env", factory=True, host=host, port=port,
+                workers=workers, loop="uvloop", http=HeaderTimeout,
                 log_config=log_config(settings.log_format), access_log=False,
                 timeout_keep_alive=max(1, round(settings.keep_alive_s)),
-                timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_s)), **extra)
+                timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_s)))

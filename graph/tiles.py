@@ -61,7 +61,7 @@ def _refused(request: Request, exc: JangkauError, status: int | None = None) -> 
 def _context(request: Request) -> Context:
     state = request.app.state
     return Context(settings=state.settings, engine=state.engine,
-                   principal=request.state.principal)
+                   principal=request.state.principal, replicas=state.replicas)
 
 
 async def _allowed(ctx: Context, layer: Layer, q: TileQuery) -> TileQuery:
@@ -156,16 +156,18 @@ async def tile(request: Request) -> Response:
         t = parse_tile(p["z"], p["x"], p["y"])
         q = await _allowed(ctx, layer, parse_query(request.query_params, layer.id, settings,
                                                    _today()))
-        async with request.app.state.engine.connect() as conn:
-            if layer.id == "areas":
+        if layer.id == "areas":
+            async with ctx.db() as conn:        # a replica when one is usable
                 body = await areas_tile(conn, t, q.level, q.period, q.filter,
                                         permissions.min_staff(ctx, q.filter))
-            else:
+        else:
+            # The primary: the points' access log rows are written with the tile.
+            async with ctx.engine.connect() as conn:
                 who = ctx.principal
                 body = await activities_tile(
                     conn, t, q.period, q.filter,
                     reader=Reader(who.sub, who.role, who.staff_id) if who else None)
-                await conn.commit()     # the access log rows of the points, if any
+                await conn.commit()
     except JangkauError as exc:
         return _refused(request, exc)
     headers = _cache_headers(ctx)
@@ -188,7 +190,7 @@ async def tilejson(request: Request) -> Response:
                                                request.app.state.settings, _today()))
     except JangkauError as exc:
         return _refused(request, exc)
-    async with request.app.state.engine.connect() as conn:
+    async with ctx.db() as conn:
         west, south, east, north = await city_bounds(conn) or WORLD
     query = urlencode(request.query_params.multi_items())
     url = f"{str(request.base_url).rstrip('/')}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.mvt"

@@ -98,6 +98,7 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> Context:
         state = request.app.state
         context = Context(settings=state.settings, engine=state.engine,
+                          replicas=state.replicas,
                           principal=getattr(request.state, "principal", None))
         request.state.context = context
         return context

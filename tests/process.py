@@ -26,13 +26,13 @@ def free_port() -> int:
 class Server:
     """`jangkau serve` as a subprocess, its log in a file."""
 
-    def __init__(self, url: str, log: Path, env: dict[str, str]) -> None:
+    def __init__(self, url: str, log: Path, env: dict[str, str], *args: str) -> None:
         self.port = free_port()
         self.log = log
         env = {**os.environ, "JANGKAU_JWT_SECRET": SECRET, **env, "DATABASE_URL": url}
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "graph.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "graph.cli", "serve", "--port", str(self.port), *args],
                 env=env, stdout=out, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from geo.db import create_engine
+from tests.payloads import RECORD_ONE, activity
 from tests.process import Server
 from tests.tokens import bearer, token
 
@@ -114,3 +115,44 @@ async def test_sigterm_lets_the_request_in_flight_finish(own_server: Server, db_
     # uvicorn ends by re-raising the signal, once the lifespan has closed the pool.
     assert await asyncio.to_thread(server.proc.wait, 10) in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in server.log.read_text()
+
+
+async def test_workers_share_the_port_and_nothing_that_matters(db_url: str,
+                                                               tmp_path: Path) -> None:
+    """`--workers 2`: two processes answer on one port, and a record is recognised as a
+    duplicate whichever process gets the resend (the database, not memory, decides)."""
+    s = Server(db_url, tmp_path / "server.log", ENV, "--workers", "2")
+    try:
+        headers = bearer(token("admin"))
+        one = activity(90)
+        pids: set[int] = set()
+        for _ in range(5):
+            async with asyncio.TaskGroup() as tg:
+                calls = [tg.create_task(_fresh_get(s.base, "/readyz")) for _ in range(16)]
+            assert all(c.result() == 200 for c in calls)
+            pids = {line["pid"] for line in _lines(s) if line.get("path") == "/readyz"}
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2
+        statuses = []
+        for _ in range(6):
+            async with httpx.AsyncClient(base_url=s.base) as http:    # a new connection each
+                r = await http.post("/graphql", json={"query": RECORD_ONE, "variables": {"i": one}},
+                                    headers=headers)
+            statuses.append(r.json()["data"]["recordActivity"]["status"])
+        assert statuses == ["CREATED"] + ["DUPLICATE"] * 5
+    finally:
+        s.stop()
+
+
+async def _fresh_get(base: str, path: str) -> int:
+    async with httpx.AsyncClient(base_url=base) as http:
+        return (await http.get(path)).status_code
+
+
+def _lines(s: Server) -> list[dict[str, object]]:
+    out = []
+    for raw in s.log.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(raw))
+    return out
