@@ -41,6 +41,7 @@ class ActivityFilter:
     category: str | None = None
     outcome_met: bool | None = None
     staff_ids: frozenset[uuid.UUID] | None = field(default=None)  # set by authorisation only
+    area_scope: frozenset[str] | None = None  # set by authorisation only: an API key's areas
     include_flagged: bool = False   # count activities whose flags await or failed review
     review: frozenset[str] | None = None  # flagged activities in these states only (review)
 
@@ -139,6 +140,10 @@ async def build_where(
         inside = "a.area_id IN (SELECT descendant_id FROM area_closure WHERE ancestor_id = :f_area)"
         # Activities outside every kelurahan still belong to the city as a whole.
         w.add(f"({inside} OR a.area_id IS NULL)" if level == "CITY" else inside, f_area=area_id)
+    if f.area_scope is not None:
+        w.add("a.area_id IN (SELECT c.descendant_id FROM area_closure c JOIN areas s"
+              " ON s.id = c.ancestor_id WHERE s.code = ANY(:f_scope))",
+              f_scope=sorted(f.area_scope))
     if f.within is not None:
         w.add("ST_Covers(ST_GeomFromWKB(:f_within, 4326), a.geom)",
               f_within=shapely.to_wkb(f.within))

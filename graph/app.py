@@ -16,7 +16,8 @@ from geo import migrate
 from geo.db import create_engine, schema_revision
 from geo.plausibility import configure_engine
 from geo.settings import Settings
-from graph import limits, permissions, tiles
+from graph import limits, ogc, permissions, tiles
+from graph.api_keys import scrub_access_log
 from graph.auth import Verifier
 from graph.middleware import BodySizeLimit
 from graph.schema import build_schema
@@ -69,8 +70,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *tiles.routes,
+        *ogc.routes,
         *web_routes(),
     ]
     permissions.check_routes(routes)
+    scrub_access_log()      # API keys in URLs (`?key=`) never reach uvicorn's access log
     return Starlette(routes=routes, lifespan=lifespan,
                      middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)])

@@ -45,6 +45,8 @@ class Principal:
     sub: str
     role: str
     unit: str | None
+    read_only: bool = False          # an API key: no mutation
+    areas: tuple[str, ...] = ()      # an API key confined to these areas (Kemendagri codes)
 
     @property
     def staff_id(self) -> uuid.UUID | None:

@@ -25,6 +25,7 @@ from geo.demo import load_demo
 from geo.errors import JangkauError
 from geo.settings import Settings
 from graph.auth import ROLES, Verifier, mint
+from graph.cli_keys import keys_app
 
 app = typer.Typer(help="Jangkau: field service reach of Surabaya's civil servants.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -34,6 +35,7 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(areas_app, name="areas")
 app.add_typer(demo_app, name="demo")
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 T = TypeVar("T")
 

@@ -6,8 +6,9 @@ of the body) and may be cached for a minute; an empty tile is a 204.
 
 Access follows graph.permissions (TILE_RULES), as in GraphQL: a token that does not verify, or
 none where one is needed, is a 401; a role that may not read the layer, or a unitCode outside
-the caller's unit, a 403. Tiles read with a token are cacheable only privately, and every tile
-varies with the Authorization header. Activity points of other people go to the access log.
+the caller's unit, a 403. Tiles read with a token or an API key (`X-API-Key`, or `key` in
+the query for GIS tools) are cacheable only privately, and vary with both headers; a TileJSON
+asked with a key puts it in its tile URLs. Activity points of other people go to the access log.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from geo.periods import WIB, Period, make_period
 from geo.settings import Settings
 from geo.tiles import LAYERS, Layer, activities_tile, areas_tile, city_bounds, parse_tile
 from graph import permissions
-from graph.auth import CHALLENGE, Forbidden, Unauthenticated, authenticate
+from graph.api_keys import KEY_PARAM, caller, key_of
+from graph.auth import CHALLENGE, Forbidden, Unauthenticated
 from graph.context import Context
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -64,10 +66,10 @@ def _refused(exc: JangkauError) -> JSONResponse:
     return _error(403 if isinstance(exc, Forbidden) else 400, exc.code, exc.message)
 
 
-def _context(request: Request) -> Context:
+async def _context(request: Request) -> Context:
     state = request.app.state
     return Context(settings=state.settings, engine=state.engine,
-                   principal=authenticate(state.verifier, request.headers.get("authorization")))
+                   principal=await caller(request, key_param=True))
 
 
 async def _allowed(ctx: Context, layer: Layer, q: TileQuery) -> TileQuery:
@@ -82,7 +84,7 @@ async def _allowed(ctx: Context, layer: Layer, q: TileQuery) -> TileQuery:
 
 def _cache_headers(ctx: Context) -> dict[str, str]:
     return {"Cache-Control": PRIVATE_CACHE_CONTROL if ctx.principal else CACHE_CONTROL,
-            "Vary": "Authorization"}
+            "Vary": "Authorization, X-API-Key"}
 
 
 def _one(query: QueryParams, name: str) -> str | None:
@@ -111,7 +113,7 @@ def _bool(query: QueryParams, name: str) -> bool | None:
 
 def parse_query(query: QueryParams, layer: str, settings: Settings, today: date) -> TileQuery:
     """The layer's parameters, checked; the period defaults to the 30 days ending `today`."""
-    unknown = sorted(set(query) - set(PARAMS[layer]))
+    unknown = sorted(set(query) - set(PARAMS[layer]) - {KEY_PARAM})
     if unknown:
         raise BadInput(f"unknown query parameter {unknown[0]!r:.40} for layer {layer!r}; "
                        f"known: {', '.join(PARAMS[layer])}")
@@ -158,7 +160,7 @@ async def tile(request: Request) -> Response:
     p = request.path_params
     settings: Settings = request.app.state.settings
     try:
-        ctx = _context(request)
+        ctx = await _context(request)
         t = parse_tile(p["z"], p["x"], p["y"])
         q = await _allowed(ctx, layer, parse_query(request.query_params, layer.id, settings,
                                                    _today()))
@@ -189,14 +191,18 @@ async def tilejson(request: Request) -> Response:
     if isinstance(layer, JSONResponse):
         return layer
     try:
-        ctx = _context(request)
+        ctx = await _context(request)
         await _allowed(ctx, layer, parse_query(request.query_params, layer.id,
                                                request.app.state.settings, _today()))
+        key = key_of(request, key_param=True)
     except JangkauError as exc:
         return _refused(exc)
     async with request.app.state.engine.connect() as conn:
         west, south, east, north = await city_bounds(conn) or WORLD
-    query = urlencode(request.query_params.multi_items())
+    # The tile URLs carry the key the TileJSON was asked with, header or query, so that a GIS
+    # tool or MapLibre can load the tiles from this document alone.
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != KEY_PARAM]
+    query = urlencode(params + ([(KEY_PARAM, key)] if key else []))
     url = f"{str(request.base_url).rstrip('/')}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.mvt"
     return JSONResponse({
         "tilejson": "3.0.0",

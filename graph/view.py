@@ -24,7 +24,8 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from geo import access_log
-from graph.auth import CHALLENGE, Unauthenticated, authenticate
+from graph.api_keys import caller
+from graph.auth import CHALLENGE, Unauthenticated
 from graph.context import Context
 from graph.errors import INTERNAL_MESSAGE, format_error
 
@@ -117,8 +118,7 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope=scope, receive=receive)
         try:
-            request.state.principal = authenticate(request.app.state.verifier,
-                                                   request.headers.get("authorization"))
+            request.state.principal = await caller(request, key_param=False)
         except Unauthenticated as exc:
             await _error(401, exc.code, exc.message,
                          **{"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'}
