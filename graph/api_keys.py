@@ -26,7 +26,8 @@ _IN_URL = re.compile(r"([?&]key=)[^&\s\"]*")
 def key_of(request: Request, *, key_param: bool) -> str | None:
     """The key this request carries, from the header or (where allowed) the query string."""
     header = request.headers.get(KEY_HEADER)
-    params = request.query_params.getlist(KEY_PARAM) if key_param else []
+    # GDAL repeats the connection URL's query on links that already carry it: same key, once.
+    params = list(dict.fromkeys(request.query_params.getlist(KEY_PARAM))) if key_param else []
     if len(params) > 1 or (header is not None and params):
         raise Unauthenticated("give the API key once: in the X-API-Key header or as `key`")
     return header if header is not None else (params[0] if params else None)

@@ -5,7 +5,8 @@ Collections: `kelurahan`, `kecamatan`, `kota` (boundaries with the coverage figu
 attainment of the `datetime` period; feature id = Kemendagri code) and `activities` (points,
 for callers who may read records). Access follows graph.permissions (OGC_RULES) as in GraphQL;
 every refusal is an OGC exception `{"code", "description"}` with 400, 401, 403 or 404. Links
-carry the request's `key` so that a client that follows them stays authenticated.
+carry the request's connection parameters (`key`, `datetime`, `unitCode`, `category`), so
+that a client that follows them stays authenticated and on the same period.
 """
 
 from __future__ import annotations
@@ -28,17 +29,20 @@ from geo.errors import JangkauError, NotFound
 from geo.periods import WIB
 from geo.tiles import city_bounds
 from graph import ogc_html, permissions
-from graph.api_keys import KEY_PARAM, caller
+from graph.api_keys import caller
 from graph.auth import CHALLENGE, Forbidden, Unauthenticated
 from graph.context import Context
 from graph.ogc_openapi import GEOJSON, OPENAPI, document
 from graph.ogc_params import (
+    CARRIED,
     CRS84,
     FEATURE_PARAMS,
     ITEM_PARAMS,
     OTHER_PARAMS,
     Items,
     check_known,
+    one,
+    parse_datetime,
     parse_items,
     wants,
 )
@@ -111,11 +115,11 @@ def _route(path: str, handler: Handler) -> Route:
 
 
 def _href(request: Request, path: str, **params: str | int | None) -> str:
-    """An absolute /ogc URL with `params`, keeping the request's `key`."""
+    """An absolute /ogc URL with `params`, keeping the request's connection parameters
+    (CARRIED: the key, the period and the filter)."""
     query = [(k, str(v)) for k, v in params.items() if v is not None]
-    key = request.query_params.get(KEY_PARAM)
-    if key is not None:
-        query.append((KEY_PARAM, key))
+    query += dict.fromkeys((k, v) for k, v in request.query_params.multi_items()
+                           if k in CARRIED and k not in params)
     base = f"{str(request.base_url).rstrip('/')}/ogc{path}"
     return f"{base}?{urlencode(query)}" if query else base
 
@@ -140,8 +144,11 @@ def _answer(fmt: str, title: str, doc: dict[str, Any], json_type: str = JSON) ->
 
 
 def _format(request: Request, known: tuple[str, ...] = OTHER_PARAMS) -> str:
-    check_known(request.query_params, known)
-    return wants(request.query_params, request.headers.get("accept"))
+    """json or html; the parameters checked (the period too, though only items read it)."""
+    query = request.query_params
+    check_known(query, known)
+    parse_datetime(one(query, "datetime"), _today(), request.app.state.settings.max_period_days)
+    return wants(query, request.headers.get("accept"))
 
 
 async def landing(request: Request, ctx: Context) -> Response:
@@ -274,7 +281,7 @@ async def items(request: Request, ctx: Context) -> Response:
     page = await _read(ctx, c, q)
     path = f"/collections/{c.id}/items"
     kept = {k: v for k, v in request.query_params.items()
-            if k not in ("f", "offset", KEY_PARAM)}
+            if k not in ("f", "offset", *CARRIED)}
     links = _self_links(request, path, fmt, GEOJSON, **kept,
                         offset=q.offset or None)
     if q.offset + len(page.features) < page.matched:
@@ -305,7 +312,7 @@ async def item(request: Request, ctx: Context) -> Response:
     if not page.features:
         raise NotFound(f"the {c.id} collection has no feature {fid!r:.60}")
     path = f"/collections/{c.id}/items/{fid}"
-    kept = {k: v for k, v in query.items() if k not in ("f", KEY_PARAM)}
+    kept = {k: v for k, v in query.items() if k not in ("f", *CARRIED)}
     links = [*_self_links(request, path, fmt, GEOJSON, **kept),
              _link(_href(request, f"/collections/{c.id}"), "collection", JSON, c.title)]
     feature = page.features[0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.ogc_params import DEFAULT_LIMIT, MAX_LIMIT
+from graph.ogc_params import CARRIED, DEFAULT_LIMIT, FEATURE_PARAMS, ITEM_PARAMS, MAX_LIMIT
 
 GEOJSON = "application/geo+json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
@@ -106,27 +106,25 @@ def document(base: str) -> dict[str, Any]:
         },
         "security": [{}, {"apiKeyHeader": []}, {"apiKeyQuery": []}, {"bearer": []}],
         "paths": {
-            "/": _get("Landing page", "getLandingPage", _refs("f", "key"),
+            "/": _get("Landing page", "getLandingPage", _refs("f", *CARRIED),
                       _ok("Links to the API, conformance and collections", *json_html)),
             "/conformance": _get("Conformance classes", "getConformanceDeclaration",
-                                 _refs("f", "key"),
+                                 _refs("f", *CARRIED),
                                  _ok("The conformance classes implemented", *json_html)),
-            "/api": _get("This document", "getAPI", _refs("f", "key"),
+            "/api": _get("This document", "getAPI", _refs("f", *CARRIED),
                          _ok("The OpenAPI document", OPENAPI, "text/html")),
-            "/collections": _get("Collections", "getCollections", _refs("f", "key"),
+            "/collections": _get("Collections", "getCollections", _refs("f", *CARRIED),
                                  _ok("The collections the caller may read", *json_html)),
             "/collections/{collectionId}": _get(
-                "A collection", "describeCollection", _refs("collectionId", "f", "key"),
+                "A collection", "describeCollection", _refs("collectionId", "f", *CARRIED),
                 _ok("The collection's metadata", *json_html)),
             "/collections/{collectionId}/items": _get(
                 "Features of a collection", "getFeatures",
-                _refs("collectionId", "bbox", "bbox-crs", "datetime", "limit", "offset",
-                      "properties", "unitCode", "category", "f", "key"),
+                _refs("collectionId", *ITEM_PARAMS),
                 _ok("A page of features", GEOJSON, "text/html")),
             "/collections/{collectionId}/items/{featureId}": _get(
                 "One feature", "getFeature",
-                _refs("collectionId", "featureId", "datetime", "properties", "unitCode",
-                      "category", "f", "key"),
+                _refs("collectionId", "featureId", *FEATURE_PARAMS),
                 _ok("The feature", GEOJSON, "text/html")),
         },
     }

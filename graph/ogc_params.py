@@ -19,10 +19,13 @@ MAX_LIMIT = 1000
 DEFAULT_DAYS = 30
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 FORMATS = ("json", "html")
-ITEM_PARAMS = ("f", "bbox", "bbox-crs", "datetime", "limit", "offset", "properties",
-               "unitCode", "category", "key")
-FEATURE_PARAMS = ("f", "datetime", "properties", "unitCode", "category", "key")
-OTHER_PARAMS = ("f", "key")
+# Accepted on every /ogc path and carried by every link: GDAL and QGIS repeat the query of the
+# connection URL on each request, so `.../ogc?datetime=2026-10-01/2026-10-31&key=...` is a
+# connection to October's figures.
+CARRIED = ("datetime", "unitCode", "category", "key")
+ITEM_PARAMS = ("f", "bbox", "bbox-crs", "limit", "offset", "properties", *CARRIED)
+FEATURE_PARAMS = ("f", "properties", *CARRIED)
+OTHER_PARAMS = ("f", *CARRIED)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,9 @@ class Items:
 
 
 def one(query: QueryParams, name: str) -> str | None:
-    values = query.getlist(name)
+    """The parameter's value; repeated with the same value is once (GDAL adds the connection
+    URL's query to links that already carry it)."""
+    values = list(dict.fromkeys(query.getlist(name)))
     if len(values) > 1:
         raise BadInput(f"query parameter {name!r} is given {len(values)} times; give it once")
     return values[0] if values else None
