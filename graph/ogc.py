@@ -11,6 +11,7 @@ that a client that follows them stays authenticated and on the same period.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from graph import ogc_html, permissions
 from graph.api_keys import caller
 from graph.auth import CHALLENGE, Forbidden, Unauthenticated
 from graph.context import Context
+from graph.errors import INTERNAL_MESSAGE
 from graph.ogc_openapi import GEOJSON, OPENAPI, document
 from graph.ogc_params import (
     CARRIED,
@@ -52,6 +54,7 @@ HTML = "text/html"
 CONFORMANCE = [f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}"
                for c in ("core", "geojson", "html", "oas30")]
 PRIVATE = "private, max-age=60"
+log = logging.getLogger("jangkau.ogc")
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,9 @@ def _route(path: str, handler: Handler) -> Route:
             response = await handler(request, ctx)
         except JangkauError as exc:
             return _refused(exc)
+        except Exception:  # noqa: BLE001 - a bug: logged here, coded and traceless to the client
+            log.exception("unexpected error at %s", request.url.path)
+            return exception(500, "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE)
         response.headers["Vary"] = "Accept, Authorization, X-API-Key"
         if ctx.principal is not None:
             response.headers["Cache-Control"] = PRIVATE
@@ -175,9 +181,7 @@ async def api(request: Request, ctx: Context) -> Response:
     fmt = _format(request)
     doc = document(_href(request, "").split("?")[0])
     if fmt == "html":
-        body = f"<pre>{ogc_html.escape(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())}" \
-               "</pre>"
-        return HTMLResponse(ogc_html.page("Jangkau OGC API definition", body))
+        return HTMLResponse(ogc_html.preformatted("Jangkau OGC API definition", doc))
     return Response(orjson.dumps(doc), media_type=OPENAPI)
 
 

@@ -32,6 +32,12 @@ def page(title: str, body: str) -> str:
             f"<h1>{escape(title)}</h1>{body}</body></html>")
 
 
+def preformatted(title: str, doc: dict[str, Any]) -> str:
+    """A JSON document shown as indented text (the OpenAPI definition)."""
+    text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+    return page(title, f"<pre>{escape(text)}</pre>")
+
+
 def document(title: str, doc: dict[str, Any]) -> str:
     """A landing page, conformance, collections or one collection: its fields and links."""
     parts = [f"<p>{escape(doc['description'])}</p>" if "description" in doc else ""]

@@ -127,6 +127,12 @@ async def test_activities_are_refused_to_who_may_not_read_records(api_as: ApiAs)
     anonymous = await get(api_as(None), "/ogc/collections/activities/items")
     assert anonymous.status_code == 401
     assert anonymous.json()["code"] == "UNAUTHENTICATED"
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    # No public level configured: the public reads no figures either, and sees no collection.
+    areas = await get(api_as(None), "/ogc/collections/kota/items")
+    assert (areas.status_code, areas.json()["code"]) == (401, "UNAUTHENTICATED")
+    listed = (await get(api_as(None), "/ogc/collections")).json()["collections"]
+    assert listed == []
 
 
 @pytest.mark.parametrize(("params", "says"), [
