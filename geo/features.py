@@ -75,7 +75,9 @@ async def areas_page(conn: AsyncConnection, level: str, period: Period, f: Activ
             {AREA_JOINS}
             WHERE x.id IN (SELECT id FROM page)
         )
-        SELECT (SELECT count(*) FROM sel), code, feature FROM features
+        -- The page's features by code, then one last row with the count (also when the page
+        -- is empty, past the end).
+        SELECT NULL::bigint, code, feature FROM features
         UNION ALL SELECT count(*), NULL, NULL FROM sel
         ORDER BY 2 NULLS LAST"""
     x0, y0, x1, y1 = bbox or (None, None, None, None)

@@ -102,6 +102,8 @@ async def test_bbox_and_pages_with_next_and_prev(api: Api) -> None:
         url = links.get("next")
         pages += 1
     assert pages == 4 and len(seen) == 31 == len(set(seen))
+    past = (await get(api, "/ogc/collections/kecamatan/items", offset="40")).json()
+    assert (past["numberMatched"], past["numberReturned"], past["features"]) == (31, 0, [])
     box = await get(api, "/ogc/collections/kelurahan/items", bbox="112.70,-7.34,112.71,-7.33")
     assert 0 < box.json()["numberMatched"] < 10
 
