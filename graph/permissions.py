@@ -227,18 +227,14 @@ async def _within_unit(ctx: Context, f: ActivityFilter) -> ActivityFilter:
     return replace(f, staff_ids=tree.staff)
 
 
-def _in_areas(p: Principal | None, f: ActivityFilter | None) -> ActivityFilter | None:
+def _in_areas(p: Principal | None, f: ActivityFilter) -> ActivityFilter:
     """`f` confined to an API key's areas, when the key has any."""
-    if p is None or not p.areas:
-        return f
-    return replace(f or ActivityFilter(), area_scope=frozenset(p.areas))
+    return replace(f, area_scope=frozenset(p.areas)) if p is not None and p.areas else f
 
 
 async def records(ctx: Context, f: ActivityFilter) -> ActivityFilter:
     """A filter of individual activities, narrowed to those the caller may read."""
-    narrowed = _in_areas(ctx.principal, await _records(ctx, f))
-    assert narrowed is not None
-    return narrowed
+    return _in_areas(ctx.principal, await _records(ctx, f))
 
 
 async def _records(ctx: Context, f: ActivityFilter) -> ActivityFilter:
@@ -279,7 +275,8 @@ async def aggregates(ctx: Context, f: ActivityFilter | None,
                      level: str | None = None) -> ActivityFilter | None:
     """A filter of figures, narrowed to what the caller may see; `level` is the areas' level,
     which the public may read at JANGKAU_PUBLIC_LEVEL or coarser."""
-    return _in_areas(ctx.principal, await _aggregates(ctx, f, level))
+    narrowed, p = await _aggregates(ctx, f, level), ctx.principal
+    return _in_areas(p, narrowed or ActivityFilter()) if p is not None and p.areas else narrowed
 
 
 async def _aggregates(ctx: Context, f: ActivityFilter | None,
