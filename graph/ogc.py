@@ -271,7 +271,7 @@ async def _read(ctx: Context, c: Collection, q: Items, *, fid: str | None = None
         p = ctx.principal
         assert p is not None       # records() refuses the anonymous
         ledger = Ledger(Reader(p.sub, p.role, p.staff_id))
-        ledger.note("ogc:activities", page.read)
+        ledger.note("ogc/activities", page.read)
         if await access_log.write(conn, ledger.reader, ledger.entries()):
             await conn.commit()
         return page

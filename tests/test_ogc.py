@@ -119,7 +119,7 @@ async def test_activities_page_newest_first_and_are_logged(api: Api) -> None:
     assert one["properties"]["staffId"] == str(S3)
     log = await api.data("{ accessLog(first: 50) { edges { node { what actorSub } } } }")
     whats = {e["node"]["what"] for e in log["accessLog"]["edges"]}
-    assert "ogc:activities" in whats
+    assert "ogc/activities" in whats
 
 
 async def test_activities_are_refused_to_who_may_not_read_records(api_as: ApiAs) -> None:
