@@ -63,6 +63,13 @@ async def areas_page(conn: AsyncConnection, level: str, period: Period, f: Activ
         sel AS (
             SELECT x.id, x.code FROM cov JOIN areas x ON x.id = cov.id
             WHERE (CAST(:code AS text) IS NULL OR x.code = :code)
+              -- An API key confined to some areas sees those, what lies in them, and what
+              -- contains them (with the figures of its areas only: the filter says so).
+              AND (CAST(:scope AS text[]) IS NULL OR x.id IN (
+                   SELECT c.descendant_id FROM area_closure c JOIN areas s
+                       ON s.id = c.ancestor_id WHERE s.code = ANY(:scope)
+                   UNION SELECT c.ancestor_id FROM area_closure c JOIN areas s
+                       ON s.id = c.descendant_id WHERE s.code = ANY(:scope)))
               AND (CAST(:bx0 AS float8) IS NULL
                    OR ST_Intersects(x.geom, ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326)))
         ),
@@ -81,9 +88,10 @@ async def areas_page(conn: AsyncConnection, level: str, period: Period, f: Activ
         UNION ALL SELECT count(*), NULL, NULL FROM sel
         ORDER BY 2 NULLS LAST"""
     x0, y0, x1, y1 = bbox or (None, None, None, None)
+    scope = sorted(f.area_scope) if f is not None and f.area_scope else None
     rows: Sequence[Any] = (await conn.execute(text(sql), {
-        **prep.params, "code": code, "bx0": x0, "by0": y0, "bx1": x1, "by1": y1, "lim": limit,
-        "off": offset, "keep": list(keep or ()), "min_staff": min_staff})).all()
+        **prep.params, "code": code, "scope": scope, "bx0": x0, "by0": y0, "bx1": x1, "by1": y1,
+        "lim": limit, "off": offset, "keep": list(keep or ()), "min_staff": min_staff})).all()
     return Page(int(rows[-1][0]), [r[2] for r in rows[:-1]])
 
 

@@ -123,6 +123,14 @@ async def test_a_key_with_areas_sees_only_those_areas(bare: httpx.AsyncClient,
     figures = {x["area"]["code"]: x["activities"]
                for x in (await post(bare, key, COVERAGE)).json()["data"]["coverage"]}
     assert (figures[K1], figures[K3]) == (0, 1)
+    ogc = (await bare.get("/ogc/collections/kelurahan/items",
+                          params={"key": key, "datetime": "2026-10-01/2026-10-31"})).json()
+    codes = {f["id"] for f in ogc["features"]}
+    assert K3 in codes and K1 not in codes
+    assert all(c.startswith(KEC2 + ".") for c in codes)
+    city = (await bare.get("/ogc/collections/kota/items/35.78",
+                           params={"key": key, "datetime": "2026-10-01/2026-10-31"})).json()
+    assert city["properties"]["activities"] == 1         # its areas' activities only
 
 
 async def test_revoked_and_expired_keys_are_refused_at_once(bare: httpx.AsyncClient,
