@@ -25,15 +25,22 @@ from geo.filters import ActivityFilter
 from geo.periods import Period
 from geo.shapes import Band
 
-# A timestamptz as Python's isoformat() writes it in WIB: seconds, microseconds only if any.
-ISO_WIB = """to_char(wib.w, 'YYYY-MM-DD"T"HH24:MI:SS')
-    || CASE WHEN wib.w = date_trunc('second', wib.w) THEN '' ELSE to_char(wib.w, '.US') END
+
+def iso_wib(w: str) -> str:
+    """SQL: the WIB wall time `w` as Python's isoformat() writes it: seconds, microseconds only
+    if any, and +07:00."""
+    return f"""to_char({w}, 'YYYY-MM-DD"T"HH24:MI:SS')
+    || CASE WHEN {w} = date_trunc('second', {w}) THEN '' ELSE to_char({w}, '.US') END
     || '+07:00'"""
 
 
-def map_sql(level: str, prep: Prepared) -> str:
-    return f"""
-        WITH cov AS ({coverage_sql(level, prep)}),
+ISO_WIB = iso_wib("wib.w")
+
+
+def figures_ctes(level: str, prep: Prepared) -> str:
+    """`cov` (coverage rows) and `att_json` (attainment by area): the CTEs that
+    `area_properties` reads, for coverageMap and the OGC collections alike."""
+    return f"""cov AS ({coverage_sql(level, prep)}),
         att AS ({attainment_sql(prep)}),
         att_json AS (
             SELECT area_id, avg(actual / target) AS mean_ratio,
@@ -42,13 +49,19 @@ def map_sql(level: str, prep: Prepared) -> str:
                                               'met', actual >= target)
                             ORDER BY indicator) AS items
             FROM att GROUP BY area_id
-        ),
-        features AS (
-            SELECT x.code, json_build_object(
-                'type', 'Feature',
-                'id', x.code,
-                'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(s.geom), {PRECISION})::json,
-                'properties', json_build_object(
+        )"""
+
+
+AREA_JOINS = """FROM cov
+            JOIN areas x ON x.id = cov.id
+            CROSS JOIN LATERAL (SELECT cov.last_at AT TIME ZONE INTERVAL '+07:00' AS w) wib
+            LEFT JOIN att_json t ON t.area_id = x.id"""
+
+
+def area_properties() -> str:
+    """An area's properties as a json object, from `x` (areas), `cov`, `wib` and `t`
+    (AREA_JOINS); staff-identifying figures are null below :min_staff."""
+    return f"""json_build_object(
                     'code', x.code, 'name', x.name, 'level', x.level,
                     'areaKm2', x.area_m2 / 1e6,
                     'activities', cov.activities,
@@ -59,12 +72,20 @@ def map_sql(level: str, prep: Prepared) -> str:
                     'lastActivityAt', {identifying(ISO_WIB)},
                     'activitiesPerKm2', cov.per_km2,
                     'attainment', coalesce(t.items, '[]'::json),
-                    'attainmentRatio', t.mean_ratio)) AS feature
-            FROM cov
-            JOIN areas x ON x.id = cov.id
-            CROSS JOIN LATERAL (SELECT cov.last_at AT TIME ZONE INTERVAL '+07:00' AS w) wib
+                    'attainmentRatio', t.mean_ratio)"""
+
+
+def map_sql(level: str, prep: Prepared) -> str:
+    return f"""
+        WITH {figures_ctes(level, prep)},
+        features AS (
+            SELECT x.code, json_build_object(
+                'type', 'Feature',
+                'id', x.code,
+                'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(s.geom), {PRECISION})::json,
+                'properties', {area_properties()}) AS feature
+            {AREA_JOINS}
             LEFT JOIN area_shapes s ON s.area_id = x.id AND s.band = :band
-            LEFT JOIN att_json t ON t.area_id = x.id
         )
         SELECT json_build_object(
             'type', 'FeatureCollection',

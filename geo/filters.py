@@ -45,6 +45,7 @@ class ActivityFilter:
     # Attainment lists the indicators owned by these units only (authorisation sets it for a
     # supervisor's own units; `unit_code` narrows it further): see geo.coverage.
     indicator_units: frozenset[int] | None = field(default=None)
+    area_scope: frozenset[str] | None = None  # set by authorisation only: an API key's areas
     include_flagged: bool = False   # count activities whose flags await or failed review
     review: frozenset[str] | None = None  # flagged activities in these states only (review)
 
@@ -141,6 +142,10 @@ async def build_where(
         inside = "a.area_id IN (SELECT descendant_id FROM area_closure WHERE ancestor_id = :f_area)"
         # Activities outside every kelurahan still belong to the city as a whole.
         w.add(f"({inside} OR a.area_id IS NULL)" if level == "CITY" else inside, f_area=area_id)
+    if f.area_scope is not None:
+        w.add("a.area_id IN (SELECT c.descendant_id FROM area_closure c JOIN areas s"
+              " ON s.id = c.ancestor_id WHERE s.code = ANY(:f_scope))",
+              f_scope=sorted(f.area_scope))
     if f.within is not None:
         w.add("ST_Covers(ST_GeomFromWKB(:f_within, 4326), a.geom)",
               f_within=shapely.to_wkb(f.within))

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     Table,
@@ -182,4 +183,18 @@ area_population = Table(
     Column("area_id", Integer, ForeignKey("areas.id"), primary_key=True),
     Column("year", SmallInteger, primary_key=True),
     Column("population", Integer, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("key_hash", LargeBinary, nullable=False, unique=True),
+    Column("prefix", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("unit_code", Text, ForeignKey("units.code"), nullable=False),
+    Column("areas", ARRAY(Text), nullable=False),
+    Column("expires", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
 )

@@ -18,7 +18,8 @@ from geo.db import create_engine, schema_revision
 from geo.plausibility import configure_engine
 from geo.replicas import Replicas
 from geo.settings import Settings
-from graph import exports, limits, permissions, tiles
+from graph import exports, limits, ogc, permissions, tiles
+from graph.api_keys import scrub_access_log
 from graph.auth import Verifier
 from graph.edge import Authenticate, Edge, headers_for
 from graph.logs import RequestLog
@@ -93,11 +94,13 @@ def create_app(settings: Settings) -> Starlette:
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *tiles.routes,
         *exports.routes,
+        *ogc.routes,
         *web_routes(),
     ]
     permissions.check_routes(routes)
-    # Outermost first: the request's log line, the edge's coded answers, who is asking, the
-    # time bounds, the body cap.
+    scrub_access_log()      # API keys in URLs (`?key=`) never reach uvicorn's access log
+    # Outermost first: the request's log line, the edge's coded answers, who is asking (token
+    # or API key), the time bounds, the body cap.
     middleware = [
         Middleware(RequestLog),
         Middleware(Edge),

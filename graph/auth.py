@@ -52,7 +52,9 @@ class Principal:
     sub: str
     role: str
     unit: str | None
-    areas: frozenset[str] = field(default=frozenset())
+    areas: frozenset[str] = field(default=frozenset())   # an area-scoped supervisor's areas
+    read_only: bool = False          # an API key: no mutation
+    key_areas: tuple[str, ...] = ()  # an API key confined to these areas (Kemendagri codes)
 
     @property
     def staff_id(self) -> uuid.UUID | None:

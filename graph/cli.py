@@ -27,6 +27,7 @@ from geo.demo import load_demo
 from geo.errors import JangkauError
 from geo.settings import Settings
 from graph.auth import ROLES, Verifier, mint
+from graph.cli_keys import keys_app
 
 
 class NewcomerFirst(typer.core.TyperGroup):
@@ -53,6 +54,7 @@ areas_app.add_typer(population_app, name="population")
 app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
 app.add_typer(units_app, name="units")
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 T = TypeVar("T")
 DEV_SECRET = "dev-jwt-secret"   # in JANGKAU_HOME: written by `jangkau up`, read by `jangkau token`

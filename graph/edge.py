@@ -21,7 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo.db import unavailable
 from geo.errors import JangkauError
-from graph.auth import CHALLENGE, Unauthenticated, Verifier, authenticate
+from graph.api_keys import caller
+from graph.auth import CHALLENGE, Unauthenticated, Verifier
 from graph.errors import INTERNAL_MESSAGE
 
 log = logging.getLogger("jangkau.edge")
@@ -41,6 +42,16 @@ def status_of(code: str) -> int:
     return STATUS.get(code, 400)
 
 
+def ogc(path: str) -> bool:
+    """OGC API - Features answers errors as its exception: `{"code", "description"}`."""
+    return path == "/ogc" or path.startswith("/ogc/")
+
+
+def key_in_query(path: str) -> bool:
+    """Where an API key may come as `?key=` (GIS dialogs that cannot set a header)."""
+    return path.startswith("/tiles/") or ogc(path)
+
+
 def plain(path: str) -> bool:
     """Whether a route answers errors in the plain envelope rather than GraphQL's."""
     return path.startswith(PLAIN_PREFIXES)
@@ -58,7 +69,8 @@ def error_response(exc: JangkauError, *, path: str = "", status: int | None = No
                    ) -> JSONResponse:
     """The error as the route at `path` answers it; `status` overrides the code's own."""
     body: object = (
-        {"error": {"code": exc.code, "message": exc.message}} if plain(path)
+        {"code": exc.code, "description": exc.message} if ogc(path)
+        else {"error": {"code": exc.code, "message": exc.message}} if plain(path)
         else {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]})
     return JSONResponse(body, status_code=status or status_of(exc.code),
                         headers=headers_for(exc.code))
@@ -75,7 +87,8 @@ def log_outage(where: str, outage: JangkauError) -> None:
 
 
 class Authenticate:
-    """One authentication step for every route: `request.state.principal`, or a 401."""
+    """One authentication step for every route, by bearer token or API key
+    (graph.api_keys.caller): `request.state.principal`, or a 401."""
 
     def __init__(self, app: ASGIApp, verifier: Verifier) -> None:
         self.app = app
@@ -87,8 +100,8 @@ class Authenticate:
             return
         request = Request(scope)
         try:
-            request.state.principal = authenticate(self.verifier,
-                                                   request.headers.get("authorization"))
+            request.state.principal = await caller(request, self.verifier,
+                                                   key_param=key_in_query(scope["path"]))
         except Unauthenticated as exc:
             response = error_response(exc, path=scope["path"])
             response.headers["WWW-Authenticate"] = f'{CHALLENGE}, error="invalid_token"'

@@ -1,11 +1,12 @@
-"""Who may read and write what: the one place that decides, for GraphQL and for tiles.
+"""Who may read and write what: the one place that decides, for GraphQL, tiles and /ogc.
 
 Two layers, both here:
 
 - A rule for every root field (`RULES`; the exports use their field's), every tile layer
-  (`TILE_RULES`) and every route (`ROUTES`), checked before anything runs. `protect()` puts a
-  `Guard` on every root field of the schema, and a field without a rule is refused, so no
-  field can be added unprotected.
+  (`TILE_RULES`), every OGC collection (`OGC_RULES`) and every route (`ROUTES`), checked before
+  anything runs. `protect()` puts a `Guard` on every root field of the schema, and a field
+  without a rule is refused, so no field can be added unprotected. An API key is read-only: no
+  mutation.
 - Scoping inside the resolvers, for what a rule cannot say alone: `records()` narrows reads of
   individual activities (staff: their own; supervisors: the staff of their unit and every unit
   below it), `aggregates()` narrows figures (staff and supervisors: their unit's subtree, with
@@ -91,6 +92,12 @@ TILE_RULES: dict[str, Rule] = {
     "areas": Rule(EVERYONE, public=True),
     "activities": Rule(RECORD_READERS),
 }
+OGC_RULES: dict[str, Rule] = {
+    "kelurahan": Rule(EVERYONE, public=True),
+    "kecamatan": Rule(EVERYONE, public=True),
+    "kota": Rule(EVERYONE, public=True),
+    "activities": Rule(RECORD_READERS),
+}
 NEEDS_TOKEN = "needs a bearer token (Authorization: Bearer ...)"
 PUBLIC = "public"
 ROUTES: dict[str, str] = {
@@ -104,6 +111,13 @@ ROUTES: dict[str, str] = {
     "/tiles/{layer}.json": "TILE_RULES",
     "/tiles/{layer}/{z}/{x}/{y}.mvt": "TILE_RULES",
     "/export/{name}.{fmt}": "RULES",            # each export has its GraphQL field's rule
+    "/ogc": PUBLIC,                             # OGC API - Features: landing, API, conformance
+    "/ogc/conformance": PUBLIC,
+    "/ogc/api": PUBLIC,
+    "/ogc/collections": PUBLIC,                 # lists the collections the caller may read
+    "/ogc/collections/{collectionId}": "OGC_RULES",
+    "/ogc/collections/{collectionId}/items": "OGC_RULES",
+    "/ogc/collections/{collectionId}/items/{featureId}": "OGC_RULES",
 }
 
 
@@ -159,6 +173,9 @@ class Guard(FieldExtension):
             raise Forbidden(f"{info.field_name} has no access rule, so nobody may use it")
         ctx: Context = info.context
         check(rule, ctx.principal, ctx.settings, info.field_name, _level(kwargs) or rule.level)
+        if info.path.typename == "Mutation" and ctx.principal and ctx.principal.read_only:
+            raise Forbidden(f"{info.field_name}: an API key is read-only; changes need a "
+                            "bearer token")
 
     def resolve(self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any) -> Any:
         self._check(info, kwargs)
@@ -226,8 +243,17 @@ async def _within_unit(ctx: Context, f: ActivityFilter) -> ActivityFilter:
     return replace(f, staff_ids=tree.staff)
 
 
+def _in_areas(p: Principal | None, f: ActivityFilter) -> ActivityFilter:
+    """`f` confined to an API key's areas, when the key has any."""
+    return replace(f, area_scope=frozenset(p.key_areas)) if p is not None and p.key_areas else f
+
+
 async def records(ctx: Context, f: ActivityFilter) -> ActivityFilter:
     """A filter of individual activities, narrowed to those the caller may read."""
+    return _in_areas(ctx.principal, await _records(ctx, f))
+
+
+async def _records(ctx: Context, f: ActivityFilter) -> ActivityFilter:
     p = _caller(ctx)
     if p.role == ADMIN:
         return f
@@ -307,12 +333,20 @@ async def aggregates(ctx: Context, f: ActivityFilter | None, level: str | None =
                      area: str | None = None) -> ActivityFilter | None:
     """A filter of figures, narrowed to what the caller may see; `level` is the areas' level,
     which the public may read at JANGKAU_PUBLIC_LEVEL or coarser, `area` the one area asked
-    about, if any.
+    about, if any; then confined to an API key's areas, when it has any.
 
     The one rule for every aggregate (coverage, maps, area tiles, hexbins, series): a
     supervisor with `areas` sees every unit's activity inside them, k-suppressed (`min_staff`),
     unless the filter names their own unit or staff, which gives the plain supervisor's view.
     """
+    narrowed, p = await _aggregates(ctx, f, level, area), ctx.principal
+    if p is not None and p.key_areas:
+        return _in_areas(p, narrowed or ActivityFilter())
+    return narrowed
+
+
+async def _aggregates(ctx: Context, f: ActivityFilter | None, level: str | None,
+                      area: str | None) -> ActivityFilter | None:
     p = ctx.principal
     if p is None:
         require_public(ctx.settings, level, "these figures")

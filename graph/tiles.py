@@ -4,11 +4,12 @@ Query parameters (`from`, `to` as WIB dates, the activity filter fields, `level`
 checked here and become the data layer's Period and ActivityFilter. Tiles carry an ETag (a hash
 of the body) and may be cached for a minute; an empty tile is a 204.
 
-Access follows graph.permissions (TILE_RULES), as in GraphQL, for the caller graph.edge found:
-a token that does not verify, or none where one is needed, is a 401; a role that may not read
-the layer, or a unitCode outside the caller's unit, a 403. Tiles read with a token are
-cacheable only privately, and every tile varies with the Authorization header. Activity points
-of other people go to the access log.
+Access follows graph.permissions (TILE_RULES), as in GraphQL, for the caller graph.edge found
+(a bearer token or an API key: `X-API-Key`, or `key` in the query for GIS tools): one that does
+not verify, or none where one is needed, is a 401; a role that may not read the layer, or a
+unitCode outside the caller's unit, a 403. Tiles read with a token or a key are cacheable only
+privately, and vary with both headers; a TileJSON asked with a key puts it in its tile URLs.
+Activity points of other people go to the access log.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from geo.periods import WIB, Period, make_period
 from geo.settings import Settings
 from geo.tiles import LAYERS, Layer, activities_tile, areas_tile, city_bounds, parse_tile
 from graph import permissions
+from graph.api_keys import KEY_PARAM, key_of
 from graph.context import Context
 from graph.edge import error_response
 
@@ -76,7 +78,7 @@ async def _allowed(ctx: Context, layer: Layer, q: TileQuery) -> TileQuery:
 
 def _cache_headers(ctx: Context) -> dict[str, str]:
     return {"Cache-Control": PRIVATE_CACHE_CONTROL if ctx.principal else CACHE_CONTROL,
-            "Vary": "Authorization"}
+            "Vary": "Authorization, X-API-Key"}
 
 
 def _one(query: QueryParams, name: str) -> str | None:
@@ -105,7 +107,7 @@ def _bool(query: QueryParams, name: str) -> bool | None:
 
 def parse_query(query: QueryParams, layer: str, settings: Settings, today: date) -> TileQuery:
     """The layer's parameters, checked; the period defaults to the 30 days ending `today`."""
-    unknown = sorted(set(query) - set(PARAMS[layer]))
+    unknown = sorted(set(query) - set(PARAMS[layer]) - {KEY_PARAM})
     if unknown:
         raise BadInput(f"unknown query parameter {unknown[0]!r:.40} for layer {layer!r}; "
                        f"known: {', '.join(PARAMS[layer])}")
@@ -188,11 +190,15 @@ async def tilejson(request: Request) -> Response:
         ctx = _context(request)
         await _allowed(ctx, layer, parse_query(request.query_params, layer.id,
                                                request.app.state.settings, _today()))
+        key = key_of(request, key_param=True)
     except JangkauError as exc:
         return _refused(request, exc)
     async with ctx.db() as conn:
         west, south, east, north = await city_bounds(conn) or WORLD
-    query = urlencode(request.query_params.multi_items())
+    # The tile URLs carry the key the TileJSON was asked with, header or query, so that a GIS
+    # tool or MapLibre can load the tiles from this document alone.
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != KEY_PARAM]
+    query = urlencode(params + ([(KEY_PARAM, key)] if key else []))
     url = f"{str(request.base_url).rstrip('/')}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.mvt"
     return JSONResponse({
         "tilejson": "3.0.0",

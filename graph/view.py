@@ -1,10 +1,11 @@
 """The GraphQL HTTP endpoint: strawberry's ASGI view with coded errors and orjson output.
 
-The bearer token is verified before anything runs (graph.edge.Authenticate): one that does not
-verify is a 401 coded UNAUTHENTICATED. A request without a token runs as anonymous, and a field
-it may not use answers UNAUTHENTICATED with 401 too. An answer with DATABASE_UNAVAILABLE in it is
-a 503 with Retry-After: the whole request is worth retrying. Reads of other people's locations
-noted during the request are written to the access log before the response leaves.
+The bearer token or API key (`X-API-Key`, never a query parameter here) is verified before
+anything runs (graph.edge.Authenticate): one that does not verify is a 401 coded
+UNAUTHENTICATED. A request without either runs as anonymous, and a field it may not use answers
+UNAUTHENTICATED with 401 too. An answer with DATABASE_UNAVAILABLE in it is a 503 with
+Retry-After: the whole request is worth retrying. Reads of other people's locations noted
+during the request are written to the access log before the response leaves.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    LargeBinary,
     SmallInteger,
     Text,
     Uuid,
@@ -117,7 +118,8 @@ def _udt(type_: Any) -> str:
     for cls, udt in [(Geometry, "geometry"), (SmallInteger, "int2"), (BigInteger, "int8"),
                      (Integer, "int4"), (CHAR, "bpchar"), (Text, "text"), (Uuid, "uuid"),
                      (Boolean, "bool"), (Float, "float8"), (DATERANGE, "daterange"),
-                     (DATEMULTIRANGE, "datemultirange"), (JSONB, "jsonb"), (Date, "date")]:
+                     (DATEMULTIRANGE, "datemultirange"), (JSONB, "jsonb"), (Date, "date"),
+                     (LargeBinary, "bytea")]:
         if isinstance(type_, cls):
             return udt
     if isinstance(type_, DateTime):

@@ -334,7 +334,7 @@ async def test_tiles_refuse_a_unit_outside_the_callers(api_as: ApiAs) -> None:
                                                         params=OCTOBER)
     assert mine.status_code == 200
     assert (mine.headers["cache-control"], mine.headers["vary"]) == \
-        ("private, max-age=60", "Authorization")
+        ("private, max-age=60", "Authorization, X-API-Key")
 
 
 async def test_scoping_a_list_of_areas_costs_the_same_for_31_or_153(api_as: ApiAs) -> None:
