@@ -25,7 +25,8 @@ from geo.errors import BadInput, NotFound
 from geo.settings import Settings
 
 FLAGS = ("OUTSIDE_CITY", "OUTSIDE_ASSIGNMENT", "LOW_ACCURACY", "MOCK_LOCATION",
-         "IMPOSSIBLE_SPEED", "FUTURE_TIME", "DUPLICATE_BURST")
+         "IMPOSSIBLE_SPEED", "FUTURE_TIME", "DUPLICATE_BURST", "UNREACHABLE", "STATIC_DAY",
+         "COPIED_LOCATION", "BACKDATED_BURST", "OFF_HOURS")
 DECISIONS = ("ACCEPTED", "REJECTED")
 MAX_REASON = 1000
 
@@ -39,6 +40,18 @@ def flag_settings(s: Settings) -> dict[str, str]:
         "jangkau.flag_burst_count": str(s.flag_burst_count),
         "jangkau.flag_burst_minutes": str(s.flag_burst_minutes),
         "jangkau.flag_burst_radius_m": str(s.flag_burst_radius_m),
+        "jangkau.flag_border_m": str(s.flag_border_m),
+        "jangkau.flag_reach_kmh": str(s.flag_reach_kmh),
+        "jangkau.flag_reach_min_m": str(s.flag_reach_min_m),
+        "jangkau.flag_day_start_h": str(s.flag_day_start_h),
+        "jangkau.flag_day_end_h": str(s.flag_day_end_h),
+        "jangkau.flag_static_count": str(s.flag_static_count),
+        "jangkau.flag_static_hours": str(s.flag_static_hours),
+        "jangkau.flag_static_radius_m": str(s.flag_static_radius_m),
+        "jangkau.flag_backdate_count": str(s.flag_backdate_count),
+        "jangkau.flag_backdate_minutes": str(s.flag_backdate_minutes),
+        "jangkau.flag_backdate_lag_h": str(s.flag_backdate_lag_h),
+        "jangkau.flag_copy_days": str(s.flag_copy_days),
     }
 
 

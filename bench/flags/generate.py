@@ -225,7 +225,7 @@ class Generator:
         if pattern == "COPIED":
             out = []
             for v in victim:
-                shift = rng.uniform(-20, 20) * 60
+                shift = rng.uniform(5, 40) * 60     # after the colleague was there
                 r = self.records(who, [Visit(v.lon, v.lat, v.started + shift, v.ended + shift,
                                              pattern)], pattern, jitter=False)[0]
                 out.append(replace(r, accuracy_m=round(float(rng.uniform(4, 15)), 1)))
@@ -242,7 +242,7 @@ class Generator:
             if rng.random() < 0.5:                     # the Sunday after
                 sunday = day0 + (6 - day.weekday()) * 86400
                 return self.records(who, self.honest_plan(m, sunday), pattern)
-            return self.records(who, self.honest_plan(m, day0, first=19.5), pattern)
+            return self.records(who, self.honest_plan(m, day0, first=20.5), pattern)
         if pattern == "LEAVE_DAY":
             return self.records(who, self.honest_plan(m, day0), pattern)
         if pattern == "NO_PATH":
