@@ -55,16 +55,19 @@ FIELDS: dict[str, str] = {
         value: 3, month: "2026-12"}) { id } }""",
     "resolveFlags": f"""mutation {{ resolveFlags(activityId: "{aid(1)}", decision: ACCEPTED,
         reason: "dicek") {{ id }} }}""",
+    # S1's own record: the staff member may contest (it has no flags: BAD_USER_INPUT).
+    "contestFlags": f"""mutation {{ contestFlags(activityId: "{aid(1)}", note: "saya di sana")
+        {{ id }} }}""",
 }
 AGGREGATES = {"area", "areas", "coverage", "coverageMap", "hexbins", "reach", "gaps", "units",
               "serviceCategories", "indicators"}
 RECORDS = {"nearestActivities", "activities", "activity", "staff", "recordActivity",
            "recordActivities"}
 ALLOWED = {
-    "staff": AGGREGATES | RECORDS,
+    "staff": AGGREGATES | RECORDS | {"contestFlags"},
     "supervisor": AGGREGATES | RECORDS | {"flaggedActivities", "resolveFlags"},
     "planner": AGGREGATES,
-    "admin": set(FIELDS),
+    "admin": set(FIELDS) - {"contestFlags"},     # only a record's own staff member contests
 }
 CALLERS = {"staff": (S1, "DINKES"), "supervisor": (SUP, "DINKES"), "planner": (None, "BAPPEDA"),
            "admin": (None, None)}
