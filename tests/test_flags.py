@@ -132,7 +132,7 @@ async def test_a_backdated_burst(api: Api, staffed: AsyncConnection) -> None:
                    4: [], 5: [], 6: []}
     assert (await details(api, 1))["BACKDATED_BURST"] == (
         "entered at 16:00 with 2 other records of the day within 15 min, 8.0 h after the visit "
-        "it claims began")
+        "it claims ended")
 
 
 async def test_off_hours(api: Api, staffed: AsyncConnection) -> None:

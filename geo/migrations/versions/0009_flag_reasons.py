@@ -12,8 +12,8 @@ Create Date: 2026-12-02
 - New: UNREACHABLE (too far from the previous visit's end for the time between, beyond both
   accuracy circles, at city speeds), STATIC_DAY (a day's visits all within metres of one spot),
   COPIED_LOCATION (the exact coordinates of another staff member's record of that week),
-  BACKDATED_BURST (several records entered within minutes of each other, hours after the visits
-  they claim), OFF_HOURS (outside WIB working hours, or on a Sunday).
+  BACKDATED_BURST (several records entered within minutes of each other, each over an hour
+  after the visit it claims ended), OFF_HOURS (outside WIB working hours, or on a Sunday).
 - `flag_notes`: each flag's reason in words with its numbers. `confidence`: 1 - prod(1 - weight)
   over the record's flags (`flag_weight`), what the review queue sorts by.
 - `flag_reviews.decision` may be CONTESTED: the record's own staff member disagreeing, in words.
@@ -265,18 +265,19 @@ BEGIN
             HAVING count(*) >= static_n AND max(s.started_at) - min(s.started_at) >= static_span
         ) d WHERE d.r <= static_r
     ),
-    -- Entered long after the visit began (device_time, the phone's clock when it was saved),
+    -- Entered long after the visit ended (device_time, the phone's clock when it was saved),
     -- together with others of the same day entered within back_win of it.
     late AS (
-        SELECT s.id, s.staff_id, s.day, s.device_time, s.started_at FROM seq s
-        WHERE s.device_time > s.started_at + back_lag
+        SELECT s.id, s.staff_id, s.day, s.device_time,
+               s.device_time - coalesce(s.ended_at, s.started_at) AS lag
+        FROM seq s WHERE s.device_time > coalesce(s.ended_at, s.started_at) + back_lag
     ),
     backdated AS (
-        SELECT l.id, count(*) AS n, l.device_time, l.device_time - l.started_at AS lag
+        SELECT l.id, count(*) AS n, l.device_time, l.lag
         FROM late l JOIN late o ON o.staff_id = l.staff_id AND o.day = l.day
                                AND o.device_time BETWEEN l.device_time - back_win
                                                      AND l.device_time + back_win
-        GROUP BY l.id, l.device_time, l.started_at HAVING count(*) >= back_n
+        GROUP BY l.id, l.device_time, l.lag HAVING count(*) >= back_n
     ),
     -- Within an area assigned to the staff member on that WIB day: its own kelurahan, or
     -- failing that (an assigned kecamatan, an overlap of two kelurahan) the area's outline
@@ -321,119 +322,165 @@ BEGIN
     copied AS (
         SELECT s.id, min(o.started_at) AS other_at FROM seq s
         JOIN activities o ON o.geom && s.geom AND o.geom = s.geom AND o.staff_id <> s.staff_id
-                         AND o.started_at BETWEEN s.started_at - copy_win
-                                              AND s.started_at + copy_win
+                         AND o.started_at - s.started_at BETWEEN -copy_win AND copy_win
                          AND (coalesce(o.device_time, o.received_at), o.id)
                              < (coalesce(s.device_time, s.received_at), s.id)
         WHERE s.given GROUP BY s.id
     ),
-    -- Each flag with its reason. A given record is judged afresh; a neighbour keeps what it
+    -- Each flag, true or false. A given record is judged afresh; a neighbour keeps what it
     -- says about itself.
     judged AS (
-        SELECT s.id, s.flags AS old_flags, s.flag_notes AS old_notes, n.notes
+        SELECT s.id, s.given, s.flags AS old_flags, s.flag_notes AS old_notes, s.staff_id,
+               s.started_at, s.day, s.geom, s.accuracy_m, s.metres, s.slack, s.gap,
+               s.reach_gap, s.prev_at, s.prev_end, s.fast_in, s.fast_out, s.far_in, s.far_out,
+               s.next_metres, s.next_gap, s.next_at, s.next_slack, s.next_reach_gap,
+               s.device_time, s.received_at,
+               b.until AS burst_until, sd.n AS static_n, sd.first_at AS static_from,
+               sd.last_at AS static_to, sd.r AS static_r, bd.n AS back_n,
+               bd.device_time AS back_at, bd.lag AS back_lag, cp.other_at AS copied_at,
+               CASE WHEN s.given THEN s.area_id IS NULL
+                                      AND NOT coalesce(ST_Covers(city, s.geom), true)
+                                      AND NOT ST_DWithin(city::geography, s.geom::geography,
+                                          border + least(coalesce(s.accuracy_m, 0),
+                                                         max_accuracy))
+                    ELSE 'OUTSIDE_CITY' = ANY(s.flags) END AS outside_city,
+               CASE WHEN s.given THEN NOT coalesce(p.inside, false)
+                    ELSE 'OUTSIDE_ASSIGNMENT' = ANY(s.flags) END AS outside_assignment,
+               CASE WHEN s.given THEN coalesce(p.vague, s.accuracy_m > max_accuracy, false)
+                    ELSE 'LOW_ACCURACY' = ANY(s.flags) END AS low_accuracy,
+               CASE WHEN s.given THEN s.mock_location
+                    ELSE 'MOCK_LOCATION' = ANY(s.flags) END AS mock_location,
+               s.fast_in OR coalesce(s.fast_out, false) AS impossible_speed,
+               CASE WHEN s.given THEN greatest(s.started_at, s.device_time)
+                                      > s.received_at + ahead
+                    ELSE 'FUTURE_TIME' = ANY(s.flags) END AS future_time,
+               b.id IS NOT NULL AS duplicate_burst,
+               -- Not where IMPOSSIBLE_SPEED already says more.
+               NOT (s.fast_in OR coalesce(s.fast_out, false))
+                   AND (s.far_in OR coalesce(s.far_out, false)) AS unreachable,
+               sd.staff_id IS NOT NULL AS static_day,
+               CASE WHEN s.given THEN cp.id IS NOT NULL
+                    ELSE 'COPIED_LOCATION' = ANY(s.flags) END AS copied_location,
+               bd.id IS NOT NULL AS backdated_burst,
+               CASE WHEN s.given THEN extract(isodow FROM s.started_at AT TIME ZONE
+                                              'Asia/Jakarta') = 7
+                        OR (s.started_at AT TIME ZONE 'Asia/Jakarta')::time
+                           NOT BETWEEN '00:00'::time + day_from
+                                   AND '00:00'::time + day_to - interval '1 microsecond'
+                    ELSE 'OFF_HOURS' = ANY(s.flags) END AS off_hours
         FROM seq s
         LEFT JOIN placed p ON p.id = s.id
         LEFT JOIN burst b ON b.id = s.id
         LEFT JOIN static_day sd ON sd.staff_id = s.staff_id AND sd.day = s.day
         LEFT JOIN backdated bd ON bd.id = s.id
         LEFT JOIN copied cp ON cp.id = s.id
-        CROSS JOIN LATERAL (
-            SELECT coalesce(jsonb_object_agg(k, v) FILTER (WHERE v IS NOT NULL), '{}') AS notes
-            FROM (VALUES
-            ('OUTSIDE_CITY', CASE WHEN NOT s.given THEN s.flag_notes ->> 'OUTSIDE_CITY'
-                WHEN s.area_id IS NULL AND NOT coalesce(ST_Covers(city, s.geom), true)
-                     AND NOT ST_DWithin(city::geography, s.geom::geography,
-                                        border + least(coalesce(s.accuracy_m, 0), max_accuracy))
-                THEN format('%s outside the city boundary, farther than %s of border and '
+        WHERE s.target
+    ),
+    flagged AS (
+        SELECT j.*, array_remove(ARRAY[
+            CASE WHEN j.outside_city THEN 'OUTSIDE_CITY' END,
+            CASE WHEN j.outside_assignment THEN 'OUTSIDE_ASSIGNMENT' END,
+            CASE WHEN j.low_accuracy THEN 'LOW_ACCURACY' END,
+            CASE WHEN j.mock_location THEN 'MOCK_LOCATION' END,
+            CASE WHEN j.impossible_speed THEN 'IMPOSSIBLE_SPEED' END,
+            CASE WHEN j.future_time THEN 'FUTURE_TIME' END,
+            CASE WHEN j.duplicate_burst THEN 'DUPLICATE_BURST' END,
+            CASE WHEN j.unreachable THEN 'UNREACHABLE' END,
+            CASE WHEN j.static_day THEN 'STATIC_DAY' END,
+            CASE WHEN j.copied_location THEN 'COPIED_LOCATION' END,
+            CASE WHEN j.backdated_burst THEN 'BACKDATED_BURST' END,
+            CASE WHEN j.off_hours THEN 'OFF_HOURS' END], NULL) AS flags
+        FROM judged j
+    ),
+    -- Each flag's reason, in words and numbers, written only for records with flags. A
+    -- neighbour's flags about itself keep the reason they were given with.
+    fresh AS MATERIALIZED (
+        SELECT f.id, f.old_flags, f.old_notes, f.flags,
+               CASE WHEN f.flags = '{}' THEN '{}'::jsonb ELSE (
+                   SELECT jsonb_object_agg(k, v) FILTER (WHERE v IS NOT NULL) FROM (VALUES
+            ('OUTSIDE_CITY', CASE WHEN NOT f.outside_city THEN NULL
+                WHEN NOT f.given THEN f.old_notes ->> 'OUTSIDE_CITY'
+                ELSE format('%s outside the city boundary, farther than %s of border and '
                             'accuracy allowance',
-                            metres_text(ST_Distance(city::geography, s.geom::geography)),
-                            metres_text(border + least(coalesce(s.accuracy_m, 0),
+                            metres_text(ST_Distance(city::geography, f.geom::geography)),
+                            metres_text(border + least(coalesce(f.accuracy_m, 0),
                                                        max_accuracy))) END),
-            ('OUTSIDE_ASSIGNMENT', CASE WHEN NOT s.given
-                THEN s.flag_notes ->> 'OUTSIDE_ASSIGNMENT'
-                WHEN NOT coalesce(p.inside, false) THEN coalesce(
+            ('OUTSIDE_ASSIGNMENT', CASE WHEN NOT f.outside_assignment THEN NULL
+                WHEN NOT f.given THEN f.old_notes ->> 'OUTSIDE_ASSIGNMENT'
+                ELSE coalesce(
                     (SELECT format('%s from the nearest assigned area (%s), farther than %s '
                                    'of border and accuracy allowance, and not in a kelurahan '
                                    'next to it', metres_text(min(ST_Distance(
-                                       x.geom::geography, s.geom::geography))),
+                                       x.geom::geography, f.geom::geography))),
                                    string_agg(DISTINCT x.name, ', '),
-                                   metres_text(border + least(coalesce(s.accuracy_m, 0),
+                                   metres_text(border + least(coalesce(f.accuracy_m, 0),
                                                               max_accuracy)))
                      FROM staff_assignments sa JOIN areas x ON x.id = sa.area_id
-                     WHERE sa.staff_id = s.staff_id
-                       AND sa.during @> (s.started_at AT TIME ZONE 'Asia/Jakarta')::date
+                     WHERE sa.staff_id = f.staff_id AND sa.during @> f.day
                      HAVING count(*) > 0),
                     format('no area was assigned to this staff member on %s',
-                           to_char(s.day, 'DD Mon YYYY'))) END),
-            ('LOW_ACCURACY', CASE WHEN NOT s.given THEN s.flag_notes ->> 'LOW_ACCURACY'
-                WHEN coalesce(p.vague, s.accuracy_m > max_accuracy) THEN
-                format('GPS accuracy ±%s, worse than %s, and the circle does not fit inside '
-                       'an assigned area', metres_text(s.accuracy_m), metres_text(max_accuracy))
+                           to_char(f.day, 'DD Mon YYYY'))) END),
+            ('LOW_ACCURACY', CASE WHEN NOT f.low_accuracy THEN NULL
+                WHEN NOT f.given THEN f.old_notes ->> 'LOW_ACCURACY'
+                ELSE format('GPS accuracy ±%s, worse than %s, and the circle does not fit '
+                            'inside an assigned area', metres_text(f.accuracy_m),
+                            metres_text(max_accuracy)) END),
+            ('MOCK_LOCATION', CASE WHEN NOT f.mock_location THEN NULL
+                WHEN NOT f.given THEN f.old_notes ->> 'MOCK_LOCATION'
+                ELSE 'the phone reported the location as mocked (a simulated-location app)'
                 END),
-            ('MOCK_LOCATION', CASE WHEN NOT s.given THEN s.flag_notes ->> 'MOCK_LOCATION'
-                WHEN s.mock_location THEN
-                'the phone reported the location as mocked (a simulated-location app)' END),
-            ('IMPOSSIBLE_SPEED', CASE
-                WHEN s.fast_in THEN format('%s km/h from the previous record at %s, %s away',
-                    round(s.metres / s.gap * 3.6), wib_hm(s.prev_at), metres_text(s.metres))
-                WHEN s.fast_out THEN format('%s km/h to the next record at %s, %s away',
-                    round(s.next_metres / s.next_gap * 3.6), wib_hm(s.next_at),
-                    metres_text(s.next_metres)) END),
-            -- Not where IMPOSSIBLE_SPEED already says more.
-            ('UNREACHABLE', CASE WHEN s.fast_in OR s.fast_out THEN NULL
-                WHEN s.far_in THEN format(
-                    '%s from the previous visit (ended %s) beyond both accuracy circles, in %s '
-                    'min: %s km/h in a straight line, over the %s km/h of city travel',
-                    metres_text(s.metres - s.slack), wib_hm(s.prev_end),
-                    round(s.reach_gap / 60), round((s.metres - s.slack) / s.reach_gap * 3.6),
-                    round(reach_speed * 3.6))
-                WHEN s.far_out THEN format(
-                    '%s to the next visit (at %s) beyond both accuracy circles, in %s min: '
-                    '%s km/h in a straight line, over the %s km/h of city travel',
-                    metres_text(s.next_metres - s.next_slack), wib_hm(s.next_at),
-                    round(s.next_reach_gap / 60),
-                    round((s.next_metres - s.next_slack) / s.next_reach_gap * 3.6),
-                    round(reach_speed * 3.6)) END),
-            ('FUTURE_TIME', CASE WHEN NOT s.given THEN s.flag_notes ->> 'FUTURE_TIME'
-                WHEN greatest(s.started_at, s.device_time) > s.received_at + ahead THEN
-                format('its time is %s min after the server received it',
-                       round(extract(epoch FROM greatest(s.started_at, s.device_time)
-                                                - s.received_at) / 60)) END),
-            ('DUPLICATE_BURST', CASE WHEN b.id IS NOT NULL THEN
+            ('IMPOSSIBLE_SPEED', CASE WHEN NOT f.impossible_speed THEN NULL
+                WHEN f.fast_in THEN format('%s km/h from the previous record at %s, %s away',
+                    round(f.metres / f.gap * 3.6), wib_hm(f.prev_at), metres_text(f.metres))
+                ELSE format('%s km/h to the next record at %s, %s away',
+                    round(f.next_metres / f.next_gap * 3.6), wib_hm(f.next_at),
+                    metres_text(f.next_metres)) END),
+            ('FUTURE_TIME', CASE WHEN NOT f.future_time THEN NULL
+                WHEN NOT f.given THEN f.old_notes ->> 'FUTURE_TIME'
+                ELSE format('its time is %s min after the server received it',
+                            round(extract(epoch FROM greatest(f.started_at, f.device_time)
+                                                     - f.received_at) / 60)) END),
+            ('DUPLICATE_BURST', CASE WHEN f.duplicate_burst THEN
                 format('one of %s or more records within %s min and %s, up to %s',
                        burst_n, round(extract(epoch FROM win) / 60), metres_text(radius),
-                       wib_hm(b.until)) END),
-            ('STATIC_DAY', CASE WHEN sd.staff_id IS NOT NULL THEN
+                       wib_hm(f.burst_until)) END),
+            ('UNREACHABLE', CASE WHEN NOT f.unreachable THEN NULL
+                WHEN f.far_in THEN format(
+                    '%s from the previous visit (ended %s) beyond both accuracy circles, in %s '
+                    'min: %s km/h in a straight line, over the %s km/h of city travel',
+                    metres_text(f.metres - f.slack), wib_hm(f.prev_end),
+                    round(f.reach_gap / 60), round((f.metres - f.slack) / f.reach_gap * 3.6),
+                    round(reach_speed * 3.6))
+                ELSE format(
+                    '%s to the next visit (at %s) beyond both accuracy circles, in %s min: '
+                    '%s km/h in a straight line, over the %s km/h of city travel',
+                    metres_text(f.next_metres - f.next_slack), wib_hm(f.next_at),
+                    round(f.next_reach_gap / 60),
+                    round((f.next_metres - f.next_slack) / f.next_reach_gap * 3.6),
+                    round(reach_speed * 3.6)) END),
+            ('STATIC_DAY', CASE WHEN f.static_day THEN
                 format('all %s records of %s (%s to %s) lie within %s of one spot',
-                       sd.n, to_char(s.day, 'DD Mon YYYY'), wib_hm(sd.first_at),
-                       wib_hm(sd.last_at), metres_text(greatest(sd.r, 1))) END),
-            ('COPIED_LOCATION', CASE WHEN NOT s.given THEN s.flag_notes ->> 'COPIED_LOCATION'
-                WHEN cp.id IS NOT NULL THEN
-                format('exactly the coordinates of another staff member''s record of %s %s',
-                       to_char(cp.other_at AT TIME ZONE 'Asia/Jakarta', 'DD Mon YYYY'),
-                       wib_hm(cp.other_at)) END),
-            ('BACKDATED_BURST', CASE WHEN bd.id IS NOT NULL THEN
+                       f.static_n, to_char(f.day, 'DD Mon YYYY'), wib_hm(f.static_from),
+                       wib_hm(f.static_to), metres_text(greatest(f.static_r, 1))) END),
+            ('COPIED_LOCATION', CASE WHEN NOT f.copied_location THEN NULL
+                WHEN NOT f.given THEN f.old_notes ->> 'COPIED_LOCATION'
+                ELSE format('exactly the coordinates of another staff member''s record of %s %s',
+                            to_char(f.copied_at AT TIME ZONE 'Asia/Jakarta', 'DD Mon YYYY'),
+                            wib_hm(f.copied_at)) END),
+            ('BACKDATED_BURST', CASE WHEN f.backdated_burst THEN
                 format('entered at %s with %s other records of the day within %s min, %s h '
-                       'after the visit it claims began', wib_hm(bd.device_time), bd.n - 1,
+                       'after the visit it claims ended', wib_hm(f.back_at), f.back_n - 1,
                        round(extract(epoch FROM back_win) / 60),
-                       to_char(extract(epoch FROM bd.lag) / 3600, 'FM990.0')) END),
-            ('OFF_HOURS', CASE WHEN NOT s.given THEN s.flag_notes ->> 'OFF_HOURS'
-                WHEN extract(isodow FROM s.started_at AT TIME ZONE 'Asia/Jakarta') = 7 THEN
-                format('began %s WIB on a Sunday', wib_hm(s.started_at))
-                WHEN (s.started_at AT TIME ZONE 'Asia/Jakarta')::time < '00:00'::time + day_from
-                  OR (s.started_at AT TIME ZONE 'Asia/Jakarta')::time >= '00:00'::time + day_to
-                THEN format('began %s WIB, outside working hours %s to %s',
-                            wib_hm(s.started_at), to_char(day_from, 'HH24:MI'),
+                       to_char(extract(epoch FROM f.back_lag) / 3600, 'FM990.0')) END),
+            ('OFF_HOURS', CASE WHEN NOT f.off_hours THEN NULL
+                WHEN NOT f.given THEN f.old_notes ->> 'OFF_HOURS'
+                WHEN extract(isodow FROM f.started_at AT TIME ZONE 'Asia/Jakarta') = 7 THEN
+                format('began %s WIB on a Sunday', wib_hm(f.started_at))
+                ELSE format('began %s WIB, outside working hours %s to %s',
+                            wib_hm(f.started_at), to_char(day_from, 'HH24:MI'),
                             to_char(day_to, 'HH24:MI')) END)
-            ) v(k, v)
-        ) n
-        WHERE s.target
-    ),
-    fresh AS MATERIALIZED (
-        SELECT j.id, j.old_flags, j.old_notes, j.notes,
-               array(SELECT f FROM unnest(@FLAGS@) WITH ORDINALITY u(f, i)
-                     WHERE j.notes ? f ORDER BY i) AS flags
-        FROM judged j
+                   ) v(k, v)) END AS notes
+        FROM flagged f
     ),
     -- No flags: nothing to review. A rejection stands. An acceptance stands unless a flag
     -- appears that it was not given with. Anything else waits for a reviewer.
@@ -460,12 +507,18 @@ BEGIN
     -- is another staff member's record: it is flagged now that the original is here.
     WITH copy AS (
         SELECT o.id, min(g.started_at) AS other_at FROM activities g
-        JOIN activities o ON o.geom && g.geom AND o.geom = g.geom AND o.staff_id <> g.staff_id
-                         AND o.started_at BETWEEN g.started_at - copy_win
-                                              AND g.started_at + copy_win
-                         AND (coalesce(g.device_time, g.received_at), g.id)
-                             < (coalesce(o.device_time, o.received_at), o.id)
-        WHERE g.id = ANY(ids) AND NOT o.id = ANY(ids) AND NOT 'COPIED_LOCATION' = ANY(o.flags)
+        CROSS JOIN LATERAL (
+            -- Point by point through the GiST index: OFFSET 0 keeps it a nested loop.
+            SELECT x.id FROM activities x
+            WHERE x.geom && g.geom AND x.geom = g.geom AND x.staff_id <> g.staff_id
+              -- (a difference, so that only the GiST index is used: a week is many rows)
+              AND x.started_at - g.started_at BETWEEN -copy_win AND copy_win
+              AND (coalesce(g.device_time, g.received_at), g.id)
+                  < (coalesce(x.device_time, x.received_at), x.id)
+              AND NOT x.id = ANY(ids) AND NOT 'COPIED_LOCATION' = ANY(x.flags)
+            OFFSET 0
+        ) o
+        WHERE g.id = ANY(ids)
         GROUP BY o.id
     ),
     marked AS (
