@@ -9,6 +9,8 @@ import asyncio
 import os
 import sys
 
+import asyncpg
+
 from bench.config import UNTIL
 from bench.database import recreate, server_url, with_database
 from bench.flags.measure import evaluate_set, report
@@ -17,7 +19,6 @@ from geo.db import connect
 
 
 async def _drop(admin: str, name: str) -> None:
-    import asyncpg
     conn = await asyncpg.connect(admin)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
