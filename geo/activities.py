@@ -1,7 +1,8 @@
 """Reading activities: by id in batches, and pages in a stable keyset order.
 
-Pages are ordered newest first by (started_at, id). A keyset cursor, unlike an offset, neither
-skips nor repeats a row when activities arrive while a client pages.
+Pages are ordered newest first by (started_at, id), or for review by confidence first. A keyset
+cursor, unlike an offset, neither skips nor repeats a row when activities arrive while a client
+pages.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from geo.filters import Where
 
 COLUMNS = f"""a.id, a.staff_id, a.category_code, a.started_at, a.ended_at, a.device_time,
     a.received_at, ST_AsGeoJSON(a.geom, {PRECISION}) AS location, a.accuracy_m, a.mock_location,
-    a.citizens_served, a.outcome_code, a.outcome_met, a.note, a.area_id, a.flags, a.review"""
+    a.citizens_served, a.outcome_code, a.outcome_met, a.note, a.area_id, a.flags, a.review,
+    a.flag_notes, a.confidence"""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class ActivityRow:
     area_id: int | None
     flags: list[str]              # plausibility flags (geo.plausibility), [] when none
     review: str                   # NONE | PENDING | ACCEPTED | REJECTED
+    flag_notes: dict[str, str]    # each flag's reason, with its numbers
+    confidence: float             # 0..1, how much the flags together need a human
 
 
 async def by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ActivityRow]:
@@ -64,6 +68,24 @@ async def page(
         SELECT {COLUMNS} FROM activities a
         WHERE {where.sql} AND {keyset}
         ORDER BY a.started_at DESC, a.id DESC LIMIT :lim"""), params)
+    found: Sequence[tuple[Any, ...]] = rows.all()
+    return [ActivityRow(*r) for r in found]
+
+
+async def page_by_confidence(
+    conn: AsyncConnection, where: Where, first: int,
+    after: tuple[float, datetime, uuid.UUID] | None,
+) -> list[ActivityRow]:
+    """As `page`, most confident flags first (the review queue), then newest first."""
+    params = {**where.params, "lim": first + 1}
+    keyset = "TRUE"
+    if after is not None:
+        keyset = "(a.confidence, a.started_at, a.id) < (:after_c, :after_t, :after_id)"
+        params.update(after_c=after[0], after_t=after[1], after_id=after[2])
+    rows = await conn.execute(text(f"""
+        SELECT {COLUMNS} FROM activities a
+        WHERE {where.sql} AND {keyset}
+        ORDER BY a.confidence DESC, a.started_at DESC, a.id DESC LIMIT :lim"""), params)
     found: Sequence[tuple[Any, ...]] = rows.all()
     return [ActivityRow(*r) for r in found]
 

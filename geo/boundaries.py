@@ -198,6 +198,7 @@ async def import_areas(conn: AsyncConnection, paths: list[Path]) -> ImportReport
                 report.updated += 1
         await conn.execute(text("DELETE FROM area_closure"))
         await conn.execute(text(REBUILD_CLOSURE))
+        await conn.execute(text("SELECT area_neighbours_rebuild()"))   # for OUTSIDE_ASSIGNMENT
         await shapes.rebuild(conn)
         report.reassigned_activities = await reassign_activities(conn)
         if report.reassigned_activities:

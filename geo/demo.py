@@ -268,6 +268,39 @@ STAGING_COLUMNS = ["id", "staff_id", "category_code", "started", "ended", "devic
                    "outcome_met", "note"]
 
 
+# Each staff member's day laid out as a day is lived: the visits drawn for it, in the order drawn,
+# one after another from 07:30 WIB with 20 minutes to get from one to the next, squeezed to end
+# by 16:00. Drawn independently, visits kilometres apart would overlap (migration 0009 flags
+# that: UNREACHABLE). Clocks and receipt keep their offsets from the visit's end.
+LAY_OUT_DAYS = """
+    UPDATE demo_staging s
+    SET started = n.start, ended = n.start + n.dur * n.f,
+        device = n.start + n.dur * n.f + (s.device - s.ended),
+        received = least(n.start + n.dur * n.f + (s.received - s.ended), :received_by)
+    FROM (
+        SELECT d.id, d.dur,
+               d.day0 + 27000 + (d.before + (d.k - 1) * 1200) * d.f AS start, d.f
+        FROM (
+            SELECT x.id, x.dur, x.day0, x.k,
+                   least(1.0, 30600 / (x.total + (x.n - 1) * 1200)) AS f,
+                   coalesce(sum(x.dur) OVER (PARTITION BY x.staff_id, x.day0 ORDER BY x.k
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+            FROM (
+                SELECT id, staff_id, ended - started AS dur,
+                       floor((started + 25200) / 86400) * 86400 - 25200 AS day0,
+                       row_number() OVER w AS k, count(*) OVER v AS n,
+                       sum(ended - started) OVER v AS total
+                FROM demo_staging
+                WINDOW v AS (PARTITION BY staff_id, floor((started + 25200) / 86400)),
+                       w AS (PARTITION BY staff_id, floor((started + 25200) / 86400)
+                             ORDER BY started, id)
+            ) x
+        ) d
+    ) n
+    WHERE s.id = n.id
+"""
+
+
 # (drop, restore) for each index of `activities` that backs no constraint, and each of its
 # foreign keys: the names and definitions come from the catalog, never from input.
 DEFERRABLE = text("""
@@ -381,6 +414,7 @@ async def load_demo(
         await raw.copy_records_to_table("demo_staging", records=rows, columns=STAGING_COLUMNS)
         if progress:
             progress(len(rows))
+    await conn.execute(text(LAY_OUT_DAYS), {"received_by": received_by})
     inserted = await bulk_insert_staged(conn)
     await conn.commit()
     await _targets(conn, until)

@@ -2,10 +2,13 @@
 
 A record is never refused for being implausible; it is flagged, and a flagged record counts
 in coverage only once a supervisor accepts it (the PDP law gives staff the right to contest an
-automated decision). The judging is one SQL function, `activity_flags_refresh` (migration
-0003), run in the writer's transaction for the new rows and the neighbours whose judgement they
-change. Its thresholds are `jangkau.flag_*` settings: `configure_engine` sets them on every
-connection of the service from `Settings`; without them the SQL defaults (the same numbers as
+automated decision: `contest` puts their note in the review history). Each flag comes with its
+reason in words and numbers (`flag_notes`), and the record with a confidence that orders the
+review queue (migration 0009; bench/README.md measures them). The judging is one SQL function,
+`activity_flags_refresh` (migrations 0003, 0009), run in the writer's transaction for the new
+rows and the neighbours whose judgement they change (for a day-level flag, their whole WIB day).
+Its thresholds are `jangkau.flag_*` settings: `configure_engine` sets them on every connection
+of the service from `Settings`; without them the SQL defaults (the same numbers as
 `Settings`') apply.
 """
 
@@ -26,7 +29,8 @@ from geo.errors import BadInput, NotFound
 from geo.settings import Settings
 
 FLAGS = ("OUTSIDE_CITY", "OUTSIDE_ASSIGNMENT", "LOW_ACCURACY", "MOCK_LOCATION",
-         "IMPOSSIBLE_SPEED", "FUTURE_TIME", "DUPLICATE_BURST")
+         "IMPOSSIBLE_SPEED", "FUTURE_TIME", "DUPLICATE_BURST", "UNREACHABLE", "STATIC_DAY",
+         "COPIED_LOCATION", "BACKDATED_BURST", "OFF_HOURS")
 DECISIONS = ("ACCEPTED", "REJECTED")
 MAX_REASON = 1000
 
@@ -40,6 +44,18 @@ def flag_settings(s: Settings) -> dict[str, str]:
         "jangkau.flag_burst_count": str(s.flag_burst_count),
         "jangkau.flag_burst_minutes": str(s.flag_burst_minutes),
         "jangkau.flag_burst_radius_m": str(s.flag_burst_radius_m),
+        "jangkau.flag_border_m": str(s.flag_border_m),
+        "jangkau.flag_reach_kmh": str(s.flag_reach_kmh),
+        "jangkau.flag_reach_min_m": str(s.flag_reach_min_m),
+        "jangkau.flag_day_start_h": str(s.flag_day_start_h),
+        "jangkau.flag_day_end_h": str(s.flag_day_end_h),
+        "jangkau.flag_static_count": str(s.flag_static_count),
+        "jangkau.flag_static_hours": str(s.flag_static_hours),
+        "jangkau.flag_static_radius_m": str(s.flag_static_radius_m),
+        "jangkau.flag_backdate_count": str(s.flag_backdate_count),
+        "jangkau.flag_backdate_minutes": str(s.flag_backdate_minutes),
+        "jangkau.flag_backdate_lag_h": str(s.flag_backdate_lag_h),
+        "jangkau.flag_copy_days": str(s.flag_copy_days),
     }
 
 
@@ -73,15 +89,15 @@ class ReviewRow:
 REVIEW_COLUMNS = "id, activity_id, decision, reason, reviewer, at, flags_at_review"
 
 
-def check_reason(reason: str) -> str:
+def check_reason(reason: str, name: str = "reason") -> str:
     reason = reason.strip()
     if not reason:
-        raise BadInput("reason: say why (it is kept in the activity's review history)")
+        raise BadInput(f"{name}: say why (it is kept in the activity's review history)")
     if len(reason) > MAX_REASON:
-        raise BadInput(f"reason is {len(reason)} characters; the maximum is {MAX_REASON}",
+        raise BadInput(f"{name} is {len(reason)} characters; the maximum is {MAX_REASON}",
                        code="LIMIT_EXCEEDED")
     if "\x00" in reason:
-        raise BadInput("reason must not contain NUL characters")
+        raise BadInput(f"{name} must not contain NUL characters")
     return reason
 
 
@@ -89,7 +105,8 @@ async def resolve(conn: AsyncConnection, activity_id: uuid.UUID, decision: str, 
                   reviewer: str | None) -> ReviewRow:
     """Accept or reject an activity's current flags; the decision joins its history. Commits."""
     if decision not in DECISIONS:
-        raise BadInput(f"decision must be one of {', '.join(DECISIONS)}")
+        raise BadInput(f"decision must be one of {', '.join(DECISIONS)} (a staff member "
+                       "contests through contestFlags)")
     reason = check_reason(reason)
     flags = (await conn.execute(text("SELECT flags FROM activities WHERE id = :id FOR UPDATE"),
                                 {"id": activity_id})).scalar_one_or_none()
@@ -105,6 +122,38 @@ async def resolve(conn: AsyncConnection, activity_id: uuid.UUID, decision: str, 
         SELECT id, :decision, :reason, :reviewer, flags FROM decided
         RETURNING {REVIEW_COLUMNS}"""),
         {"id": activity_id, "decision": decision, "reason": reason, "reviewer": reviewer})).one()
+    await conn.commit()
+    return ReviewRow(*row)
+
+
+async def contest(conn: AsyncConnection, activity_id: uuid.UUID, note: str, flag: str | None,
+                  by: str) -> ReviewRow:
+    """The record's own staff member disagrees with its flags (or one of them), in words.
+
+    The note joins the review history (CONTESTED) for the supervisor to read; a rejected record
+    waits for review again. Commits. Whether `by` owns the record is the caller's check.
+    """
+    note = check_reason(note, "note")
+    flags = (await conn.execute(text("SELECT flags FROM activities WHERE id = :id FOR UPDATE"),
+                                {"id": activity_id})).scalar_one_or_none()
+    if flags is None:
+        raise NotFound(f"unknown activity id {activity_id}")
+    if not flags:
+        raise BadInput(f"activity {activity_id} has no flags: there is nothing to contest")
+    if flag is not None and flag not in flags:
+        raise BadInput(f"activity {activity_id} has no flag {flag[:40]!r}; its flags are "
+                       f"{', '.join(flags)}")
+    row = (await conn.execute(text(f"""
+        WITH reopened AS (
+            UPDATE activities
+            SET review = CASE WHEN review = 'REJECTED' THEN 'PENDING' ELSE review END
+            WHERE id = :id RETURNING id
+        )
+        INSERT INTO flag_reviews (activity_id, decision, reason, reviewer, flags_at_review)
+        SELECT id, 'CONTESTED', :note, :by, :flags FROM reopened
+        RETURNING {REVIEW_COLUMNS}"""),
+        {"id": activity_id, "note": note, "by": by,
+         "flags": [flag] if flag is not None else flags})).one()
     await conn.commit()
     return ReviewRow(*row)
 

@@ -107,6 +107,18 @@ class Settings:
     flag_burst_count: int = 5
     flag_burst_minutes: float = 10.0
     flag_burst_radius_m: float = 50.0
+    flag_border_m: float = 100.0            # outside an assigned area by more than this + accuracy
+    flag_reach_kmh: float = 45.0            # straight-line city travel between visits, at most
+    flag_reach_min_m: float = 1500.0        # ... judged beyond this distance only
+    flag_day_start_h: float = 6.0           # WIB working hours (and never on a Sunday)
+    flag_day_end_h: float = 19.0
+    flag_static_count: int = 5              # a day of this many records or more,
+    flag_static_hours: float = 3.0          # spread over this many hours,
+    flag_static_radius_m: float = 25.0      # all within this of one spot
+    flag_backdate_count: int = 3            # this many records entered together,
+    flag_backdate_minutes: float = 15.0     # within this many minutes of each other,
+    flag_backdate_lag_h: float = 1.0        # each more than this after its visit began
+    flag_copy_days: int = 7                 # identical coordinates this close in days: a copy
     # Who is asking (graph.auth, docs/SECURITY.md). No key configured: every token is refused.
     jwt_secret: str | None = field(default=None, repr=False)   # HS256, for development
     jwt_public_key: Path | None = None      # PEM file: RS256 / ES256
@@ -161,6 +173,18 @@ class Settings:
             flag_burst_count=int(e.get("JANGKAU_FLAG_BURST_COUNT", 5)),
             flag_burst_minutes=float(e.get("JANGKAU_FLAG_BURST_MINUTES", 10.0)),
             flag_burst_radius_m=float(e.get("JANGKAU_FLAG_BURST_RADIUS_M", 50.0)),
+            flag_border_m=float(e.get("JANGKAU_FLAG_BORDER_M", 100.0)),
+            flag_reach_kmh=float(e.get("JANGKAU_FLAG_REACH_KMH", 45.0)),
+            flag_reach_min_m=float(e.get("JANGKAU_FLAG_REACH_MIN_M", 1500.0)),
+            flag_day_start_h=float(e.get("JANGKAU_FLAG_DAY_START_H", 6.0)),
+            flag_day_end_h=float(e.get("JANGKAU_FLAG_DAY_END_H", 19.0)),
+            flag_static_count=int(e.get("JANGKAU_FLAG_STATIC_COUNT", 5)),
+            flag_static_hours=float(e.get("JANGKAU_FLAG_STATIC_HOURS", 3.0)),
+            flag_static_radius_m=float(e.get("JANGKAU_FLAG_STATIC_RADIUS_M", 25.0)),
+            flag_backdate_count=int(e.get("JANGKAU_FLAG_BACKDATE_COUNT", 3)),
+            flag_backdate_minutes=float(e.get("JANGKAU_FLAG_BACKDATE_MINUTES", 15.0)),
+            flag_backdate_lag_h=float(e.get("JANGKAU_FLAG_BACKDATE_LAG_H", 1.0)),
+            flag_copy_days=int(e.get("JANGKAU_FLAG_COPY_DAYS", 7)),
             jwt_secret=e.get("JANGKAU_JWT_SECRET") or None,
             jwt_public_key=_path(e.get("JANGKAU_JWT_PUBLIC_KEY")),
             jwks_file=_path(e.get("JANGKAU_JWKS_FILE")),

@@ -67,6 +67,13 @@ area_closure = Table(
     Column("depth", SmallInteger, nullable=False),
 )
 
+# Kelurahan within 25 m of each other (migration 0009): staff may help a neighbour.
+area_neighbours = Table(
+    "area_neighbours", metadata,
+    Column("area_id", Integer, ForeignKey("areas.id"), primary_key=True),
+    Column("neighbour_id", Integer, ForeignKey("areas.id"), primary_key=True),
+)
+
 area_parts = Table(
     "area_parts", metadata,
     Column("area_id", Integer, ForeignKey("areas.id"), nullable=False),
@@ -134,6 +141,8 @@ activities = Table(
     Column("outside_kelurahan", Boolean, nullable=False),
     Column("flags", ARRAY(Text), nullable=False),
     Column("review", Text, nullable=False),
+    Column("flag_notes", JSONB, nullable=False),     # flag -> its reason, with numbers
+    Column("confidence", Float, nullable=False),     # 0..1: how much it needs a human
 )
 
 flag_reviews = Table(

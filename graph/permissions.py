@@ -43,6 +43,7 @@ STAFF, SUPERVISOR, PLANNER, ADMIN = ROLES
 EVERYONE = frozenset(ROLES)
 RECORD_READERS = frozenset({STAFF, SUPERVISOR, ADMIN})
 REVIEWERS = frozenset({SUPERVISOR, ADMIN})
+OWNERS = frozenset({STAFF, SUPERVISOR})     # roles that have records of their own
 ADMINS = frozenset({ADMIN})
 # Roles that see every figure of the aggregates they may read: the others (and the public) get
 # those of fewer than k distinct staff suppressed.
@@ -87,6 +88,7 @@ RULES: dict[str, Rule] = {
     "Mutation.setTarget": Rule(REVIEWERS),     # supervisors: their staff's targets only
     "Mutation.setUnitOffice": Rule(ADMINS),
     "Mutation.resolveFlags": Rule(REVIEWERS),
+    "Mutation.contestFlags": Rule(OWNERS),
 }
 TILE_RULES: dict[str, Rule] = {
     "areas": Rule(EVERYONE, public=True),
@@ -284,6 +286,16 @@ async def check_review(ctx: Context, row: ActivityRow) -> str:
         raise Forbidden("flags on your own activity are decided by your supervisor")
     if p.role != ADMIN:
         await check_record(ctx, row)
+    return p.sub
+
+
+def check_contest(ctx: Context, row: ActivityRow) -> str:
+    """Only the staff member whose record it is may contest its flags (not a supervisor, not
+    an admin: they decide). Returns who contests, as the history records it."""
+    p = _caller(ctx)
+    if p.staff_id is None or row.staff_id != p.staff_id:
+        raise Forbidden(f"activity {row.id} is not yours: only its own staff member may "
+                        "contest its flags")
     return p.sub
 
 

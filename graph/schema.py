@@ -36,7 +36,7 @@ from graph.resolvers.planner import (
     nearest_activities,
     reach,
 )
-from graph.resolvers.review import flagged_activities, resolve_flags
+from graph.resolvers.review import contest_flags, flagged_activities, resolve_flags
 from graph.resolvers.series import AreaSeries, coverage_series
 from graph.resolvers.team import team
 from graph.scalars import SCALARS, GeoJSON
@@ -106,7 +106,7 @@ class Query:
     flagged_activities: ActivityConnection = strawberry.field(
         resolver=flagged_activities,
         description="Activities with plausibility flags awaiting review (or in the given "
-                    "review states), newest first, in pages.")
+                    "review states), newest first or by confidence (orderBy), in pages.")
     staff: Staff | None = strawberry.field(resolver=get_staff)
     team: TeamConnection = strawberry.field(
         resolver=team,
@@ -141,6 +141,11 @@ class Mutation:
         resolver=resolve_flags,
         description="Accept or reject an activity's flags; the reason (1..1000 characters) is "
                     "kept in its review history. Accepted activities count in coverage.")
+    contest_flags: Activity = strawberry.mutation(
+        resolver=contest_flags,
+        description="The record's own staff member contests its flags (or the one named) with "
+                    "a note (1..1000 characters), kept in its review history for the "
+                    "supervisor; a rejected record is reviewed again.")
 
 
 # Every root field gets graph.permissions' guard: one without a declared rule is refused.

@@ -341,9 +341,27 @@ class ReviewState(Enum):
 class ReviewDecision(Enum):
     ACCEPTED = "ACCEPTED"
     REJECTED = "REJECTED"
+    CONTESTED = strawberry.enum_value(
+        "CONTESTED", description="The record's own staff member disagrees (contestFlags); "
+                                 "not a decision resolveFlags takes.")
 
 
-@strawberry.type(description="A supervisor's decision on an activity's flags.")
+@strawberry.enum(description="The order of the review queue.")
+class FlagOrder(Enum):
+    NEWEST = strawberry.enum_value("NEWEST", description="Newest first.")
+    CONFIDENCE = strawberry.enum_value(
+        "CONFIDENCE", description="What most needs a human first: highest confidence, then "
+                                  "newest.")
+
+
+@strawberry.type(description="One plausibility flag and why it was raised, with its numbers.")
+class FlagDetail:
+    flag: str
+    explanation: str
+
+
+@strawberry.type(description="A supervisor's decision on an activity's flags, or its staff "
+                             "member's contest of them.")
 class FlagReview:
     row: strawberry.Private[ReviewRow]
 
@@ -359,7 +377,7 @@ class FlagReview:
     def reason(self) -> str:
         return self.row.reason
 
-    @strawberry.field(description="Who decided: the `sub` of their token.")
+    @strawberry.field(description="Who decided (or contested): the `sub` of their token.")
     def reviewer(self) -> str | None:
         return self.row.reviewer
 
@@ -453,7 +471,18 @@ class Activity:
     def review(self) -> ReviewState:
         return ReviewState(self.row.review)
 
-    @strawberry.field(description="Supervisors' decisions on its flags, oldest first.")
+    @strawberry.field(description="Each flag with the reason it was raised, in flag order.")
+    def flag_details(self) -> list[FlagDetail]:
+        return [FlagDetail(flag=f, explanation=self.row.flag_notes.get(f, ""))
+                for f in self.row.flags]
+
+    @strawberry.field(description="0..1: how much its flags together need a human, "
+                                  "1 - product(1 - weight) over its flags.")
+    def confidence(self) -> float:
+        return self.row.confidence
+
+    @strawberry.field(description="Supervisors' decisions on its flags and its staff member's "
+                                  "contests, oldest first.")
     async def reviews(self, info: Info) -> list[FlagReview]:
         rows = await info.context.loaders.reviews.load(self.row.id) or []
         return [FlagReview(row=r) for r in rows]

@@ -61,16 +61,19 @@ FIELDS: dict[str, str] = {
         reason: "dicek") {{ id }} }}""",
     "setUnitOffice": """mutation { setUnitOffice(unitCode: "DINKES",
         location: {type: "Point", coordinates: [112.73, -7.26]}) { code } }""",
+    # S1's own record: the staff member may contest (it has no flags: BAD_USER_INPUT).
+    "contestFlags": f"""mutation {{ contestFlags(activityId: "{aid(1)}", note: "saya di sana")
+        {{ id }} }}""",
 }
 AGGREGATES = {"area", "areas", "coverage", "coverageMap", "coverageSeries", "hexbins", "reach",
               "gaps", "units", "serviceCategories", "indicators", "lastActivityDate"}
 RECORDS = {"nearestActivities", "activities", "activity", "staff", "recordActivity",
            "recordActivities"}
 ALLOWED = {
-    "staff": AGGREGATES | RECORDS,
+    "staff": AGGREGATES | RECORDS | {"contestFlags"},
     "supervisor": AGGREGATES | RECORDS | {"flaggedActivities", "resolveFlags", "team"},
     "planner": AGGREGATES,
-    "admin": set(FIELDS),
+    "admin": set(FIELDS) - {"contestFlags"},     # only a record's own staff member contests
 }
 CALLERS = {"staff": (S1, "DINKES"), "supervisor": (SUP, "DINKES"), "planner": (None, "BAPPEDA"),
            "admin": (None, None)}

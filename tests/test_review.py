@@ -43,7 +43,7 @@ async def _resolve(api: Api, n: int, decision: str, reason: str) -> dict[str, An
 async def test_flagged_activities_are_pending_ones_newest_first_in_pages(
         api: Api, staffed: AsyncConnection) -> None:
     await send(api, act(1, "08:00", K1), act(2, "09:00", K1, accuracyMeters=500.0),
-               act(3, "10:00", K1, mockLocation=True), act(4, "11:00", K1, accuracyMeters=300.0))
+               act(3, "10:00", K1, mockLocation=True), act(4, "11:00", K1, accuracyMeters=900.0))
     first = (await api.data(FLAGGED, {"first": 2}))["flaggedActivities"]
     assert first["totalCount"] == 3
     assert [e["node"]["id"] for e in first["edges"]] == [tid(4), tid(3)]

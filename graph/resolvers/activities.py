@@ -11,7 +11,13 @@ from geo.record import parse_uuid
 from graph import permissions
 from graph.context import Info
 from graph.inputs import ActivityFilterInput, checked_filter
-from graph.resolvers.pagination import check_first, decode_cursor, encode_cursor
+from graph.resolvers.pagination import (
+    check_first,
+    decode_cursor,
+    decode_ranked_cursor,
+    encode_cursor,
+    encode_ranked_cursor,
+)
 from graph.types import Activity, ActivityEdge, PageInfo
 
 
@@ -42,24 +48,33 @@ async def list_activities(info: Info, filter: ActivityFilterInput | None = None,
     return await connection(info, f, first, after)
 
 
-async def connection(info: Info, f: ActivityFilter, first: int | None,
-                     after: str | None) -> ActivityConnection:
-    """A page of the activities that `f` selects and the caller may read, newest first."""
+async def connection(info: Info, f: ActivityFilter, first: int | None, after: str | None,
+                     by_confidence: bool = False) -> ActivityConnection:
+    """A page of the activities that `f` selects and the caller may read, newest first (or
+    the most confidently flagged first)."""
     ctx = info.context
     n = check_first(first, ctx.settings.max_first)
-    cursor = decode_cursor(after) if after else None
     f = await permissions.records(ctx, f)
-    async with ctx.db() as conn:
-        where = await build_where(conn, f)
-        rows = await activities.page(conn, where, n, cursor)
+    if by_confidence:
+        ranked = decode_ranked_cursor(after) if after else None
+        async with ctx.db() as conn:
+            where = await build_where(conn, f)
+            rows = await activities.page_by_confidence(conn, where, n, ranked)
+    else:
+        cursor = decode_cursor(after) if after else None
+        async with ctx.db() as conn:
+            where = await build_where(conn, f)
+            rows = await activities.page(conn, where, n, cursor)
     page = rows[:n]
     for r in page:
         ctx.loaders.activity.prime(r.id, r)
-    edges = [ActivityEdge(cursor=encode_cursor(r.started_at, r.id), node=Activity(row=r))
+    edges = [ActivityEdge(cursor=encode_ranked_cursor(r.confidence, r.started_at, r.id)
+                          if by_confidence else encode_cursor(r.started_at, r.id),
+                          node=Activity(row=r))
              for r in page]
     return ActivityConnection(
         page=edges,
-        page_info=PageInfo(has_next_page=len(rows) > n, has_previous_page=cursor is not None,
+        page_info=PageInfo(has_next_page=len(rows) > n, has_previous_page=after is not None,
                            start_cursor=edges[0].cursor if edges else None,
                            end_cursor=edges[-1].cursor if edges else None),
         where=where,

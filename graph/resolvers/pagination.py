@@ -45,6 +45,22 @@ def decode_key(kind: str, cursor: str) -> uuid.UUID:
                        "or pageInfo.endCursor") from None
 
 
+def encode_ranked_cursor(confidence: float, started_at: datetime, id: uuid.UUID) -> str:
+    raw = orjson.dumps([confidence, started_at.isoformat(), str(id)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_ranked_cursor(cursor: str) -> tuple[float, datetime, uuid.UUID]:
+    """A cursor of the review queue sorted by confidence (encode_ranked_cursor)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        confidence, ts, id = orjson.loads(raw)
+        return float(confidence), datetime.fromisoformat(ts), uuid.UUID(id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise BadInput("`after` is not a cursor of this order; use an edge's cursor "
+                       "or pageInfo.endCursor from the same orderBy") from None
+
+
 def check_first(first: int | None, maximum: int) -> int:
     if first is None:
         return DEFAULT_FIRST
