@@ -10,10 +10,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from geo import migrate
 from geo.db import create_engine, schema_revision
+from geo.hub import Hub
 from geo.plausibility import configure_engine
 from geo.settings import Settings
 from graph import limits, permissions, tiles
@@ -57,9 +58,12 @@ def create_app(settings: Settings) -> Starlette:
         app.state.verifier = verifier
         configure_engine(engine, settings)     # plausibility thresholds on every connection
         app.state.engine = engine
+        app.state.hub = Hub(settings.resolved_database_url(), engine, settings.max_subscriptions)
+        await app.state.hub.start()
         try:
             yield
         finally:
+            await app.state.hub.stop()
             await engine.dispose()
 
     graphql = GraphQLView(build_schema(limits.extensions(settings)),
@@ -68,6 +72,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),     # subscriptions: graphql-transport-ws
         *tiles.routes,
         *web_routes(),
     ]

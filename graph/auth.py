@@ -45,6 +45,7 @@ class Principal:
     sub: str
     role: str
     unit: str | None
+    expires_at: float | None = None     # the token's `exp`: a live socket closes then
 
     @property
     def staff_id(self) -> uuid.UUID | None:
@@ -136,7 +137,9 @@ def principal_of(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated("invalid token: `unit` must be a unit code")
     if unit is None and role != "admin":
         raise Unauthenticated(f"invalid token: a {role} token needs `unit` (a unit code)")
-    p = Principal(sub=sub, role=role, unit=unit)
+    exp = claims.get("exp")
+    p = Principal(sub=sub, role=role, unit=unit,
+                  expires_at=float(exp) if isinstance(exp, int | float) else None)
     if role in ("staff", "supervisor") and p.staff_id is None:
         raise Unauthenticated(f"invalid token: a {role}'s `sub` must be their staff UUID")
     return p

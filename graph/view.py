@@ -18,15 +18,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from geo import access_log
-from graph.auth import CHALLENGE, Unauthenticated, authenticate
+from graph.auth import CHALLENGE, Unauthenticated, Verifier, authenticate
 from graph.context import Context
 from graph.errors import INTERNAL_MESSAGE, format_error
+from graph.streams import close_on_expiry, is_sse, serve_sse
 
 log = logging.getLogger("jangkau.access")
 
@@ -88,13 +91,36 @@ class GraphQLView(GraphQL[Context, None]):
                 and request.query_params.get("extensions") is None)
 
     async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
+        self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
         state = request.app.state
         context = Context(settings=state.settings, engine=state.engine,
-                          principal=getattr(request.state, "principal", None))
+                          principal=getattr(request.state, "principal", None),
+                          hub=getattr(state, "hub", None),
+                          socket=request if isinstance(request, WebSocket) else None)
         request.state.context = context
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """graphql-transport-ws: the token comes in connection_init's payload
+        (`{"Authorization": "Bearer ..."}`); a bad one closes the socket with 4403. The socket
+        is closed, with 4403 too, when the token expires."""
+        params = context.connection_params or {}
+        header = params.get("Authorization", params.get("authorization"))
+        try:
+            principal = authenticate(self.verifier(context), header if isinstance(header, str)
+                                     else None)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
+        context.become(principal)
+        if principal is not None and principal.expires_at is not None and context.socket:
+            close_on_expiry(context.socket, principal.expires_at)
+        return UNSET
+
+    def verifier(self, context: Context) -> Verifier:
+        assert context.socket is not None
+        verifier: Verifier = context.socket.app.state.verifier
+        return verifier
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -123,6 +149,10 @@ class GraphQLView(GraphQL[Context, None]):
             await _error(401, exc.code, exc.message,
                          **{"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'}
                          )(scope, receive, send)
+            return
+        if is_sse(request):
+            await serve_sse(self.schema, await self.get_context(request, None), request,
+                            scope, receive, send)
             return
         try:
             response = await self.run(request)
