@@ -179,17 +179,20 @@ class Hub:
 
     async def _deliver(self, payloads: list[str]) -> None:
         ids: dict[uuid.UUID, None] = {}
+        inserted: set[uuid.UUID] = set()
         for p in payloads:
             named = parse_payload(p)
             if named is None:
                 self._broadcast(Resync("too many activities changed at once to send one by "
                                        "one: reload, or resubscribe with `since`"))
                 return
-            ids.update(dict.fromkeys(named))
+            ids.update(dict.fromkeys(named[1]))
+            if named[0]:
+                inserted.update(named[1])
         if not ids or not self.subscribers:
             return
         async with self.engine.connect() as conn:
-            batch = await changes(conn, list(ids))
+            batch = await changes(conn, list(ids), inserted)
         for s in list(self.subscribers):
             picked = s.accept(batch)
             if picked:

@@ -34,21 +34,25 @@ class Change:
     """A stored activity and the facts a filter needs beyond its row."""
 
     row: ActivityRow
+    inserted: bool            # new in this batch (else an update: flags, review, area)
     unit_id: int
     areas: frozenset[int]     # its kelurahan and every area above it; empty outside them
     lon: float
     lat: float
 
 
-def parse_payload(payload: str) -> list[uuid.UUID] | None:
-    """The ids a notification names; None for EVERYTHING."""
+def parse_payload(payload: str) -> tuple[bool, list[uuid.UUID]] | None:
+    """Whether a notification's ids were inserted (else updated), and the ids; None for
+    EVERYTHING."""
     if payload == EVERYTHING:
         return None
-    return [uuid.UUID(p) for p in payload.split(",") if p]
+    kind, _, ids = payload.partition(":")
+    return kind == "i", [uuid.UUID(p) for p in ids.split(",") if p]
 
 
-async def changes(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Change]:
-    """The activities `ids`, oldest received first, in one query."""
+async def changes(conn: AsyncConnection, ids: Sequence[uuid.UUID],
+                  inserted: set[uuid.UUID]) -> list[Change]:
+    """The activities `ids` (those in `inserted` new), oldest received first, in one query."""
     rows = await conn.execute(text(f"""
         SELECT {COLUMNS}, s.unit_id, ST_X(a.geom), ST_Y(a.geom),
                coalesce((SELECT array_agg(c.ancestor_id) FROM area_closure c
@@ -58,8 +62,8 @@ async def changes(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[Chang
         ORDER BY a.received_at, a.id"""), {"ids": list(ids)})
     found: Sequence[tuple[Any, ...]] = rows.all()
     n = len(fields(ActivityRow))     # the ActivityRow columns come first
-    return [Change(ActivityRow(*r[:n]), r[n], frozenset(r[n + 3]), r[n + 1], r[n + 2])
-            for r in found]
+    return [Change(ActivityRow(*r[:n]), r[0] in inserted, r[n], frozenset(r[n + 3]), r[n + 1],
+                   r[n + 2]) for r in found]
 
 
 async def received_since(conn: AsyncConnection, where: Where, since: datetime,

@@ -207,3 +207,16 @@ async def test_a_subscriber_that_falls_behind_is_told_and_closed() -> None:
     with pytest.raises(Overflow):
         await sub.next()
     assert sub.closed and not sub.offer(["after"])
+
+
+async def test_a_flagged_activity_is_announced_once_with_its_flags(live: Live) -> None:
+    """Flags are judged by an UPDATE in the recording transaction: not a second recording."""
+    query = "subscription { activityRecorded { id flags } }"
+    async with socket(live, ADMIN) as ws:
+        await start(ws, "a", query)
+        await subscribers(live, 1)
+        await record(live, activity(7, mockLocation=True))
+        await record(live, activity(8))
+        got = [(await receive(ws))["payload"]["data"]["activityRecorded"] for _ in range(2)]
+    assert [g["id"] for g in got] == [activity(7)["id"], activity(8)["id"]]
+    assert "MOCK_LOCATION" in got[0]["flags"] and got[1]["flags"] == []

@@ -65,7 +65,8 @@ async def activity_recorded(
     assert ctx.principal is not None        # records() refuses the anonymous
 
     def accept(batch: list[Change]) -> list[ActivityRow]:
-        return [c.row for c in batch if m.matches(c)]
+        # New activities only: a later change of flags or review is not a new recording.
+        return [c.row for c in batch if c.inserted and m.matches(c)]
 
     sub = hub.subscribe(ctx.principal.sub, accept)
     try:

@@ -7,7 +7,8 @@ Create Date: 2026-12-02
 Statement-level triggers send the ids of the rows a statement inserted or changed on the channel
 `jangkau_activities`, inside the writing transaction: PostgreSQL delivers a NOTIFY only when its
 transaction commits, so nothing is published for a rolled-back write and nothing committed is
-missed. A payload holds at most 200 ids (8000 bytes is the limit). A statement of more than
+missed. A payload is `i:` (inserted) or `u:` (updated) and at most 200 comma-separated ids (8000
+bytes is the limit). A statement of more than
 10,000 rows (a bulk load, a boundary re-import) sends the single payload `*` instead: listeners
 then treat every figure as changed rather than receive thousands of messages.
 """
@@ -33,7 +34,8 @@ BEGIN
         PERFORM pg_notify('jangkau_activities', '*');
         RETURN NULL;
     END IF;
-    PERFORM pg_notify('jangkau_activities', string_agg(id::text, ',' ORDER BY id))
+    PERFORM pg_notify('jangkau_activities',
+                      lower(left(TG_OP, 1)) || ':' || string_agg(id::text, ',' ORDER BY id))
     FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 200 AS chunk FROM changed_rows) c
     GROUP BY chunk;
     RETURN NULL;
