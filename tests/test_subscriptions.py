@@ -220,3 +220,11 @@ async def test_a_flagged_activity_is_announced_once_with_its_flags(live: Live) -
         got = [(await receive(ws))["payload"]["data"]["activityRecorded"] for _ in range(2)]
     assert [g["id"] for g in got] == [activity(7)["id"], activity(8)["id"]]
     assert "MOCK_LOCATION" in got[0]["flags"] and got[1]["flags"] == []
+
+
+async def test_subscriptions_have_the_limits_of_queries(db_url: str) -> None:
+    async with live_server(settings_for(db_url, max_depth=2)) as live, socket(live, ADMIN) as ws:
+        await start(ws, "deep", "subscription { activityRecorded { staff { unit { code } } } }")
+        got = await receive(ws)
+    errors = got["payload"] if got["type"] == "error" else got["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
