@@ -52,7 +52,7 @@ async def _machine(conn: asyncpg.Connection) -> dict[str, Any]:
             "python": platform.python_version()}
 
 
-def _start_jangkau(url: str, log_dir: Path) -> Server:
+def start_jangkau(url: str, log_dir: Path) -> Server:
     port = free_port()
     return start("jangkau", [str(database.JANGKAU), "serve", "--host", "127.0.0.1",
                              "--port", str(port)],
@@ -87,7 +87,7 @@ async def run(opts: Options) -> tuple[dict[str, Any], list[Row]]:
     rows: list[Row] = []
     try:
         machine = await _machine(conn)
-        servers.append(jangkau := _start_jangkau(url, log_dir))
+        servers.append(jangkau := start_jangkau(url, log_dir))
         tipg = postgraphile = None
         if opts.peers:
             await peers.install_peer_sql(url)

@@ -98,6 +98,9 @@ class Settings:
     persisted_queries: Path | None = None   # a JSON map sha256 -> query: only those run
     introspection: bool = True
     hexbin_min_count: int = 1
+    max_subscriptions: int = 20             # open live subscriptions per caller
+    # LISTEN needs a session of its own on the primary: set it when DATABASE_URL is a pooler.
+    listen_url: str | None = None
     debug: bool = False
     graphiql: bool = True
     # Plausibility flags (see geo.plausibility): what makes a record worth a second look.
@@ -165,6 +168,8 @@ class Settings:
             if e.get("JANGKAU_PERSISTED_QUERIES") else None,
             introspection=e.get("JANGKAU_INTROSPECTION", "1").lower() in {"1", "true", "yes"},
             hexbin_min_count=int(e.get("JANGKAU_HEXBIN_MIN_COUNT", 1)),
+            max_subscriptions=int(e.get("JANGKAU_MAX_SUBSCRIPTIONS", 20)),
+            listen_url=e.get("JANGKAU_LISTEN_URL") or None,
             debug=e.get("JANGKAU_DEBUG", "").lower() in {"1", "true", "yes"},
             graphiql=e.get("JANGKAU_GRAPHIQL", "1").lower() in {"1", "true", "yes"},
             flag_max_accuracy_m=float(e.get("JANGKAU_FLAG_MAX_ACCURACY_M", 100.0)),

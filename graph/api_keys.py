@@ -12,6 +12,7 @@ import logging
 import re
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from geo import api_keys
@@ -41,7 +42,13 @@ async def caller(request: Request, verifier: Verifier, *, key_param: bool) -> Pr
         return authenticate(verifier, authorization)
     if authorization is not None:
         raise Unauthenticated("give either an API key or a bearer token, not both")
-    async with request.app.state.engine.connect() as conn:
+    return await principal_of_key(request.app.state.engine, key)
+
+
+async def principal_of_key(engine: AsyncEngine, key: str) -> Principal:
+    """The read-only caller a key stands for, looked up now: a revoked, expired or unknown key
+    is UNAUTHENTICATED."""
+    async with engine.connect() as conn:
         row = await api_keys.lookup(conn, key.strip())
     if row is None:
         raise Unauthenticated("unknown API key: `jangkau keys create` makes one")

@@ -11,10 +11,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from geo import migrate
 from geo.db import create_engine, schema_revision
+from geo.hub import Hub
 from geo.plausibility import configure_engine
 from geo.replicas import Replicas
 from geo.settings import Settings
@@ -80,9 +81,14 @@ def create_app(settings: Settings) -> Starlette:
         app.state.engine = engine
         app.state.replicas = Replicas(settings.read_urls, engine_for, settings.max_replica_lag_s)
         await app.state.replicas.start()
+        # LISTEN needs a session of its own: the primary itself, never a transaction pooler.
+        app.state.hub = Hub(settings.listen_url or settings.resolved_database_url(), engine,
+                            settings.max_subscriptions)
+        await app.state.hub.start()
         try:
             yield
         finally:
+            await app.state.hub.stop()
             await app.state.replicas.stop()
             await engine.dispose()
 
@@ -92,6 +98,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),     # subscriptions: graphql-transport-ws
         *tiles.routes,
         *exports.routes,
         *ogc.routes,

@@ -55,6 +55,7 @@ class Principal:
     areas: frozenset[str] = field(default=frozenset())   # an area-scoped supervisor's areas
     read_only: bool = False          # an API key: no mutation
     key_areas: tuple[str, ...] = ()  # an API key confined to these areas (Kemendagri codes)
+    expires_at: float | None = None  # the token's `exp`: a live socket closes then
 
     @property
     def staff_id(self) -> uuid.UUID | None:
@@ -146,7 +147,9 @@ def principal_of(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated("invalid token: `unit` must be a unit code")
     if unit is None and role != "admin":
         raise Unauthenticated(f"invalid token: a {role} token needs `unit` (a unit code)")
-    p = Principal(sub=sub, role=role, unit=unit, areas=_areas(claims.get("areas"), role))
+    exp = claims.get("exp")
+    p = Principal(sub=sub, role=role, unit=unit, areas=_areas(claims.get("areas"), role),
+                  expires_at=float(exp) if isinstance(exp, int | float) else None)
     if role in ("staff", "supervisor") and p.staff_id is None:
         raise Unauthenticated(f"invalid token: a {role}'s `sub` must be their staff UUID")
     return p

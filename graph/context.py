@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.websockets import WebSocket
 
 from geo.access_log import Ledger, Reader
+from geo.hub import Hub
 from geo.replicas import Replicas, connect
 from geo.settings import Settings
 from graph.auth import Principal
@@ -28,13 +30,21 @@ class Context:
     replicas: Replicas | None = None
     # The primary only: a mutation, or whatever a request does once it has written.
     primary: bool = False
+    hub: Hub | None = None                   # the live feed (graph.resolvers.live)
+    connection_params: dict[str, Any] | None = None   # a WebSocket's connection_init payload
+    socket: WebSocket | None = None
     loaders: Loaders = field(init=False)
     ledger: Ledger | None = field(init=False)   # others' locations read, for the access log
     _once: dict[object, asyncio.Future[Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)
-        p = self.principal
+        self.become(self.principal)
+
+    def become(self, principal: Principal | None) -> None:
+        """Ask as `principal` from now on (a WebSocket authenticates after it opens)."""
+        self.principal = principal
+        p = principal
         self.ledger = Ledger(Reader(p.sub, p.role, p.staff_id)) if p else None
 
     def reader(self) -> AsyncEngine:

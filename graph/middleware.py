@@ -108,8 +108,9 @@ async def bounded(work: Awaitable[T], seconds: float) -> T:
 
 
 class Deadlines:
-    """Every request is answered within `request_s` of its body having arrived in full, and a
-    body must arrive within `body_s` (a slow client is answered 408 and let go).
+    """Every request is answered (its response started) within `request_s` of its body having
+    arrived in full, and a body must arrive within `body_s` (a slow client is answered 408 and
+    let go).
 
     The request bound is the last resort, for a database that stops answering altogether:
     connect, pool and statement timeouts end the common cases sooner and more precisely. Its
@@ -149,10 +150,14 @@ class Deadlines:
             return message
 
         async def watched(message: Message) -> None:
-            nonlocal started
+            nonlocal started, deadline
             if answered:
                 return      # the bound answered for this request already
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start" and not started:
+                # Answered in time: what streams after (an export, a live event stream) is no
+                # longer bounded by the request's deadline.
+                started, deadline = True, None
+                moved.set()
             await send(message)
 
         task = asyncio.ensure_future(self.app(scope, timed, watched))

@@ -22,12 +22,13 @@ level (JANGKAU_PUBLIC_LEVEL) or coarser are served.
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.extensions import FieldExtension
 from strawberry.types.base import get_object_definition
 
@@ -89,6 +90,8 @@ RULES: dict[str, Rule] = {
     "Mutation.setUnitOffice": Rule(ADMINS),
     "Mutation.resolveFlags": Rule(REVIEWERS),
     "Mutation.contestFlags": Rule(OWNERS),
+    "Subscription.activityRecorded": Rule(RECORD_READERS),
+    "Subscription.coverageChanged": Rule(EVERYONE, public=True),
 }
 TILE_RULES: dict[str, Rule] = {
     "areas": Rule(EVERYONE, public=True),
@@ -126,7 +129,7 @@ ROUTES: dict[str, str] = {
 def check_routes(routes: Iterable[BaseRoute]) -> None:
     """Refuse to build an app with a route nobody declared a rule for."""
     undeclared = [getattr(r, "path", repr(r)) for r in routes
-                  if not isinstance(r, Route) or r.path not in ROUTES]
+                  if not isinstance(r, Route | WebSocketRoute) or r.path not in ROUTES]
     if undeclared:
         raise RuntimeError(f"routes without an access rule in graph.permissions.ROUTES: "
                            f"{undeclared}")
@@ -186,7 +189,9 @@ class Guard(FieldExtension):
     async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Any,
                             **kwargs: Any) -> Any:
         self._check(info, kwargs)
-        return await next_(source, info, **kwargs)
+        result = next_(source, info, **kwargs)
+        # A subscription's resolver is an async generator: handed on, not awaited.
+        return await result if inspect.isawaitable(result) else result
 
 
 def protect(*root_types: type) -> None:

@@ -14,11 +14,12 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from graph.context import Context
-from graph.errors import log_unexpected
+from graph.errors import format_error, log_unexpected
 from graph.permissions import protect
 from graph.resolvers.access import AccessLogConnection, list_access_log
 from graph.resolvers.activities import ActivityConnection, get_activity, list_activities
 from graph.resolvers.areas import coverage, get_area, list_areas
+from graph.resolvers.live import activity_recorded, coverage_changed
 from graph.resolvers.maps import coverage_map, last_activity_date
 from graph.resolvers.mutations import (
     record_activities,
@@ -148,8 +149,22 @@ class Mutation:
                     "supervisor; a rejected record is reviewed again.")
 
 
+@strawberry.type
+class Subscription:
+    activity_recorded = strawberry.subscription(
+        resolver=activity_recorded,
+        description="Each activity the caller may read (same rules as `activities`), as it is "
+                    "stored; `since` first replays those received after it. `filter.near` is "
+                    "not available live (use within or bbox).")
+    coverage_changed = strawberry.subscription(
+        resolver=coverage_changed,
+        description="The areas of the level whose figures for the period changed, with their "
+                    "new figures (same rules as `coverage`); at most one message a second, "
+                    "changes in between merged.")
+
+
 # Every root field gets graph.permissions' guard: one without a declared rule is refused.
-protect(Query, Mutation)
+protect(Query, Mutation, Subscription)
 
 
 class JangkauSchema(strawberry.Schema):
@@ -157,6 +172,10 @@ class JangkauSchema(strawberry.Schema):
                        execution_context: ExecutionContext | None = None) -> None:
         # Expected refusals are the client's business; only bugs are logged, with their trace.
         log_unexpected(errors)
+        for error in errors:    # WebSocket messages carry errors as they are: code them here
+            formatted = format_error(error)
+            error.message = formatted["message"]
+            error.extensions = formatted["extensions"]
 
 
 class PrimaryForWrites(SchemaExtension):
@@ -175,7 +194,7 @@ Guard = Callable[[], SchemaExtension]
 
 def build_schema(guards: Sequence[Guard] = (), **extra: Any) -> strawberry.Schema:
     """The schema; `guards` are the extensions of one app's settings (see graph.limits)."""
-    return JangkauSchema(query=Query, mutation=Mutation,
+    return JangkauSchema(query=Query, mutation=Mutation, subscription=Subscription,
                          config=StrawberryConfig(scalar_map=SCALARS),
                          extensions=[lambda: ParserCache(maxsize=256),
                                      lambda: ValidationCache(maxsize=256), PrimaryForWrites,

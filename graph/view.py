@@ -20,19 +20,23 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from geo import access_log
 from geo.db import unavailable
 from geo.errors import JangkauError
-from graph.auth import CHALLENGE
+from graph.api_keys import principal_of_key
+from graph.auth import CHALLENGE, Principal, Unauthenticated, Verifier, authenticate
 from graph.context import Context
 from graph.edge import error_response, headers_for, internal_error, log_outage
 from graph.errors import format_error
 from graph.graphiql import graphiql_page
+from graph.streams import close_on_expiry, close_on_revocation, is_sse, serve_sse
 
 log = logging.getLogger("jangkau.access")
 
@@ -95,14 +99,45 @@ class GraphQLView(GraphQL[Context, None]):
         return graphiql_page()
 
     async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
+        self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
         state = request.app.state
         context = Context(settings=state.settings, engine=state.engine,
                           replicas=state.replicas,
-                          principal=getattr(request.state, "principal", None))
+                          principal=getattr(request.state, "principal", None),
+                          hub=getattr(state, "hub", None),
+                          socket=request if isinstance(request, WebSocket) else None)
         request.state.context = context
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """graphql-transport-ws: the token or API key comes in connection_init's payload
+        (`{"Authorization": "Bearer ..."}` or `{"X-API-Key": "..."}`); a bad one closes the
+        socket with 4403. So does the token's expiry, or the key's revocation or expiry."""
+        params = {str(k).lower(): v for k, v in (context.connection_params or {}).items()}
+        header, key = params.get("authorization"), params.get("x-api-key")
+        try:
+            if isinstance(key, str):
+                if header is not None:
+                    raise Unauthenticated("give either an API key or a bearer token, not both")
+                principal: Principal | None = await principal_of_key(context.engine, key)
+            else:
+                principal = authenticate(self.verifier(context),
+                                         header if isinstance(header, str) else None)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
+        context.become(principal)
+        if context.socket is not None and principal is not None:
+            if isinstance(key, str):
+                close_on_revocation(context.socket, context.engine, key)
+            elif principal.expires_at is not None:
+                close_on_expiry(context.socket, principal.expires_at)
+        return UNSET
+
+    def verifier(self, context: Context) -> Verifier:
+        assert context.socket is not None
+        verifier: Verifier = context.socket.app.state.verifier
+        return verifier
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -127,6 +162,10 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope=scope, receive=receive)
         try:
+            if is_sse(request):
+                await serve_sse(self.schema, await self.get_context(request, None), request,
+                                scope, receive, send)
+                return
             response = await self.run(request)
         except HTTPException as exc:
             response = _refusal(exc)

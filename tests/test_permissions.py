@@ -19,7 +19,7 @@ from graph import permissions
 from graph.app import create_app
 from graph.auth import Forbidden, Principal, Unauthenticated
 from graph.permissions import ROUTES, RULES, Guard, check_routes, protect
-from graph.schema import Mutation, Query, schema
+from graph.schema import Mutation, Query, Subscription, schema
 from tests.conftest import Api, ApiAs, serve, settings_for
 from tests.payloads import OCTOBER, RECORD_MANY, activity
 from tests.seed import K1, K2, K3, KEC1, S1, S2, S3, aid
@@ -93,11 +93,13 @@ def test_the_matrix_covers_every_root_field() -> None:
     gql = schema._schema     # noqa: SLF001 - graphql-core's view: the names clients use
     roots = {f"{t.name}.{f}" for t in (gql.query_type, gql.mutation_type) for f in t.fields}
     assert {f.split(".")[1] for f in roots} == set(FIELDS)
-    assert roots == set(RULES), "a root field without a rule, or a rule without a field"
+    # Subscriptions are asked through sockets: tests/test_subscriptions.py checks their rules.
+    live = {f"Subscription.{f}" for f in gql.subscription_type.fields}
+    assert roots | live == set(RULES), "a root field without a rule, or a rule without a field"
 
 
 def test_every_root_field_carries_the_guard() -> None:
-    for root in (Query, Mutation):
+    for root in (Query, Mutation, Subscription):
         fields = strawberry.types.base.get_object_definition(root, strict=True).fields
         assert all(sum(isinstance(e, Guard) for e in f.extensions) == 1 for f in fields)
 
@@ -139,7 +141,8 @@ def test_the_rules_ask_a_token_everywhere_but_public_aggregates() -> None:
             with pytest.raises(Unauthenticated):
                 permissions.check(rule, None, open_, name, "CITY")
     assert {n for n, r in RULES.items() if r.public} == \
-        {"Query.coverage", "Query.coverageMap", "Query.coverageSeries", "Query.lastActivityDate"}
+        {"Query.coverage", "Query.coverageMap", "Query.coverageSeries", "Query.lastActivityDate",
+         "Subscription.coverageChanged"}
     assert {n for n, r in RULES.items() if r.reference} == \
         {"Query.areas", "Query.units", "Query.serviceCategories", "Query.indicators"}
 

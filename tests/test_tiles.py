@@ -21,6 +21,7 @@ from geo.settings import Settings
 from geo.tiles import ACTIVITIES, AREAS, CELLS, EXTENT, POINT_BUFFER, Tile, activities_tile
 from graph.tiles import MVT_TYPE, parse_query
 from tests.conftest import Api
+from tests.payloads import RECORD_ONE, activity
 from tests.seed import ACTIVITIES as SEED
 from tests.seed import K1, K3, KEC1, OCTOBER, S1, aid, location
 
@@ -351,3 +352,13 @@ def test_the_period_defaults_to_the_last_30_wib_days() -> None:
                     today=date(2026, 10, 31))
     assert q.period == Period(date(2026, 1, 31), date(2026, 3, 1))
     assert q.filter == ActivityFilter(outcome_met=True)
+
+
+@pytest.mark.parametrize("layer", ["areas", "activities"])
+async def test_a_recorded_activity_changes_the_etag_of_its_tile(api: Api, layer: str) -> None:
+    path = url(layer, tile_of(K1, 14))
+    etag = (await api.http.get(path, params=OCT)).headers["etag"]
+    await api.data(RECORD_ONE, {"i": activity(40, K1)})
+    after = await api.http.get(path, params=OCT, headers={"If-None-Match": etag})
+    assert after.status_code == 200                  # never a stale 304
+    assert after.headers["etag"] != etag

@@ -1,0 +1,230 @@
+"""Live updates through real sockets: graphql-transport-ws over WebSockets and graphql-sse over
+HTTP, against uvicorn serving the app, fed by the database's NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from geo.hub import QUEUE_SIZE, Overflow, Subscriber
+from tests.conftest import settings_for
+from tests.live_server import Live, live_server
+from tests.payloads import RECORD_MANY, activity
+from tests.seed import K1, K2, S1, S3
+from tests.tokens import token
+
+ACTIVITY = """subscription($f: ActivityFilter, $since: DateTime) {
+    activityRecorded(filter: $f, since: $since) { id receivedAt staff { id } area { code } } }"""
+COVERAGE = """subscription($p: Period!) {
+    coverageChanged(level: KELURAHAN, period: $p) {
+        area { code } activities citizensServed outcomesMet } }"""
+COVERAGE_QUERY = """query($p: Period!) {
+    coverage(level: KELURAHAN, period: $p) {
+        area { code } activities citizensServed outcomesMet } }"""
+OCTOBER = {"from": "2026-10-01", "to": "2026-10-31"}
+ADMIN = token("admin")
+DINKES = token("supervisor", str(S1), "DINKES")       # S1 and S2 are DINKES staff
+KECAMATAN = token("supervisor", str(S3), "KEC-357801")
+
+
+@pytest.fixture
+async def live(db_url: str) -> AsyncIterator[Live]:
+    async with live_server(settings_for(db_url)) as server:
+        await asyncio.wait_for(server.app.state.hub.listening.wait(), 10)
+        yield server
+
+
+async def subscribers(live: Live, n: int) -> None:
+    """Wait until the hub has `n` subscribers (a subscribe message is handled asynchronously)."""
+    async def check() -> None:
+        while len(live.app.state.hub.subscribers) != n:
+            await asyncio.sleep(0.01)
+    await asyncio.wait_for(check(), 10)
+
+
+async def record(live: Live, *payloads: dict[str, Any], as_token: str = ADMIN) -> None:
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        r = await http.post("/graphql", json={"query": RECORD_MANY, "variables": {"i": payloads}},
+                            headers={"Authorization": f"Bearer {as_token}"})
+    statuses = [x["status"] for x in r.json()["data"]["recordActivities"]]
+    assert statuses == ["CREATED"] * len(payloads)
+
+
+@asynccontextmanager
+async def socket(live: Live, bearer: str | None) -> AsyncIterator[ClientConnection]:
+    url = live.url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        payload = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        yield ws
+
+
+async def start(ws: ClientConnection, op: str, query: str, **variables: Any) -> None:
+    await ws.send(json.dumps({"id": op, "type": "subscribe",
+                              "payload": {"query": query, "variables": variables}}))
+
+
+async def receive(ws: ClientConnection) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    return message
+
+
+async def test_a_recorded_activity_reaches_its_supervisor_and_not_another_units(
+        live: Live) -> None:
+    async with socket(live, DINKES) as dinkes, socket(live, KECAMATAN) as kec:
+        await start(dinkes, "d", ACTIVITY)
+        await start(kec, "k", ACTIVITY)
+        await subscribers(live, 2)
+        mine = activity(1, K1)                                    # S1: DINKES
+        theirs = activity(2, K2, staffId=str(S3), category="LAYANAN", outcome="ADUAN")
+        await record(live, mine)
+        await record(live, theirs)
+        got = await receive(dinkes)
+        assert (got["id"], got["type"]) == ("d", "next")
+        node = got["payload"]["data"]["activityRecorded"]
+        assert (node["id"], node["staff"]["id"], node["area"]["code"]) == (mine["id"], str(S1), K1)
+        # The kecamatan's supervisor gets their own staff's activity, never DINKES' before it.
+        other = (await receive(kec))["payload"]["data"]["activityRecorded"]
+        assert other["id"] == theirs["id"]
+
+
+async def test_planners_may_not_subscribe_to_records(live: Live) -> None:
+    async with socket(live, token("planner", unit="BAPPEDA")) as ws:
+        await start(ws, "p", ACTIVITY)
+        got = await receive(ws)
+    assert got["type"] in ("error", "next")
+    errors = got["payload"] if got["type"] == "error" else got["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_bad_token_is_refused_at_connection_init(live: Live) -> None:
+    url = live.url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init",
+                                  "payload": {"Authorization": "Bearer not-a-token"}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_the_socket_closes_when_its_token_expires(live: Live) -> None:
+    async with socket(live, token("supervisor", str(S1), "DINKES", ttl=1)) as ws:
+        await start(ws, "d", ACTIVITY)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_merged_coverage_changes_equal_coverage_afterwards(live: Live) -> None:
+    async with socket(live, ADMIN) as ws:
+        await start(ws, "c", COVERAGE, p=OCTOBER)
+        await subscribers(live, 1)
+        await record(live, activity(1, K1), activity(2, K2), activity(3, K1))
+        changed = (await receive(ws))["payload"]["data"]["coverageChanged"]
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        r = await http.post("/graphql", json={"query": COVERAGE_QUERY, "variables": {"p": OCTOBER}},
+                            headers={"Authorization": f"Bearer {ADMIN}"})
+    now = {row["area"]["code"]: row for row in r.json()["data"]["coverage"]}
+    assert {row["area"]["code"] for row in changed} == {K1, K2}
+    for row in changed:
+        assert row == now[row["area"]["code"]]
+
+
+async def test_resuming_with_since_misses_nothing_and_repeats_nothing(live: Live) -> None:
+    async with socket(live, ADMIN) as ws:
+        await start(ws, "a", ACTIVITY)
+        await subscribers(live, 1)
+        await record(live, activity(1))
+        first = (await receive(ws))["payload"]["data"]["activityRecorded"]
+    await subscribers(live, 0)
+    await record(live, activity(2), activity(3))           # while nobody listens
+    async with socket(live, ADMIN) as ws:
+        await start(ws, "a", ACTIVITY, since=first["receivedAt"])
+        await subscribers(live, 1)
+        writer = asyncio.create_task(record(live, activity(4)))   # during the catch-up
+        ids = [(await receive(ws))["payload"]["data"]["activityRecorded"]["id"]
+               for _ in range(3)]
+        await writer
+    assert sorted(ids) == sorted(activity(n)["id"] for n in (2, 3, 4))
+
+
+async def test_server_sent_events_deliver_with_the_same_rules(live: Live) -> None:
+    body = {"query": ACTIVITY, "variables": {}}
+    headers = {"Authorization": f"Bearer {DINKES}", "Accept": "text/event-stream"}
+    async with httpx.AsyncClient(base_url=live.url, timeout=10) as http, \
+            http.stream("POST", "/graphql", json=body, headers=headers) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        await subscribers(live, 1)
+        await record(live, activity(5))
+        lines = r.aiter_lines()
+        event = await asyncio.wait_for(anext(lines), 10)
+        data = await asyncio.wait_for(anext(lines), 10)
+    assert event == "event: next"
+    assert json.loads(data.removeprefix("data: "))["data"]["activityRecorded"]["id"] == \
+        activity(5)["id"]
+
+
+async def test_two_api_processes_on_one_database_both_deliver(db_url: str) -> None:
+    async with live_server(settings_for(db_url)) as one, live_server(settings_for(db_url)) as two:
+        for s in (one, two):
+            await asyncio.wait_for(s.app.state.hub.listening.wait(), 10)
+        async with socket(one, ADMIN) as a, socket(two, ADMIN) as b:
+            await start(a, "a", ACTIVITY)
+            await start(b, "b", ACTIVITY)
+            await subscribers(one, 1)
+            await subscribers(two, 1)
+            await record(one, activity(6))
+            got = [(await receive(ws))["payload"]["data"]["activityRecorded"]["id"]
+                   for ws in (a, b)]
+    assert got == [activity(6)["id"]] * 2
+
+
+async def test_open_subscriptions_are_capped_per_caller(db_url: str) -> None:
+    async with live_server(settings_for(db_url, max_subscriptions=1)) as live:
+        await asyncio.wait_for(live.app.state.hub.listening.wait(), 10)
+        async with socket(live, ADMIN) as ws:
+            await start(ws, "1", ACTIVITY)
+            await subscribers(live, 1)
+            await start(ws, "2", ACTIVITY)
+            got = await receive(ws)
+    errors = got["payload"] if got["type"] == "error" else got["payload"]["errors"]
+    assert (got["id"], errors[0]["extensions"]["code"]) == ("2", "LIMIT_EXCEEDED")
+
+
+async def test_a_subscriber_that_falls_behind_is_told_and_closed() -> None:
+    sub = Subscriber("x", lambda batch: batch)
+    assert all(sub.offer([n]) for n in range(QUEUE_SIZE))
+    assert not sub.offer(["one too many"])
+    with pytest.raises(Overflow):
+        await sub.next()
+    assert sub.closed and not sub.offer(["after"])
+
+
+async def test_a_flagged_activity_is_announced_once_with_its_flags(live: Live) -> None:
+    """Flags are judged by an UPDATE in the recording transaction: not a second recording."""
+    query = "subscription { activityRecorded { id flags } }"
+    async with socket(live, ADMIN) as ws:
+        await start(ws, "a", query)
+        await subscribers(live, 1)
+        await record(live, activity(7, mockLocation=True))
+        await record(live, activity(8))
+        got = [(await receive(ws))["payload"]["data"]["activityRecorded"] for _ in range(2)]
+    assert [g["id"] for g in got] == [activity(7)["id"], activity(8)["id"]]
+    assert "MOCK_LOCATION" in got[0]["flags"] and got[1]["flags"] == []
+
+
+async def test_subscriptions_have_the_limits_of_queries(db_url: str) -> None:
+    async with live_server(settings_for(db_url, max_depth=2)) as live, socket(live, ADMIN) as ws:
+        await start(ws, "deep", "subscription { activityRecorded { staff { unit { code } } } }")
+        got = await receive(ws)
+    errors = got["payload"] if got["type"] == "error" else got["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
