@@ -14,7 +14,9 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from geo import api_keys
 from geo.hub import QUEUE_SIZE, Overflow, Subscriber
+from graph import streams
 from tests.conftest import settings_for
 from tests.live_server import Live, live_server
 from tests.payloads import RECORD_MANY, activity
@@ -228,3 +230,41 @@ async def test_subscriptions_have_the_limits_of_queries(db_url: str) -> None:
         got = await receive(ws)
     errors = got["payload"] if got["type"] == "error" else got["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+async def test_a_socket_opened_with_an_api_key_closes_when_the_key_is_revoked(
+        live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streams, "KEY_RECHECK_S", 0.2)
+    engine = live.app.state.engine
+    async with engine.begin() as conn:
+        key, row = await api_keys.create(conn, name="live map", role="supervisor", unit="DINKES")
+    url = live.url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"X-API-Key": key}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await start(ws, "k", ACTIVITY)
+        await subscribers(live, 1)
+        await record(live, activity(11))                      # S1: DINKES, the key's unit
+        got = (await receive(ws))["payload"]["data"]["activityRecorded"]
+        assert got["id"] == activity(11)["id"]
+        async with engine.begin() as conn:
+            await api_keys.revoke(conn, str(row.id))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_an_event_stream_outlives_the_request_bound(db_url: str) -> None:
+    """The bound is on starting an answer: a live stream goes on past it."""
+    async with live_server(settings_for(db_url, request_timeout_s=1.0)) as live:
+        await asyncio.wait_for(live.app.state.hub.listening.wait(), 10)
+        headers = {"Authorization": f"Bearer {ADMIN}", "Accept": "text/event-stream"}
+        async with httpx.AsyncClient(base_url=live.url, timeout=10) as http, \
+                http.stream("POST", "/graphql", json={"query": ACTIVITY}, headers=headers) as r:
+            await subscribers(live, 1)
+            await asyncio.sleep(1.5)
+            await record(live, activity(12))
+            lines = r.aiter_lines()
+            assert await asyncio.wait_for(anext(lines), 10) == "event: next"
+            data = json.loads((await asyncio.wait_for(anext(lines), 10)).removeprefix("data: "))
+    assert data["data"]["activityRecorded"]["id"] == activity(12)["id"]
