@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo import areas, coverage, population, series
+from geo import areas, coverage, people, population, series, team
 from geo.anonymity import shown
 from geo.filters import ActivityFilter
 from geo.periods import WIB, Period
@@ -37,6 +37,8 @@ class ExportQuery:
     min_staff: int                  # graph.permissions.min_staff of the caller
     bucket: str | None = None
     compare: Period | None = None
+    unit: str | None = None                 # the team's unit code, and
+    units: frozenset[int] | None = None     # it and its sub-units (graph.permissions.team)
 
 
 Rows = AsyncIterator[Sequence[Cell]]
@@ -49,6 +51,7 @@ class Table:
     params: tuple[str, ...]         # query parameters beyond level, from, to, the filter, lang
     columns: Callable[[ExportQuery], Sequence[Column]]
     rows: Callable[[AsyncConnection, ExportQuery], Rows]
+    by_level: bool = True           # rows per area of `level` (not the team's: per person)
 
 
 AREA = (Column("Kode wilayah", "Area code"), Column("Nama wilayah", "Area name"))
@@ -121,9 +124,42 @@ async def _series_rows(conn: AsyncConnection, q: ExportQuery) -> Rows:
                shown(p.staff, p.staff, q.min_staff)]
 
 
+TEAM_COLUMNS = (
+    Column("ID petugas", "Staff id"), Column("Nama", "Name"), Column("Kode unit", "Unit code"),
+    Column("Nama unit", "Unit name"), *PERIOD, Column("Aktivitas", "Activities"),
+    Column("Warga terlayani", "Citizens served"), Column("Luaran tercapai", "Outcomes met"),
+    Column("Rasio luaran tercapai", "Outcome rate"), Column("Hari lapangan", "Field days"),
+    Column("Kelurahan dilayani", "Kelurahan served"),
+    Column("Porsi di lapangan (≥ 250 m dari kantor)", "Field share (≥ 250 m from the office)"),
+    Column("Porsi catatan ditandai", "Flagged share"),
+    Column("Aktivitas terakhir (WIB)", "Last activity (WIB)"),
+    Column("Capaian target (indikator capaian/target)", "Targets (indicator actual/target)"),
+)
+
+
+def _share(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+async def _team_rows(conn: AsyncConnection, q: ExportQuery) -> Rows:
+    """StaffPerformance's fields (graph.types), one row per member, the whole team."""
+    assert q.units is not None      # set by the export's authorisation
+    members = (await team.team(conn, q.units, q.period, q.filter)).rows
+    units = await people.units_by_ids(conn, sorted({m.staff.unit_id for m in members}))
+    for m in members:
+        unit = units[m.staff.unit_id]
+        targets = "; ".join(f"{a.indicator} {a.actual}/{a.target:g}" for a in m.attainment)
+        yield [str(m.staff.id), m.staff.name, unit.code, unit.name, q.period.start, q.period.end,
+               m.activities, m.citizens, m.outcomes_met, _share(m.outcome_rate), m.field_days,
+               m.areas_served, _share(m.field_share), _share(m.flagged_share), _wib(m.last_at),
+               targets]
+
+
 TABLES: dict[str, Table] = {
     "coverage": Table("Query.coverage", Column("cakupan", "coverage"),
                       ("compareFrom", "compareTo"), _coverage_columns, _coverage_rows),
     "series": Table("Query.coverageSeries", Column("tren", "series"), ("bucket",),
                     lambda q: SERIES_COLUMNS, _series_rows),
+    "team": Table("Query.team", Column("tim", "team"), (), lambda q: TEAM_COLUMNS, _team_rows,
+                  by_level=False),
 }

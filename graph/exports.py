@@ -114,7 +114,8 @@ def parse_query(query: QueryParams, table: Table, settings: Settings,
 def file_name(table: Table, q: ExportQuery, lang: str, fmt: str) -> str:
     """e.g. jangkau-cakupan-kelurahan-2026-11-01_2026-11-30.csv"""
     en = lang == "en"
-    words = [table.file.en if en else table.file.id, LEVEL_WORDS[q.level][en]]
+    scope = LEVEL_WORDS[q.level][en] if table.by_level else (q.unit or "unit").lower()
+    words = [table.file.en if en else table.file.id, scope]
     if q.bucket is not None:
         words.append(BUCKET_WORDS[q.bucket][en])
     return f"jangkau-{'-'.join(words)}-{q.period.start}_{q.period.end}.{fmt}"
@@ -135,6 +136,13 @@ async def _authorised(request: Request, table: Table) -> tuple[ExportQuery, str]
     q, lang = parse_query(request.query_params, table, state.settings, min_staff=0)
     permissions.check(permissions.RULES[table.field], ctx.principal, ctx.settings,
                       f"this export ({table.field.removeprefix('Query.')})", q.level)
+    if not table.by_level:      # the team of `unitCode`, with the team field's rules
+        asked = q.filter or ActivityFilter()
+        if asked.unit_code is None:
+            raise BadInput("give unitCode: the unit whose team to export")
+        units, narrowed = await permissions.team(ctx, asked.unit_code,
+                                                 replace(asked, unit_code=None))
+        return replace(q, filter=narrowed, units=units, unit=asked.unit_code), lang
     f = await permissions.aggregates(ctx, q.filter, q.level)
     return replace(q, filter=f, min_staff=permissions.min_staff(ctx, f)), lang
 

@@ -1,4 +1,4 @@
-"""GET /export/{coverage|series}.{csv|xlsx}: the figures of the GraphQL answer for the same
+"""GET /export/{coverage|series|team}.{csv|xlsx}: the figures of the GraphQL answer for the same
 arguments (CSV and XLSX parsed back), the GraphQL field's access rules, and bounded memory."""
 
 from __future__ import annotations
@@ -199,3 +199,46 @@ async def test_the_public_level_exports_without_a_token_and_suppresses_small_cel
         assert rows["35.78.02"][4:6] == ["1", ""]       # 1 staff member: suppressed
         r = await download(public.http, "coverage.csv", {**args, "level": "KELURAHAN"})
         assert (r.status_code, r.json()["error"]["code"]) == (401, "UNAUTHENTICATED")
+
+
+TEAM_GQL = """{ team(unitCode: "DINKES", period: {from: "2026-10-01", to: "2026-10-31"}) {
+    edges { node { staff { id name unit { code name } } activities citizensServed outcomesMet
+        outcomeRate fieldDays areasServed fieldShare flaggedShare lastActivityAt
+        attainment { indicator target actual } } } } }"""
+
+
+@pytest.mark.parametrize("role, sub", [("admin", None), ("supervisor", S1)])
+async def test_team_exports_equal_the_graphql_answer(api_as: ApiAs, role: str,
+                                                     sub: Any) -> None:
+    who = api_as(role, sub, "DINKES")
+    nodes = [e["node"] for e in (await who.data(TEAM_GQL))["team"]["edges"]]
+    assert sum(n["activities"] for n in nodes) > 0
+    expected = [[n["staff"]["id"], n["staff"]["name"], n["staff"]["unit"]["code"],
+                 n["staff"]["unit"]["name"], "2026-10-01", "2026-10-31", n["activities"],
+                 n["citizensServed"], n["outcomesMet"], n["outcomeRate"], n["fieldDays"],
+                 n["areasServed"], n["fieldShare"], n["flaggedShare"], n["lastActivityAt"],
+                 "; ".join(f'{a["indicator"]} {a["actual"]}/{a["target"]:g}'
+                           for a in n["attainment"])] for n in nodes]
+    args = {"unitCode": "DINKES", "from": "2026-10-01", "to": "2026-10-31"}
+    r = await download(who.http, "team.csv", args)
+    assert r.headers["content-disposition"] == \
+        'attachment; filename="jangkau-tim-dinkes-2026-10-01_2026-10-31.csv"'
+    got = parse_csv(r.content)
+    assert got[0][:4] == ["ID petugas", "Nama", "Kode unit", "Nama unit"]
+    assert got[1:] == [[cell(v) for v in row] for row in expected]
+    xlsx = parse_xlsx((await download(who.http, "team.xlsx", args)).content)
+    assert xlsx[1:] == [[*row[:4], xlsx_cell(row[4], "date"), xlsx_cell(row[5], "date"),
+                         *row[6:14], xlsx_cell(row[14], "time"), row[15] or None]
+                        for row in expected]
+
+
+async def test_team_export_needs_a_unit_and_keeps_the_team_rules(api_as: ApiAs) -> None:
+    args = {"from": "2026-10-01", "to": "2026-10-31"}
+    r = await download(api_as("admin").http, "team.csv", args)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "BAD_USER_INPUT")
+    r = await download(api_as("planner", None, "BAPPEDA").http, "team.csv",
+                       {**args, "unitCode": "DINKES"})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN")
+    r = await download(api_as("supervisor", S1, "DINKES").http, "team.csv",
+                       {**args, "unitCode": "KEC-357801"})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN")
