@@ -339,6 +339,9 @@ async def check_details(page: Page, areas: dict[str, dict[str, Any]],
     assert lo <= area["activities"] <= hi
     rows = await page.js("document.querySelectorAll('#details tbody tr').length")
     assert rows == len(area["attainment"])
+    # Its trend (coverageSeries and coverage(compareTo)) is drawn once it arrives.
+    await page.wait_for(
+        "document.querySelector('#details svg.sparkline path')?.getAttribute('d')")
 
 
 async def choose(page: Page, select: str, value: str) -> None:

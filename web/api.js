@@ -23,16 +23,25 @@ export const QUERIES = {
   lastDay: "query LastDay($filter: ActivityFilter) { lastActivityDate(filter: $filter) }",
   // Which of issue 10's fields this server has: the trend needs coverageSeries and compareTo.
   capabilities: '{ __type(name: "Query") { fields { name args { name } } } }',
-  trend: `query Trend($level: AreaLevel!, $period: Period!, $bucket: Bucket!,
-                   $filter: ActivityFilter, $previous: Period!) {
-  coverageSeries(level: $level, period: $period, bucket: $bucket, filter: $filter) {
+};
+
+// The sparkline's query. Level, period and bucket go in literally: the server prices a series
+// (areas x buckets) before it runs, and a variable period would count as the longest allowed.
+export function trendQuery(level, from, to, bucket) {
+  for (const day of [from, to]) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`not a date: ${day}`);
+  }
+  if (!/^[A-Z]+$/.test(level) || !/^[A-Z]+$/.test(bucket)) throw new Error("not an enum value");
+  const period = `{from: "${from}", to: "${to}"}`;
+  return `query Trend($filter: ActivityFilter, $previous: Period!) {
+  coverageSeries(level: ${level}, period: ${period}, bucket: ${bucket}, filter: $filter) {
     area { code } points { start end activities }
   }
-  coverage(level: $level, period: $period, filter: $filter, compareTo: $previous) {
+  coverage(level: ${level}, period: ${period}, filter: $filter, compareTo: $previous) {
     area { code } activities previous { activities }
   }
-}`,
-};
+}`;
+}
 
 // True when the server answers coverageSeries and coverage(compareTo).
 export function hasTrend(capabilities) {

@@ -6,7 +6,7 @@
 // An access token (a bearer JWT) pasted into the panel is kept for this tab only and sent with
 // every request. Without one the page shows what the server makes public
 // (JANGKAU_PUBLIC_LEVEL): the choropleth, never the points.
-import { ApiError, QUERIES, hasTrend, makeClient } from "./api.js";
+import { ApiError, QUERIES, hasTrend, makeClient, trendQuery } from "./api.js";
 import { METRICS, total } from "./breaks.js";
 import { PRESETS, formatPeriod, presetOf, presetPeriod, wibDay } from "./fmt.js";
 import { EMPTY, labelFeatures, labelFilter, mapStyle } from "./layers.js";
@@ -200,12 +200,11 @@ async function loadTrend() {
   state.trend = null;
   if (!code || !state.data || !(await trendReady)) return;
   const variables = {
-    level: state.level, period: { from: state.from, to: state.to },
-    bucket: bucketFor(state.from, state.to), filter: { ...activityFilter(), areaCode: code },
-    previous: previousPeriod(state.from, state.to),
+    filter: { ...activityFilter(), areaCode: code }, previous: previousPeriod(state.from, state.to),
   };
   try {
-    const d = await api.graphql(QUERIES.trend, variables);
+    const query = trendQuery(state.level, state.from, state.to, bucketFor(state.from, state.to));
+    const d = await api.graphql(query, variables);
     const row = d.coverage.find((c) => c.area.code === code);
     const series = d.coverageSeries.find((s) => s.area.code === code);
     if (seq !== trendSeq || !row || !series) return;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 
-import { ApiError, hasTrend, makeClient } from "../api.js";
+import { ApiError, hasTrend, makeClient, trendQuery } from "../api.js";
 
 const realFetch = globalThis.fetch;
 afterEach(() => { globalThis.fetch = realFetch; });
@@ -45,4 +45,10 @@ test("the trend needs coverageSeries and coverage(compareTo)", () => {
   assert.equal(hasTrend(schema([coverage(["level", "compareTo"])])), false);
   assert.equal(hasTrend(schema([series, coverage(["level"])])), false);
   assert.equal(hasTrend(schema([series, coverage(["level", "period", "compareTo"])])), true);
+});
+
+test("the trend's query carries level, period and bucket literally", () => {
+  const q = trendQuery("KELURAHAN", "2026-11-01", "2026-11-30", "DAY");
+  assert.match(q, /coverageSeries\(level: KELURAHAN, period: \{from: "2026-11-01", to: "2026-11-30"\}, bucket: DAY/);
+  assert.throws(() => trendQuery("KELURAHAN", '2026-11-01"', "2026-11-30", "DAY"));
 });
