@@ -29,6 +29,19 @@ def _in_extent(lon: float, lat: float) -> bool:
     return x0 <= lon <= x1 and y0 <= lat <= y1
 
 
+def _coordinate(v: Any, pos: Any, where: str) -> float:
+    """A finite float; an integer literal too large for a float (400 digits) is not one."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise InvalidGeometry(f"{where}: coordinates must be numbers, got {pos!r:.80}")
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f):
+        raise InvalidGeometry(f"{where}: coordinates must be finite, got {pos!r:.80}")
+    return f
+
+
 def check_position(pos: Any, where: str) -> tuple[float, float]:
     """A [lon, lat] pair: numbers, finite, 2D, in range, and not swapped."""
     if not isinstance(pos, list | tuple) or len(pos) < 2:
@@ -37,13 +50,7 @@ def check_position(pos: Any, where: str) -> tuple[float, float]:
     if len(pos) > 2:
         raise InvalidGeometry(
             f"{where}: 3D position {list(pos)!r:.80}; give [longitude, latitude] only")
-    lon, lat = pos
-    for v in (lon, lat):
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise InvalidGeometry(f"{where}: coordinates must be numbers, got {pos!r:.80}")
-        if not math.isfinite(v):
-            raise InvalidGeometry(f"{where}: coordinates must be finite, got {pos!r:.80}")
-    lon, lat = float(lon), float(lat)
+    lon, lat = (_coordinate(v, pos, where) for v in pos)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         hint = " It looks like [latitude, longitude]: swap them." if _in_extent(lat, lon) else (
             " It is not WGS84 longitude/latitude (EPSG:4326); reproject first."

@@ -12,7 +12,7 @@ import strawberry
 
 from geo import targets
 from geo.errors import JangkauError, LimitExceeded
-from geo.record import NewActivity, Recorded, check_activity, record
+from geo.record import NewActivity, Recorded, check_item, record
 from graph import permissions
 from graph.auth import Forbidden
 from graph.context import Context, Info
@@ -24,10 +24,7 @@ def _checked(ctx: Context, inp: ActivityInput, now: datetime) -> NewActivity | J
     if not permissions.may_record(ctx, inp.staff_id):
         return Forbidden(f"staffId {str(inp.staff_id)[:40]} is not yours: staff record their own "
                          "activities only")
-    try:
-        return check_activity(inp.fields(), now)
-    except JangkauError as exc:
-        return exc
+    return check_item(inp.fields(), now)
 
 
 async def _results(info: Info, done: list[Recorded]) -> list[RecordResult]:
