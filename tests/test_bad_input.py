@@ -95,6 +95,13 @@ def cursor(instant: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def within_literal(first: str) -> str:
+    """A square written in the document, its first and last position as `first`."""
+    ring = f"[{first}, [112.8, -7.3], [112.8, -7.2], {first}]"
+    return ("{ activities(filter: {within: {type: \"Polygon\", coordinates: [" + ring + "]}}) "
+            "{ totalCount } }")
+
+
 SQUARE = [[112.70, -7.30], [112.75, -7.30], [112.75, -7.25], [112.70, -7.25], [112.70, -7.30]]
 BOWTIE = [[112.70, -7.30], [112.75, -7.25], [112.75, -7.30], [112.70, -7.25], [112.70, -7.30]]
 
@@ -216,23 +223,21 @@ CASES: list[tuple[str, tuple[str, dict[str, Any]], str, str]] = [
     ("cursor-forged-year-9999", (ACTS_AFTER, {"a": cursor("9999-12-31T23:59:59-05:00")}),
      "BAD_USER_INPUT", "is outside the supported dates"),
     # integers of 400 digits, written in the document (JSON variables cannot carry them)
-    ("first-of-400-digits", ("{ activities(first: %s) { totalCount } }" % HUGE, {}),
+    ("first-of-400-digits", ("{ activities(first: " + HUGE + ") { totalCount } }", {}),
      "GRAPHQL_VALIDATION_FAILED", "Int cannot represent non 32-bit signed integer value"),
-    ("flagged-first-of-400-digits", ("{ flaggedActivities(first: %s) { totalCount } }" % HUGE,
+    ("flagged-first-of-400-digits", ("{ flaggedActivities(first: " + HUGE + ") { totalCount } }",
                                      {}), "GRAPHQL_VALIDATION_FAILED", "Int cannot represent"),
-    ("nearest-limit-of-400-digits", ("{ nearestActivities(lon: 112.7, lat: -7.3, limit: %s) "
-                                     "{ distanceMeters } }" % HUGE, {}),
+    ("nearest-limit-of-400-digits", ("{ nearestActivities(lon: 112.7, lat: -7.3, limit: " + HUGE
+                                     + ") { distanceMeters } }", {}),
      "GRAPHQL_VALIDATION_FAILED", "Int cannot represent"),
     ("hexbins-cell-of-400-digits", ('{ hexbins(period: {from: "2026-10-01", to: "2026-10-31"}, '
-                                    "cellSizeMeters: %s) }" % HUGE, {}),
+                                    "cellSizeMeters: " + HUGE + ") }", {}),
      "BAD_USER_INPUT", "cellSizeMeters must be a positive number, got inf"),
     ("within-coordinate-of-400-digits",
-     ('{ activities(filter: {within: {type: "Polygon", coordinates: [[[%s, -7.3], '
-      "[112.8, -7.3], [112.8, -7.2], [%s, -7.3]]]}}) { totalCount } }" % (HUGE, HUGE), {}),
+     (within_literal(f"[{HUGE}, -7.3]"), {}),
      "INVALID_GEOMETRY", "filter.within ring 0 position 0: coordinates must be finite"),
     ("negative-within-coordinate-of-400-digits",
-     ('{ activities(filter: {within: {type: "Polygon", coordinates: [[[112.7, -%s], '
-      "[112.8, -7.3], [112.8, -7.2], [112.7, -%s]]]}}) { totalCount } }" % (HUGE, HUGE), {}),
+     (within_literal(f"[112.7, -{HUGE}]"), {}),
      "INVALID_GEOMETRY", "coordinates must be finite"),
     # unknown codes and ids
     ("unknown-area", filtered(areaCode="35.78.99.9999"), "NOT_FOUND", "unknown area code"),
