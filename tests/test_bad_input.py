@@ -230,6 +230,13 @@ CASES: list[tuple[str, tuple[str, dict[str, Any]], str, str]] = [
     ("nearest-limit-of-400-digits", ("{ nearestActivities(lon: 112.7, lat: -7.3, limit: " + HUGE
                                      + ") { distanceMeters } }", {}),
      "GRAPHQL_VALIDATION_FAILED", "Int cannot represent"),
+    ("first-default-of-400-digits", ("query($n: Int = " + HUGE + ") { activities(first: $n) "
+                                     "{ totalCount } }", {}),
+     "GRAPHQL_VALIDATION_FAILED", "Int cannot represent"),
+    ("hexbins-cell-default-of-400-digits",
+     ("query($c: Float! = -" + HUGE + ') { hexbins(period: {from: "2026-10-01", '
+      'to: "2026-10-31"}, cellSizeMeters: $c) }', {}),
+     "BAD_USER_INPUT", "cellSizeMeters must be a positive number, got -inf"),
     ("hexbins-cell-of-400-digits", ('{ hexbins(period: {from: "2026-10-01", to: "2026-10-31"}, '
                                     "cellSizeMeters: " + HUGE + ") }", {}),
      "BAD_USER_INPUT", "cellSizeMeters must be a positive number, got inf"),

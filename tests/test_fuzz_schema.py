@@ -1,7 +1,9 @@
 """The schema, walked: every root query field and mutation gets hostile values for every argument
 and every input field (huge and negative numbers, 400-digit integers, NaN and infinities,
 dates beyond the supported range in every UTC offset, NUL and unicode in strings, deep and huge
-GeoJSON), as variables or as literals in the document, through the real HTTP app.
+GeoJSON), as variables or as literals in the document, through the real HTTP app. Fields of
+the answer that take arguments of their own (`Area.geometry(zoom)`, `Area.coverage(period)`)
+are asked for now and then, with fuzzed arguments too.
 
 No answer may be a 5xx or carry INTERNAL_SERVER_ERROR (as an error or as a record's in-band
 answer), and a refused mutation changes nothing in the database. Fields are read from the
@@ -232,37 +234,55 @@ def as_literal(value: Any) -> str | None:
     return "{" + ", ".join(f"{k}: {p}" for k, p in zip(value, parts, strict=True)) + "}"
 
 
-def selection(t: Any, depth: int = 2) -> str:
-    """`__typename`, the scalar fields that need no argument, and such objects `depth` deep."""
-    t = graphql.get_named_type(t)
-    if not isinstance(t, GraphQLObjectType):
-        return ""
-    parts = ["__typename"]
-    for n, f in t.fields.items():
-        if any(isinstance(a.type, GraphQLNonNull) for a in f.args.values()):
-            continue
-        inner = graphql.get_named_type(f.type)
-        if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
-            parts.append(n)
-        elif depth > 1:
-            parts.append(f"{n} {selection(inner, depth - 1)}")
-    return "{ " + " ".join(parts) + " }"
+class Document:
+    """One request being written; each argument as a literal or as a declared variable."""
 
+    def __init__(self, data: st.DataObject) -> None:
+        self.data = data
+        self.declared: list[str] = []
+        self.variables: dict[str, Any] = {}
 
-def request(kind: str, name: str, field: GraphQLField, args: dict[str, Any],
-            literal: dict[str, bool]) -> dict[str, Any]:
-    declared, given_, variables = [], [], {}
-    for arg, value in args.items():
-        text = as_literal(value) if literal[arg] else None
-        if text is not None:
+    def arguments(self, field: GraphQLField, where: str) -> str:
+        """Every required argument and some optional ones, with values for their names."""
+        given_ = []
+        for arg, definition in field.args.items():
+            required = isinstance(definition.type, GraphQLNonNull)
+            if not (required or self.data.draw(st.booleans(), label=f"give {where}.{arg}")):
+                continue
+            value = self.data.draw(values(definition.type, arg), label=f"{where}.{arg}")
+            literal = self.data.draw(st.booleans(), label=f"{where}.{arg} as literal")
+            text = as_literal(value) if literal else None
+            if text is None:
+                name = f"v{len(self.variables)}"
+                self.declared.append(f"${name}: {definition.type}")
+                self.variables[name] = as_json(value)
+                text = f"${name}"
             given_.append(f"{arg}: {text}")
-        else:
-            declared.append(f"${arg}: {field.args[arg].type}")
-            given_.append(f"{arg}: ${arg}")
-            variables[arg] = as_json(value)
-    head = f"{kind.lower()}({', '.join(declared)})" if declared else kind.lower()
-    call = f"{name}({', '.join(given_)})" if given_ else name
-    return {"query": f"{head} {{ {call} {selection(field.type)} }}", "variables": variables}
+        return f"({', '.join(given_)})" if given_ else ""
+
+    def selection(self, t: Any, where: str, depth: int = 2) -> str:
+        """`__typename`, every scalar field, and objects `depth` deep; a field taking arguments
+        only sometimes, with fuzzed arguments of its own (`Area.geometry(zoom)` and the like)."""
+        t = graphql.get_named_type(t)
+        if not isinstance(t, GraphQLObjectType):
+            return ""
+        parts = ["__typename"]
+        for n, f in t.fields.items():
+            inner = graphql.get_named_type(f.type)
+            is_leaf = isinstance(inner, GraphQLScalarType | GraphQLEnumType)
+            if not is_leaf and depth <= 1:
+                continue
+            if f.args and not self.data.draw(st.booleans(), label=f"ask {t.name}.{n}"):
+                continue
+            sub = "" if is_leaf else " " + self.selection(inner, f"{where}.{n}", depth - 1)
+            parts.append(n + self.arguments(f, f"{t.name}.{n}") + sub)
+        return "{ " + " ".join(parts) + " }"
+
+    def body(self, kind: str, name: str, field: GraphQLField) -> dict[str, Any]:
+        call = name + self.arguments(field, name)
+        fields = self.selection(field.type, name)
+        head = f"{kind.lower()}({', '.join(self.declared)})" if self.declared else kind.lower()
+        return {"query": f"{head} {{ {call} {fields} }}", "variables": self.variables}
 
 
 # -- the checks --------------------------------------------------------------------------------
@@ -301,13 +321,7 @@ def refused(answer: dict[str, Any], name: str) -> bool:
 @given(data=st.data())
 async def test_no_input_is_an_internal_error(shared: Api, kind: str, name: str,
                                              field: GraphQLField, data: st.DataObject) -> None:
-    args: dict[str, Any] = {}
-    for arg, definition in field.args.items():
-        required = isinstance(definition.type, GraphQLNonNull)
-        if required or data.draw(st.booleans(), label=f"give {arg}"):
-            args[arg] = data.draw(values(definition.type, arg), label=arg)
-    literal = {arg: data.draw(st.booleans(), label=f"{arg} as literal") for arg in args}
-    body = request(kind, name, field, args, literal)
+    body = Document(data).body(kind, name, field)
     engine = shared.http.app.state.engine  # type: ignore[attr-defined]
     before = await fingerprint(engine) if kind == "Mutation" else None
 
