@@ -177,6 +177,18 @@ async def _missing_references(conn: AsyncConnection,
     return bad
 
 
+# SQLSTATE classes that blame a row's values: data exceptions, constraint violations, a
+# trigger's RAISE. Anything else (a deadlock, a lost connection) is no fault of the item:
+# answering it REJECTED would tell an offline phone to drop a valid record, so it fails the
+# call, nothing is acknowledged, and the client resends.
+ITEM_FAULTS = ("22", "23", "P0")
+
+
+def _refused_for_its_values(exc: DBAPIError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    return isinstance(state, str) and state[:2] in ITEM_FAULTS
+
+
 async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.UUID]:
     """Insert, returning the ids that were new. One statement; per item only if it fails."""
     if not items:
@@ -184,7 +196,9 @@ async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.U
     try:
         async with conn.begin_nested():
             return set((await conn.execute(text(INSERT), _columns(items))).scalars())
-    except DBAPIError:
+    except DBAPIError as exc:
+        if not _refused_for_its_values(exc):
+            raise
         if len(items) == 1:
             return set()   # refused: the caller answers it REJECTED, not created, not stored
     created: set[uuid.UUID] = set()

@@ -197,6 +197,26 @@ async def test_an_item_the_database_refuses_is_rejected_alone(api: Api) -> None:
     assert await count(api) == 8 + 2
 
 
+async def test_a_transient_database_failure_fails_the_call_and_acknowledges_nothing(
+        api: Api) -> None:
+    """A deadlock is no fault of the item: REJECTED would tell the phone to drop it."""
+    async with api.http.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
+        await conn.execute(text("""
+            CREATE FUNCTION deadlock() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.note = 'deadlock' THEN
+                    RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected';
+                END IF;
+                RETURN NEW;
+            END $$"""))
+        await conn.execute(text("CREATE TRIGGER deadlock BEFORE INSERT ON activities "
+                                "FOR EACH ROW EXECUTE FUNCTION deadlock()"))
+    for batch in ([activity(1, note="deadlock")], [activity(2), activity(3, note="deadlock")]):
+        err = await api.error(RECORD_MANY, {"i": batch})
+        assert err["extensions"]["code"] != "BAD_USER_INPUT"
+    assert await count(api) == 8
+
+
 async def test_an_empty_batch_is_an_empty_answer(api: Api) -> None:
     assert await record_many(api, []) == []
 
