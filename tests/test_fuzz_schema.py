@@ -10,8 +10,8 @@ answer), and a refused mutation changes nothing in the database. Fields are read
 introspected schema, so a field added later is fuzzed without touching this file.
 tests/test_fuzz.py throws structured junk at a few chosen queries; this module covers breadth.
 
-Derandomised, BUDGET examples per root field; `pytest tests/test_fuzz_schema.py -s` prints
-how many inputs were sent.
+Derandomised, BUDGET examples per root field as an admin and BUDGET_SUPERVISOR as a
+supervisor; `pytest tests/test_fuzz_schema.py -s` prints how many inputs were sent.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from tests.seed import K1, KEC1, S1, S2, aid
 from tests.test_fuzz import LEAKS
 
 BUDGET = 30
+BUDGET_SUPERVISOR = 10
 FUZZ = settings(max_examples=BUDGET, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 SDL = graphql.build_schema(schema.as_str())
@@ -288,11 +289,15 @@ class Document:
 
 
 @pytest.fixture(scope="module")
-async def shared(module_db_url: str) -> AsyncIterator[Api]:
-    async for api in serve(settings_for(module_db_url)):
-        yield api
-    print(f"\nschema fuzz: {sum(SENT.values())} inputs over {len(SENT)} root fields "
-          f"({BUDGET} each)")
+async def callers(module_db_url: str) -> AsyncIterator[dict[str, Api]]:
+    """An admin, who may ask for anything, and a supervisor of DINKES (also a staff member,
+    S1), whose answers are narrowed to the unit and whose records of others are FORBIDDEN."""
+    settings = settings_for(module_db_url)
+    async for admin in serve(settings):
+        async for supervisor in serve(settings, role="supervisor", sub=str(S1), unit="DINKES"):
+            yield {"admin": admin, "supervisor": supervisor}
+    print(f"\nschema fuzz: {sum(SENT.values())} inputs over {len(ROOTS)} root fields "
+          f"({BUDGET} each as an admin, {BUDGET_SUPERVISOR} as a supervisor)")
 
 
 def in_band_errors(data: Any) -> list[dict[str, Any]]:
@@ -314,18 +319,14 @@ def refused(answer: dict[str, Any], name: str) -> bool:
         items and "status" in items[0])
 
 
-@pytest.mark.parametrize(("kind", "name", "field"), ROOTS,
-                         ids=[f"{kind}.{name}" for kind, name, _ in ROOTS])
-@FUZZ
-@given(data=st.data())
-async def test_no_input_is_an_internal_error(shared: Api, kind: str, name: str,
-                                             field: GraphQLField, data: st.DataObject) -> None:
+async def fuzz_once(api: Api, kind: str, name: str, field: GraphQLField,
+                    data: st.DataObject) -> None:
     body = Document(data).body(kind, name, field)
-    engine = shared.http.app.state.engine  # type: ignore[attr-defined]
+    engine = api.http.app.state.engine  # type: ignore[attr-defined]
     before = await fingerprint(engine) if kind == "Mutation" else None
 
-    r = await shared.http.post("/graphql", content=json.dumps(body, allow_nan=True),
-                               headers={"Content-Type": "application/json"})
+    r = await api.http.post("/graphql", content=json.dumps(body, allow_nan=True),
+                            headers={"Content-Type": "application/json"})
     SENT[f"{kind}.{name}"] = SENT.get(f"{kind}.{name}", 0) + 1
     assert r.status_code < 500, r.text[:800]
     for leak in LEAKS:
@@ -334,8 +335,27 @@ async def test_no_input_is_an_internal_error(shared: Api, kind: str, name: str,
     for err in answer.get("errors") or []:
         assert err["extensions"]["code"] in CLIENT_CODES - {"INTERNAL_SERVER_ERROR"}, (
             body["query"][:300], body["variables"], err)
-    data_ = (answer.get("data") or {}).get(name)
-    for err in in_band_errors(data_):
+    for err in in_band_errors((answer.get("data") or {}).get(name)):
         assert err["code"] in CLIENT_CODES - {"INTERNAL_SERVER_ERROR"}, (body, err)
     if before is not None and refused(answer, name):
         assert await fingerprint(engine) == before, (body["query"][:300], answer)
+
+
+ROOT_IDS = [f"{kind}.{name}" for kind, name, _ in ROOTS]
+
+
+@pytest.mark.parametrize(("kind", "name", "field"), ROOTS, ids=ROOT_IDS)
+@FUZZ
+@given(data=st.data())
+async def test_no_input_is_an_internal_error(callers: dict[str, Api], kind: str, name: str,
+                                             field: GraphQLField, data: st.DataObject) -> None:
+    await fuzz_once(callers["admin"], kind, name, field, data)
+
+
+@pytest.mark.parametrize(("kind", "name", "field"), ROOTS, ids=ROOT_IDS)
+@settings(FUZZ, max_examples=BUDGET_SUPERVISOR)
+@given(data=st.data())
+async def test_no_input_is_an_internal_error_for_a_supervisor(
+        callers: dict[str, Api], kind: str, name: str, field: GraphQLField,
+        data: st.DataObject) -> None:
+    await fuzz_once(callers["supervisor"], kind, name, field, data)
