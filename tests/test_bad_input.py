@@ -391,6 +391,35 @@ async def test_bad_activity_is_rejected_and_changes_nothing(
     assert await fingerprint(engine_of(shared)) == pristine
 
 
+DEEP = 1_000   # lists in lists: orjson reads up to 1,024 levels, Python's repr() fewer
+
+
+async def post_deep(api: Api, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """POST with every "DEEP" string of `variables` replaced by a position DEEP lists deep
+    (written as text: Python's own JSON encoder would not nest that far either)."""
+    deep = "[" * DEEP + "112.75, -7.25" + "]" * DEEP
+    body = orjson.dumps({"query": query, "variables": variables}).replace(b'"DEEP"', deep.encode())
+    r = await api.http.post("/graphql", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200
+    clean(r.text)
+    answer: dict[str, Any] = r.json()
+    return answer
+
+
+async def test_geojson_nested_a_thousand_deep_is_refused_and_changes_nothing(
+        shared: Api, pristine: dict[str, tuple[int, str]]) -> None:
+    point = {"type": "Point", "coordinates": "DEEP"}
+    result = (await post_deep(shared, RECORD_ONE, {"i": activity(1, location=point)}))[
+        "data"]["recordActivity"]
+    assert (result["status"], result["error"]["code"]) == ("REJECTED", "INVALID_GEOMETRY")
+    assert result["error"]["message"] == (
+        "location: a position must be [longitude, latitude], got [[[[...]]]]")
+    err = (await post_deep(shared, ACTS, {"f": {"within": {"type": "DEEP"}}}))["errors"][0]
+    assert err["extensions"] == {"code": "INVALID_GEOMETRY"}
+    assert err["message"] == "filter.within: unknown or unsupported GeoJSON type [[[[...]]]]"
+    assert await fingerprint(engine_of(shared)) == pristine
+
+
 async def test_one_bad_item_does_not_sink_the_batch(api: Api) -> None:
     engine = engine_of(api)
     before = (await fingerprint(engine))["activities"][0]
