@@ -310,10 +310,14 @@ def in_band_errors(data: Any) -> list[dict[str, Any]]:
 
 
 def refused(answer: dict[str, Any], name: str) -> bool:
-    """Nothing may have been written: an error, or every record answer REJECTED."""
-    data = (answer.get("data") or {}).get(name)
-    if answer.get("errors") or data is None:
+    """Nothing may have been written: the request or the mutation itself was refused, or every
+    record answer is REJECTED. (An error deeper in the answer, say in `area { distanceTo }` of a
+    stored target, comes after the write.)"""
+    if any(len(e.get("path") or [name]) == 1 for e in answer.get("errors") or []):
         return True
+    data = (answer.get("data") or {}).get(name)
+    if data is None:
+        return not answer.get("errors")
     items = data if isinstance(data, list) else [data]
     return all(isinstance(i, dict) and i.get("status") == "REJECTED" for i in items) and bool(
         items and "status" in items[0])
