@@ -9,7 +9,7 @@ so that one bad row cannot sink the others.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import math
 import uuid
 from dataclasses import astuple, dataclass
@@ -22,8 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.codes import unknown
 from geo.errors import BadInput, Conflict, JangkauError, NotFound
+from geo.periods import check_instant
 from geo.plausibility import evaluate
 from geo.validate import parse_geometry
+
+log = logging.getLogger("jangkau.record")
 
 MAX_CITIZENS = 10_000
 MAX_NOTE = 4_000
@@ -64,12 +67,6 @@ def parse_uuid(value: str, what: str) -> uuid.UUID:
         raise BadInput(f"{what}: {str(value)[:60]!r} is not a UUID") from None
 
 
-def _aware(ts: datetime, what: str) -> datetime:
-    if ts.tzinfo is None:
-        raise BadInput(f"{what}: give an offset (e.g. 2026-11-01T09:30:00+07:00)")
-    return ts.astimezone(UTC)
-
-
 def _text(fields: dict[str, Any], key: str) -> Any:
     """PostgreSQL text cannot hold NUL: refuse it here, as this item's error, not the batch's."""
     value = fields.get(key)
@@ -78,11 +75,28 @@ def _text(fields: dict[str, Any], key: str) -> Any:
     return value
 
 
+def check_item(fields: dict[str, Any], now: datetime) -> NewActivity | JangkauError:
+    """`check_activity`, total: whatever is wrong with one item is that item's answer alone.
+
+    An unexpected exception is a bug: logged with its trace, answered INTERNAL_SERVER_ERROR
+    for this item only, so that the batch's valid items are still stored.
+    """
+    try:
+        return check_activity(fields, now)
+    except JangkauError as exc:
+        return exc
+    except Exception:
+        log.exception("unexpected error checking activity %.60r", fields.get("id"))
+        return JangkauError("this activity could not be checked; the error has been logged",
+                            code="INTERNAL_SERVER_ERROR")
+
+
 def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
     """Turn client fields into a NewActivity, or raise an error that says what to fix."""
-    started = _aware(fields["started_at"], "startedAt")
-    ended = _aware(fields["ended_at"], "endedAt") if fields.get("ended_at") else None
-    device = _aware(fields["device_time"], "deviceTime") if fields.get("device_time") else None
+    started = check_instant(fields["started_at"], "startedAt")
+    ended = check_instant(fields["ended_at"], "endedAt") if fields.get("ended_at") else None
+    device = (check_instant(fields["device_time"], "deviceTime") if fields.get("device_time")
+              else None)
     if started < EARLIEST:
         raise BadInput(f"startedAt {started:%Y-%m-%d} is before {EARLIEST:%Y-%m-%d}")
     if started > now + FUTURE_TOLERANCE:
@@ -169,6 +183,18 @@ async def _missing_references(conn: AsyncConnection,
     return bad
 
 
+# SQLSTATE classes that blame a row's values: data exceptions, constraint violations, a
+# trigger's RAISE. Anything else (a deadlock, a lost connection) is no fault of the item:
+# answering it REJECTED would tell an offline phone to drop a valid record, so it fails the
+# call, nothing is acknowledged, and the client resends.
+ITEM_FAULTS = ("22", "23", "P0")
+
+
+def _refused_for_its_values(exc: DBAPIError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    return isinstance(state, str) and state[:2] in ITEM_FAULTS
+
+
 async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.UUID]:
     """Insert, returning the ids that were new. One statement; per item only if it fails."""
     if not items:
@@ -176,14 +202,14 @@ async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.U
     try:
         async with conn.begin_nested():
             return set((await conn.execute(text(INSERT), _columns(items))).scalars())
-    except DBAPIError:
-        if len(items) == 1:
+    except DBAPIError as exc:
+        if not _refused_for_its_values(exc):
             raise
+        if len(items) == 1:
+            return set()   # refused: the caller answers it REJECTED, not created, not stored
     created: set[uuid.UUID] = set()
     for item in items:
-        # A refused item is answered as REJECTED by the caller: not created, not stored.
-        with contextlib.suppress(DBAPIError):
-            created |= await _insert(conn, [item])
+        created |= await _insert(conn, [item])
     return created
 
 

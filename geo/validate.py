@@ -7,6 +7,7 @@ validity (self-intersection and the like) is then checked with shapely.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,26 +25,43 @@ GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polyg
 MAX_VERTICES_DEFAULT = 10_000
 
 
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxlist, _short.maxdict, _short.maxstring = 3, 4, 4, 40
+
+
+def _show(value: Any) -> str:
+    """A client's value in a message, short whatever its size or depth (repr() recurses: a
+    position nested 1,000 lists deep raised RecursionError)."""
+    return _short.repr(value)[:80]
+
+
 def _in_extent(lon: float, lat: float) -> bool:
     x0, y0, x1, y1 = SERVICE_EXTENT
     return x0 <= lon <= x1 and y0 <= lat <= y1
+
+
+def _coordinate(v: Any, pos: Any, where: str) -> float:
+    """A finite float; an integer literal too large for a float (400 digits) is not one."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise InvalidGeometry(f"{where}: coordinates must be numbers, got {_show(pos)}")
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f):
+        raise InvalidGeometry(f"{where}: coordinates must be finite, got {_show(pos)}")
+    return f
 
 
 def check_position(pos: Any, where: str) -> tuple[float, float]:
     """A [lon, lat] pair: numbers, finite, 2D, in range, and not swapped."""
     if not isinstance(pos, list | tuple) or len(pos) < 2:
         raise InvalidGeometry(
-            f"{where}: a position must be [longitude, latitude], got {pos!r:.80}")
+            f"{where}: a position must be [longitude, latitude], got {_show(pos)}")
     if len(pos) > 2:
         raise InvalidGeometry(
-            f"{where}: 3D position {list(pos)!r:.80}; give [longitude, latitude] only")
-    lon, lat = pos
-    for v in (lon, lat):
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise InvalidGeometry(f"{where}: coordinates must be numbers, got {pos!r:.80}")
-        if not math.isfinite(v):
-            raise InvalidGeometry(f"{where}: coordinates must be finite, got {pos!r:.80}")
-    lon, lat = float(lon), float(lat)
+            f"{where}: 3D position {_show(list(pos))}; give [longitude, latitude] only")
+    lon, lat = (_coordinate(v, pos, where) for v in pos)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         hint = " It looks like [latitude, longitude]: swap them." if _in_extent(lat, lon) else (
             " It is not WGS84 longitude/latitude (EPSG:4326); reproject first."
@@ -126,7 +144,7 @@ def parse_geometry(
     if kind is None:
         raise InvalidGeometry(f"{where}: GeoJSON object has no 'type'")
     if not isinstance(kind, str) or kind not in GEOMETRY_TYPES:
-        raise InvalidGeometry(f"{where}: unknown or unsupported GeoJSON type {kind!r:.40}")
+        raise InvalidGeometry(f"{where}: unknown or unsupported GeoJSON type {_show(kind)}")
     if kind not in allowed:
         raise InvalidGeometry(f"{where}: expected {' or '.join(allowed)}, got {kind}")
     n = _count_and_check(obj, where)

@@ -135,9 +135,10 @@ def _sized(value: Any, cap: float, absent: float) -> float:
     """A size as asked, within 0..cap (beyond the cap a resolver refuses it, and says why)."""
     if value is None:
         return absent
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return cap
-    return min(max(float(value), 0.0), cap)
+    # Compared before float(): an integer literal of 400 digits does not fit a float.
+    return float(min(max(value, 0), cap))
 
 
 def _level(f: Field) -> str:
@@ -231,7 +232,10 @@ def _coverage_map(f: Field) -> Priced:
 
 def _hexbins(f: Field) -> Priced:
     size = f.get("cellSizeMeters")
-    edge = max(size, MIN_CELL_M) if isinstance(size, int | float) else MIN_CELL_M
+    # Not a number (a variable): the smallest cell, the most hexagons.
+    edge = (_sized(size, CITY_M2, MIN_CELL_M)
+            if isinstance(size, int | float) and not isinstance(size, bool) else MIN_CELL_M)
+    edge = max(edge, MIN_CELL_M)
     cells = min(MAX_CELLS, CITY_M2 / (1.5 * math.sqrt(3) * edge ** 2))
     return 0, f.scope, math.ceil(cells) * (1 + HEXAGON_VERTICES / VERTICES_PER_UNIT)
 

@@ -11,7 +11,7 @@ import strawberry
 
 from geo.errors import BadInput
 from geo.filters import ActivityFilter, parse_bbox, parse_near
-from geo.periods import Period, make_period
+from geo.periods import FIRST_DAY, LAST_DAY, SUPPORTED, Period, make_period
 from geo.record import parse_uuid
 from geo.settings import Settings
 from geo.validate import parse_geometry
@@ -25,8 +25,8 @@ class PeriodInput:
     from_: dt.date = strawberry.field(name="from")
     to: dt.date
 
-    def checked(self, settings: Settings) -> Period:
-        return make_period(self.from_, self.to, settings.max_period_days)
+    def checked(self, settings: Settings, where: str = "period") -> Period:
+        return make_period(self.from_, self.to, settings.max_period_days, where)
 
 
 @strawberry.input(description="A circle on the ground: metres on the WGS84 spheroid.")
@@ -58,7 +58,7 @@ class ActivityFilterInput:
 
     def checked(self, settings: Settings, flagged_default: bool = False) -> ActivityFilter:
         return ActivityFilter(
-            period=self.period.checked(settings) if self.period else None,
+            period=self.period.checked(settings, "filter.period") if self.period else None,
             area_code=self.area_code,
             within=parse_geometry(self.within, ("Polygon", "MultiPolygon"), where="filter.within",
                                   max_vertices=settings.max_within_vertices,
@@ -129,6 +129,9 @@ class TargetInput:
         m = MONTH_RE.match(self.month or "")
         if m is None:
             raise BadInput(f"month must look like 2026-11, got {self.month!r:.20}")
-        start = dt.date(int(m.group(1)), int(m.group(2)), 1)
+        year, month = int(m.group(1)), int(m.group(2))
+        if not FIRST_DAY.year <= year <= LAST_DAY.year:
+            raise BadInput(f"month {self.month} is outside the supported dates {SUPPORTED}")
+        start = dt.date(year, month, 1)
         end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
         return Period(start, end)

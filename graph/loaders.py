@@ -6,6 +6,7 @@ period and filter share one GROUP BY query.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -44,13 +45,26 @@ PopulationKey = tuple[int, int]         # area id, year
 Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose answer survives the cancellation of one of its awaiters.
+
+    When a non-null field fails, graphql-core cancels its siblings still running. A key asked
+    for in two places (a kecamatan as the city's child and as a kelurahan's parent) shares one
+    cached future, and cancelling one awaiter cancelled that future for the other too, whose
+    CancelledError then escaped the whole request. Each caller awaits a shield of it instead.
+    """
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
+
+
 def _by_key(connect: Connect, fetch: Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]],
             default: Callable[[], V | None] = lambda: None) -> DataLoader[K, V | None]:
     async def load(keys: Sequence[K]) -> list[V | None]:
         async with connect() as conn:
             found = await fetch(conn, list(keys))
         return [found[k] if k in found else default() for k in keys]
-    return DataLoader(load_fn=load)
+    return SharedLoader(load_fn=load)
 
 
 def _grouped(connect: Connect, group_of: Callable[[K], G],
@@ -66,7 +80,7 @@ def _grouped(connect: Connect, group_of: Callable[[K], G],
             for group, members in groups.items():
                 found.update(await fetch(conn, group, members))
         return [found.get(k, default()) for k in keys]
-    return DataLoader(load_fn=load)
+    return SharedLoader(load_fn=load)
 
 
 async def _coverage(conn: AsyncConnection, group: tuple[str, Period, ActivityFilter | None],

@@ -28,7 +28,7 @@ from geo.access_log import Reader
 from geo.boundaries import LEVELS
 from geo.errors import BadInput, JangkauError, NotFound
 from geo.filters import ActivityFilter
-from geo.periods import WIB, Period, make_period
+from geo.periods import WIB, Period, check_day, make_period
 from geo.settings import Settings
 from geo.tiles import LAYERS, Layer, activities_tile, areas_tile, city_bounds, parse_tile
 from graph import permissions
@@ -114,7 +114,7 @@ def parse_query(query: QueryParams, layer: str, settings: Settings, today: date)
     level = _one(query, "level") or "KELURAHAN"
     if level not in LEVELS:
         raise BadInput(f"'level' must be one of {', '.join(LEVELS)}, got {level!r:.30}")
-    end = _date(query, "to", today)
+    end = check_day(_date(query, "to", today), "'to'")
     period = make_period(_date(query, "from", end - timedelta(days=DEFAULT_DAYS - 1)), end,
                          settings.max_period_days)
     f = ActivityFilter(area_code=_one(query, "areaCode"), unit_code=_one(query, "unitCode"),

@@ -222,3 +222,22 @@ async def test_graphiql_can_be_turned_off(db_url: str) -> None:
         r = await api.http.get("/graphql", headers={"Accept": "text/html"})
         assert "graphiql" not in r.text.lower()
         assert r.status_code >= 400
+
+
+SHARED_KEY = """{ areas { code
+    parent { code geometry }
+    children { code geometry distanceTo(lon: 112.75, lat: 1e308) } } }"""
+
+
+async def test_a_failing_field_does_not_cancel_a_load_its_siblings_share(api: Api) -> None:
+    """Found by tests/test_fuzz_schema.py: a kecamatan's geometry is loaded as the city's child
+    and as a kelurahan's parent; distanceTo fails and graphql-core cancels its siblings, which
+    cancelled the shared load under the other awaiter: the request died of a CancelledError
+    (every second time, as the cache then held a cancelled future)."""
+    for _ in range(4):
+        r = await api.http.post("/graphql", json={"query": SHARED_KEY})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["data"] is None
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_GEOMETRY"]
+        assert "distanceTo: [112.75, 1e+308] is out of range" in body["errors"][0]["message"]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from tests.conftest import Api, serve, settings_for
 from tests.payloads import ACTIVITY_FIELDS, RECORD_MANY, RECORD_ONE, activity, new_id
-from tests.seed import K1, K2, K3, OUTSIDE, S3
+from tests.seed import K1, K2, K3, OUTSIDE, S1, S3, aid
 
 STORED = f"query($id: ID!) {{ activity(id: $id) {{ {ACTIVITY_FIELDS} }} }}"
 
@@ -157,6 +160,63 @@ async def test_text_the_database_cannot_hold_sinks_only_its_own_item(api: Api, f
     assert await count(api) == 9
 
 
+@pytest.mark.parametrize("change", [
+    {"deviceTime": "0001-01-01T00:00:00+07:00"},     # a device whose clock was reset, in WIB
+    {"deviceTime": "9999-12-31T23:59:59-05:00"},
+    {"startedAt": "0001-01-01T00:00:00+07:00"},
+    {"endedAt": "9999-12-31T23:59:59-05:00"},
+], ids=["device-year-1", "device-year-9999", "started-year-1", "ended-year-9999"])
+async def test_a_time_beyond_the_supported_dates_sinks_only_its_own_item(
+        api: Api, change: dict[str, Any]) -> None:
+    results = await record_many(api, [activity(1), activity(2, **change), activity(3)])
+    assert [r["status"] for r in results] == ["CREATED", "REJECTED", "CREATED"]
+    assert results[1]["error"]["code"] == "BAD_USER_INPUT"
+    assert "is outside the supported dates 2000-01-01..2100-12-31" in results[1]["error"][
+        "message"]
+    assert await count(api) == 8 + 2
+    assert await stored(api, new_id(2)) is None
+
+
+REFUSED_NOTE = "the database refuses this note"
+
+
+async def refuse_in_the_database(api: Api) -> None:
+    """A rule only the database knows, so that an item passes every check and is still refused."""
+    async with api.http.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
+        await conn.execute(text(f"ALTER TABLE activities ADD CONSTRAINT refuse_note "
+                                f"CHECK (note IS DISTINCT FROM '{REFUSED_NOTE}')"))
+
+
+async def test_an_item_the_database_refuses_is_rejected_alone(api: Api) -> None:
+    await refuse_in_the_database(api)
+    alone = await record_one(api, activity(1, note=REFUSED_NOTE))
+    assert (alone["status"], alone["error"]["code"]) == ("REJECTED", "BAD_USER_INPUT")
+    assert "was refused by the database" in alone["error"]["message"]
+    results = await record_many(api, [activity(2), activity(3, note=REFUSED_NOTE), activity(4)])
+    assert [r["status"] for r in results] == ["CREATED", "REJECTED", "CREATED"]
+    assert await count(api) == 8 + 2
+
+
+async def test_a_transient_database_failure_fails_the_call_and_acknowledges_nothing(
+        api: Api) -> None:
+    """A deadlock is no fault of the item: REJECTED would tell the phone to drop it."""
+    async with api.http.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
+        await conn.execute(text("""
+            CREATE FUNCTION deadlock() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.note = 'deadlock' THEN
+                    RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected';
+                END IF;
+                RETURN NEW;
+            END $$"""))
+        await conn.execute(text("CREATE TRIGGER deadlock BEFORE INSERT ON activities "
+                                "FOR EACH ROW EXECUTE FUNCTION deadlock()"))
+    for batch in ([activity(1, note="deadlock")], [activity(2), activity(3, note="deadlock")]):
+        err = await api.error(RECORD_MANY, {"i": batch})
+        assert err["extensions"]["code"] != "BAD_USER_INPUT"
+    assert await count(api) == 8
+
+
 async def test_an_empty_batch_is_an_empty_answer(api: Api) -> None:
     assert await record_many(api, []) == []
 
@@ -255,3 +315,85 @@ async def test_set_target_refusals(api: Api, inp: dict[str, Any], code: str, wor
     data = await api.data("""{ area(code: "35.78.01.1001") {
         targets(period: {from: "2026-01-01", to: "2026-12-31"}) { indicator value } } }""")
     assert data["area"]["targets"] == [{"indicator": "BALITA", "value": 4.0}]
+
+
+# -- one item never sinks another: a property test --------------------------------------------
+
+# Every kind of bad item that GraphQL's own types let through, with the answer it must get.
+# (A value of the wrong type, say a string for citizensServed, refuses the whole request
+# before any item is read: that is GraphQL, and the client's bug, not its data.)
+BAD_ITEMS: dict[str, tuple[dict[str, Any], str]] = {
+    "device-clock-reset": ({"deviceTime": "0001-01-01T00:00:00+07:00"}, "BAD_USER_INPUT"),
+    "started-year-9999": ({"startedAt": "9999-12-31T23:59:59-05:00"}, "BAD_USER_INPUT"),
+    "started-far-future": ({"startedAt": "2099-01-01T00:00:00+14:00"}, "BAD_USER_INPUT"),
+    "started-naive": ({"startedAt": "2026-10-20T09:00:00"}, "BAD_USER_INPUT"),
+    "ended-before": ({"endedAt": "2026-10-01T00:00:00+07:00"}, "BAD_USER_INPUT"),
+    "citizens-negative": ({"citizensServed": -1}, "BAD_USER_INPUT"),
+    "citizens-max-int": ({"citizensServed": 2**31 - 1}, "BAD_USER_INPUT"),
+    "accuracy-huge": ({"accuracyMeters": 1e308}, "BAD_USER_INPUT"),
+    "location-swapped": ({"location": {"type": "Point", "coordinates": [-7.25, 112.75]}},
+                         "INVALID_GEOMETRY"),
+    "location-deep": ({"location": {"type": "Point", "coordinates": [[[[112.75, -7.25]]]]}},
+                      "INVALID_GEOMETRY"),
+    "location-junk": ({"location": {"type": ["Point"], "coordinates": {}}}, "INVALID_GEOMETRY"),
+    "note-nul": ({"note": "a\x00b"}, "BAD_USER_INPUT"),
+    "note-long": ({"note": "ü" * 4_001}, "LIMIT_EXCEEDED"),
+    "id-not-uuid": ({"id": "'; DROP TABLE activities; --"}, "BAD_USER_INPUT"),
+    "staff-unknown": ({"staffId": "00000000-0000-4000-8000-0000000000ff"}, "NOT_FOUND"),
+    "category-unknown": ({"category": "SENAM"}, "NOT_FOUND"),
+    "outcome-unknown": ({"outcome": "GIZI"}, "NOT_FOUND"),
+    "seeded-id-other-content": ({"id": str(aid(1))}, "CONFLICT"),
+    "database-refuses": ({"note": REFUSED_NOTE}, "BAD_USER_INPUT"),
+}
+ids = itertools.count(10_000)   # fresh ids for every example, so examples never meet
+
+valid_items = st.builds(
+    lambda place, kind, day, hour, citizens, accuracy, note, device: activity(
+        next(ids), place, staffId=str(kind[0]), category=kind[1], outcome=kind[2],
+        startedAt=f"2026-10-{day:02d}T{hour:02d}:00:00+07:00", citizensServed=citizens,
+        accuracyMeters=accuracy, note=note,
+        deviceTime=f"2026-10-{day:02d}T{hour:02d}:0{device}:00+07:00" if device else None),
+    st.sampled_from([K1, K2, K3, None]),
+    st.sampled_from([(S1, "POSYANDU", "BALITA"), (S3, "LAYANAN", "ADUAN"),
+                     (S1, "POSYANDU", None)]),
+    st.integers(1, 28), st.integers(0, 23), st.integers(0, 10_000),
+    st.one_of(st.none(), st.floats(0, 100_000)),
+    st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",),
+                                               blacklist_characters="\x00"), max_size=20)),
+    st.integers(0, 9))
+items = st.one_of(valid_items.map(lambda p: (p, None)),
+                  st.sampled_from(sorted(BAD_ITEMS)).map(
+                      lambda k: (activity(next(ids), **BAD_ITEMS[k][0]), BAD_ITEMS[k][1])))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(batch=st.lists(items, min_size=1, max_size=8), repeat=st.booleans())
+async def test_exactly_the_valid_items_are_stored_whatever_the_others(
+        refusing_api: Api, batch: list[tuple[dict[str, Any], str | None]], repeat: bool) -> None:
+    payloads = [p for p, _ in batch]
+    expected = [("CREATED", None) if code is None else ("REJECTED", code) for _, code in batch]
+    first_valid = next((p for p, code in batch if code is None), None)
+    if repeat and first_valid is not None:   # the same item twice in one batch: a DUPLICATE
+        payloads.append(first_valid)
+        expected.append(("DUPLICATE", None))
+    before = await count(refusing_api)
+
+    results = await record_many(refusing_api, payloads)
+
+    got = [(r["status"], r["error"]["code"] if r["error"] else None) for r in results]
+    assert got == expected, [r["error"] for r in results]
+    valid_ids = {p["id"] for p, code in batch if code is None}
+    async with refusing_api.http.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        found = set((await conn.execute(text(
+            "SELECT id::text FROM activities WHERE id::text = ANY(:ids)"),
+            {"ids": [p["id"] for p in payloads]})).scalars())
+    assert found == valid_ids | ({str(aid(1))} & {p["id"] for p in payloads})
+    assert await count(refusing_api) == before + len(valid_ids)
+
+
+@pytest.fixture
+async def refusing_api(api: Api) -> Api:
+    """`api`, whose database refuses one note (see refuse_in_the_database)."""
+    await refuse_in_the_database(api)
+    return api

@@ -10,6 +10,7 @@ the database's CHECK, both tested in tests/test_nip.py; here a test keeps that s
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import AsyncIterator
 from typing import Any
@@ -84,6 +85,22 @@ GEOMETRY = "query($z: Int) { area(code: \"35.78.01\") { geometry(zoom: $z) } }"
 SET_TARGET = "mutation($i: TargetInput!) { setTarget(input: $i) { id } }"
 RESOLVE = """mutation($id: ID!, $r: String!) {
     resolveFlags(activityId: $id, decision: ACCEPTED, reason: $r) { id } }"""
+
+HUGE = "1" * 400   # an integer no float can hold
+
+
+def cursor(instant: str) -> str:
+    """A cursor as the API writes them (graph.resolvers.pagination), holding a forged instant."""
+    raw = orjson.dumps([instant, "00000000-0000-4000-8000-000000000001"])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def within_literal(first: str) -> str:
+    """A square written in the document, its first and last position as `first`."""
+    ring = f"[{first}, [112.8, -7.3], [112.8, -7.2], {first}]"
+    return ("{ activities(filter: {within: {type: \"Polygon\", coordinates: [" + ring + "]}}) "
+            "{ totalCount } }")
+
 
 SQUARE = [[112.70, -7.30], [112.75, -7.30], [112.75, -7.25], [112.70, -7.25], [112.70, -7.30]]
 BOWTIE = [[112.70, -7.30], [112.75, -7.25], [112.75, -7.30], [112.70, -7.25], [112.70, -7.30]]
@@ -184,8 +201,51 @@ CASES: list[tuple[str, tuple[str, dict[str, Any]], str, str]] = [
      "LIMIT_EXCEEDED", "longer than the maximum of 400 days"),
     ("period-not-a-date", (COVERAGE, {"p": {"from": "2026-02-30", "to": "2026-10-31"}}),
      "BAD_USER_INPUT", "cannot represent a Date"),
-    ("filter-period-too-long", filtered(period={"from": "1900-01-01", "to": "2100-01-01"}),
+    ("filter-period-too-long", filtered(period={"from": "2000-01-01", "to": "2100-01-01"}),
      "LIMIT_EXCEEDED", "maximum of 400 days"),
+    # dates at and beyond the edges of the supported range (2000-01-01..2100-12-31 WIB)
+    ("period-last-day-of-9999", (COVERAGE, {"p": {"from": "9999-12-31", "to": "9999-12-31"}}),
+     "BAD_USER_INPUT", "period.from: 9999-12-31 is outside the supported dates 2000-01-01.."),
+    ("period-first-day-of-0001", (COVERAGE, {"p": {"from": "0001-01-01", "to": "0001-01-01"}}),
+     "BAD_USER_INPUT", "period.from: 0001-01-01 is outside the supported dates"),
+    ("period-to-beyond-2100", (COVERAGE, {"p": {"from": "2100-12-31", "to": "2101-01-01"}}),
+     "BAD_USER_INPUT", "period.to: 2101-01-01 is outside"),
+    ("filter-period-9999", filtered(period={"from": "9999-12-31", "to": "9999-12-31"}),
+     "BAD_USER_INPUT", "filter.period.from: 9999-12-31 is outside the supported dates"),
+    ("access-log-to-9999", ("query($f: AccessLogFilter) { accessLog(filter: $f) { pageInfo { "
+                            "hasNextPage } } }", {"f": {"to": "9999-12-31"}}),
+     "BAD_USER_INPUT", "accessLog: filter.to: 9999-12-31 is outside the supported dates"),
+    ("access-log-from-0001", ("query($f: AccessLogFilter) { accessLog(filter: $f) { pageInfo { "
+                              "hasNextPage } } }", {"f": {"from": "0001-01-01"}}),
+     "BAD_USER_INPUT", "filter.from: 0001-01-01 is outside"),
+    ("cursor-forged-year-1", (ACTS_AFTER, {"a": cursor("0001-01-01T00:00:00+07:00")}),
+     "BAD_USER_INPUT", "after: 0001-01-01T00:00:00+07:00 is outside the supported dates"),
+    ("cursor-forged-year-9999", (ACTS_AFTER, {"a": cursor("9999-12-31T23:59:59-05:00")}),
+     "BAD_USER_INPUT", "is outside the supported dates"),
+    # integers of 400 digits, written in the document (JSON variables cannot carry them)
+    ("first-of-400-digits", ("{ activities(first: " + HUGE + ") { totalCount } }", {}),
+     "GRAPHQL_VALIDATION_FAILED", "Int cannot represent non 32-bit signed integer value"),
+    ("flagged-first-of-400-digits", ("{ flaggedActivities(first: " + HUGE + ") { totalCount } }",
+                                     {}), "GRAPHQL_VALIDATION_FAILED", "Int cannot represent"),
+    ("nearest-limit-of-400-digits", ("{ nearestActivities(lon: 112.7, lat: -7.3, limit: " + HUGE
+                                     + ") { distanceMeters } }", {}),
+     "GRAPHQL_VALIDATION_FAILED", "Int cannot represent"),
+    ("first-default-of-400-digits", ("query($n: Int = " + HUGE + ") { activities(first: $n) "
+                                     "{ totalCount } }", {}),
+     "GRAPHQL_VALIDATION_FAILED", "Int cannot represent"),
+    ("hexbins-cell-default-of-400-digits",
+     ("query($c: Float! = -" + HUGE + ') { hexbins(period: {from: "2026-10-01", '
+      'to: "2026-10-31"}, cellSizeMeters: $c) }', {}),
+     "BAD_USER_INPUT", "cellSizeMeters must be a positive number, got -inf"),
+    ("hexbins-cell-of-400-digits", ('{ hexbins(period: {from: "2026-10-01", to: "2026-10-31"}, '
+                                    "cellSizeMeters: " + HUGE + ") }", {}),
+     "BAD_USER_INPUT", "cellSizeMeters must be a positive number, got inf"),
+    ("within-coordinate-of-400-digits",
+     (within_literal(f"[{HUGE}, -7.3]"), {}),
+     "INVALID_GEOMETRY", "filter.within ring 0 position 0: coordinates must be finite"),
+    ("negative-within-coordinate-of-400-digits",
+     (within_literal(f"[112.7, -{HUGE}]"), {}),
+     "INVALID_GEOMETRY", "coordinates must be finite"),
     # unknown codes and ids
     ("unknown-area", filtered(areaCode="35.78.99.9999"), "NOT_FOUND", "unknown area code"),
     ("unknown-parent", (AREAS, {"p": "35.99"}), "NOT_FOUND", "35.99"),
@@ -278,9 +338,21 @@ RECORD_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("citizens-absurd", {"citizensServed": 2_000_000}, "BAD_USER_INPUT", "got 2000000"),
     ("years-ahead", {"startedAt": "2031-10-20T09:00:00+07:00"}, "BAD_USER_INPUT",
      "lies in the future"),
-    ("long-ago", {"startedAt": "1999-10-20T09:00:00+07:00"}, "BAD_USER_INPUT",
+    ("long-ago", {"startedAt": "2019-10-20T09:00:00+07:00"}, "BAD_USER_INPUT",
      "is before 2020-01-01"),
     ("no-offset", {"startedAt": "2026-10-20T09:00:00"}, "BAD_USER_INPUT", "give an offset"),
+    ("started-year-1-in-wib", {"startedAt": "0001-01-01T00:00:00+07:00"}, "BAD_USER_INPUT",
+     "startedAt: 0001-01-01T00:00:00+07:00 is outside the supported dates 2000-01-01.."),
+    ("started-year-9999-west", {"startedAt": "9999-12-31T23:59:59-05:00"}, "BAD_USER_INPUT",
+     "startedAt: 9999-12-31T23:59:59-05:00 is outside the supported dates"),
+    ("device-clock-reset", {"deviceTime": "0001-01-01T00:00:00+07:00"}, "BAD_USER_INPUT",
+     "deviceTime: 0001-01-01T00:00:00+07:00 is outside the supported dates"),
+    ("device-year-9999", {"deviceTime": "9999-12-31T23:59:59-05:00"}, "BAD_USER_INPUT",
+     "deviceTime: 9999-12-31T23:59:59-05:00 is outside"),
+    ("device-year-1970-far-east", {"deviceTime": "1970-01-01T00:00:00+14:00"}, "BAD_USER_INPUT",
+     "deviceTime: 1970-01-01T00:00:00+14:00 is outside"),
+    ("ended-year-9999", {"endedAt": "9999-12-31T23:59:59+00:00"}, "BAD_USER_INPUT",
+     "endedAt: 9999-12-31T23:59:59+00:00 is outside"),
     ("ended-before-started", {"endedAt": "2026-10-19T09:00:00+07:00"}, "BAD_USER_INPUT",
      "endedAt must lie between"),
     ("id-not-uuid", {"id": "activity-1"}, "BAD_USER_INPUT", "is not a UUID"),
@@ -319,6 +391,35 @@ async def test_bad_activity_is_rejected_and_changes_nothing(
     assert await fingerprint(engine_of(shared)) == pristine
 
 
+DEEP = 1_000   # lists in lists: orjson reads up to 1,024 levels, Python's repr() fewer
+
+
+async def post_deep(api: Api, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """POST with every "DEEP" string of `variables` replaced by a position DEEP lists deep
+    (written as text: Python's own JSON encoder would not nest that far either)."""
+    deep = "[" * DEEP + "112.75, -7.25" + "]" * DEEP
+    body = orjson.dumps({"query": query, "variables": variables}).replace(b'"DEEP"', deep.encode())
+    r = await api.http.post("/graphql", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200
+    clean(r.text)
+    answer: dict[str, Any] = r.json()
+    return answer
+
+
+async def test_geojson_nested_a_thousand_deep_is_refused_and_changes_nothing(
+        shared: Api, pristine: dict[str, tuple[int, str]]) -> None:
+    point = {"type": "Point", "coordinates": "DEEP"}
+    result = (await post_deep(shared, RECORD_ONE, {"i": activity(1, location=point)}))[
+        "data"]["recordActivity"]
+    assert (result["status"], result["error"]["code"]) == ("REJECTED", "INVALID_GEOMETRY")
+    assert result["error"]["message"] == (
+        "location: a position must be [longitude, latitude], got [[[[...]]]]")
+    err = (await post_deep(shared, ACTS, {"f": {"within": {"type": "DEEP"}}}))["errors"][0]
+    assert err["extensions"] == {"code": "INVALID_GEOMETRY"}
+    assert err["message"] == "filter.within: unknown or unsupported GeoJSON type [[[[...]]]]"
+    assert await fingerprint(engine_of(shared)) == pristine
+
+
 async def test_one_bad_item_does_not_sink_the_batch(api: Api) -> None:
     engine = engine_of(api)
     before = (await fingerprint(engine))["activities"][0]
@@ -341,6 +442,16 @@ WRITE_REFUSALS: list[tuple[str, tuple[str, dict[str, Any]], str, str]] = [
     ("target-negative", (SET_TARGET, {"i": {"indicator": "BALITA", "areaCode": K1,
                                             "value": -3, "month": "2026-11"}}),
      "BAD_USER_INPUT", "positive number"),
+    ("target-month-year-0", (SET_TARGET, {"i": {"indicator": "BALITA", "areaCode": K1,
+                                                "value": 3, "month": "0000-01"}}),
+     "BAD_USER_INPUT", "month 0000-01 is outside the supported dates"),
+    ("target-month-9999-12", (SET_TARGET, {"i": {"indicator": "BALITA", "areaCode": K1,
+                                                 "value": 3, "month": "9999-12"}}),
+     "BAD_USER_INPUT", "month 9999-12 is outside the supported dates"),
+    ("target-period-9999", (SET_TARGET, {"i": {
+        "indicator": "BALITA", "areaCode": K1, "value": 3,
+        "period": {"from": "9999-12-31", "to": "9999-12-31"}}}), "BAD_USER_INPUT",
+     "outside the supported dates"),
     ("target-period-backwards", (SET_TARGET, {"i": {
         "indicator": "BALITA", "areaCode": K1, "value": 3,
         "period": {"from": "2026-12-31", "to": "2026-12-01"}}}), "BAD_USER_INPUT", "is after"),
@@ -502,8 +613,11 @@ async def test_a_body_that_is_not_json_is_400(shared: Api) -> None:
     ({"unitCode": "DINKES\x00"}, "BAD_USER_INPUT"),
     ({"areaCode": DROP}, "NOT_FOUND"),
     ({"category": OR_TRUE}, "NOT_FOUND"),
-    ({"from": "2026-10-01", "to": "9999-12-31"}, "LIMIT_EXCEEDED"),
-], ids=["category-nul", "unit-nul", "area-injection", "category-injection", "period-too-long"])
+    ({"from": "2026-10-01", "to": "2027-12-31"}, "LIMIT_EXCEEDED"),
+    ({"from": "2026-10-01", "to": "9999-12-31"}, "BAD_USER_INPUT"),
+    ({"to": "0001-01-01"}, "BAD_USER_INPUT"),
+], ids=["category-nul", "unit-nul", "area-injection", "category-injection", "period-too-long",
+        "to-9999", "to-year-1-without-from"])
 async def test_bad_tile_query_is_a_coded_400(shared: Api, params: dict[str, str],
                                              code: str) -> None:
     for layer in ("areas", "activities"):

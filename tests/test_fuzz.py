@@ -3,6 +3,7 @@ activities. Whatever comes in, the answer is never a 5xx, never shows a trace or
 error carries a documented code, and a refused write leaves the database as it was.
 
 The examples are derandomised (the same ones every run, so CI does not flake) and bounded.
+Breadth, every argument of every root field read from the schema, is tests/test_fuzz_schema.py.
 """
 
 from __future__ import annotations

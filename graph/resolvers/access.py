@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from geo import access_log
 from geo.access_log import LogFilter, LogRow
 from geo.errors import BadInput
-from geo.periods import WIB
+from geo.periods import WIB, check_day
 from geo.record import parse_uuid
 from graph.context import Info
 from graph.resolvers.pagination import check_first, decode_cursor, encode_cursor
@@ -27,6 +27,9 @@ class AccessLogFilterInput:
     to: dt.date | None = None
 
     def checked(self) -> LogFilter:
+        for day, name in ((self.from_, "from"), (self.to, "to")):
+            if day is not None:
+                check_day(day, f"accessLog: filter.{name}")
         if self.from_ is not None and self.to is not None and self.from_ > self.to:
             raise BadInput(f"accessLog: 'from' ({self.from_}) is after 'to' ({self.to})")
         return LogFilter(

@@ -14,7 +14,7 @@ from shapely.geometry import Point
 
 from geo import offices, targets
 from geo.errors import JangkauError, LimitExceeded
-from geo.record import NewActivity, Recorded, check_activity, record
+from geo.record import NewActivity, Recorded, check_item, record
 from geo.validate import parse_geometry
 from graph import permissions
 from graph.auth import Forbidden
@@ -28,10 +28,7 @@ def _checked(ctx: Context, inp: ActivityInput, now: datetime) -> NewActivity | J
     if not permissions.may_record(ctx, inp.staff_id):
         return Forbidden(f"staffId {str(inp.staff_id)[:40]} is not yours: staff record their own "
                          "activities only")
-    try:
-        return check_activity(inp.fields(), now)
-    except JangkauError as exc:
-        return exc
+    return check_item(inp.fields(), now)
 
 
 async def _results(info: Info, done: list[Recorded]) -> list[RecordResult]:

@@ -9,6 +9,7 @@ from datetime import datetime
 import orjson
 
 from geo.errors import BadInput, LimitExceeded
+from geo.periods import check_instant
 
 DEFAULT_FIRST = 50
 
@@ -22,7 +23,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts, id = orjson.loads(raw)
-        return datetime.fromisoformat(ts), uuid.UUID(id)
+        # A forged instant beyond the supported dates is no cursor we gave out either.
+        return check_instant(datetime.fromisoformat(ts), "after"), uuid.UUID(id)
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise BadInput("`after` is not a cursor this API gave out; use an edge's cursor "
                        "or pageInfo.endCursor") from None
