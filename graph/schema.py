@@ -136,8 +136,8 @@ class Mutation:
                     "supervisors for their units' staff): exactly one of areaCode, staffId.")
     set_unit_office: Unit = strawberry.mutation(
         resolver=set_unit_office,
-        description="Admins: place a unit's office (a GeoJSON Point), or forget it with null; "
-                    "team fieldShare measures from it.")
+        description="Admins: place a unit's office (a GeoJSON Point), or forget it with null (or "
+                    "no location); team fieldShare measures from it.")
     resolve_flags: Activity = strawberry.mutation(
         resolver=resolve_flags,
         description="Accept or reject an activity's flags; the reason (1..1000 characters) is "

@@ -73,7 +73,7 @@ async def set_target(info: Info, input: TargetInput) -> Target:
     return Target(row=row)
 
 
-async def set_unit_office(info: Info, unit_code: str, location: GeoJSON | None) -> Unit:
+async def set_unit_office(info: Info, unit_code: str, location: GeoJSON | None = None) -> Unit:
     point = None
     if location is not None:
         geom, _ = parse_geometry(location, ("Point",), where="location")
