@@ -34,6 +34,7 @@ from graph.context import Context
 from graph.edge import error_response
 from graph.export_formats import CSV_TYPE, XLSX_TYPE, Cell, csv_chunks, xlsx_chunks
 from graph.export_tables import TABLES, ExportQuery, Rows, Table
+from graph.query_params import boolean, choice, day, one
 
 FORMATS = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
 COMMON = ("level", "from", "to", "areaCode", "unitCode", "category", "staffId", "outcomeMet",
@@ -45,39 +46,9 @@ BUCKET_WORDS = {"DAY": ("harian", "daily"), "WEEK": ("mingguan", "weekly"),
                 "MONTH": ("bulanan", "monthly")}
 
 
-def _one(query: QueryParams, name: str) -> str | None:
-    values = query.getlist(name)
-    if len(values) > 1:
-        raise BadInput(f"query parameter {name!r} is given {len(values)} times; give it once")
-    return values[0] if values else None
-
-
-def _date(query: QueryParams, name: str) -> date | None:
-    raw = _one(query, name)
-    try:
-        return None if raw is None else date.fromisoformat(raw)
-    except ValueError:
-        raise BadInput(f"{name!r} must be a WIB date like 2026-11-01, got {raw!r:.30}") from None
-
-
-def _bool(query: QueryParams, name: str) -> bool | None:
-    raw = _one(query, name)
-    if raw is None or raw in ("true", "false"):
-        return None if raw is None else raw == "true"
-    raise BadInput(f"{name!r} must be true or false, got {raw!r:.30}")
-
-
-def _choice(query: QueryParams, name: str, allowed: Sequence[str], default: str | None) -> str:
-    raw = _one(query, name) or default
-    if raw is None or raw not in allowed:
-        given = "nothing" if raw is None else repr(raw[:30])
-        raise BadInput(f"{name!r} must be one of {', '.join(allowed)}, got {given}")
-    return raw
-
-
 def _period_pair(query: QueryParams, first: str, last: str, settings: Settings,
                  required: bool) -> tuple[date, date] | None:
-    start, end = _date(query, first), _date(query, last)
+    start, end = day(query, first), day(query, last)
     if start is None and end is None and not required:
         return None
     if start is None or end is None:
@@ -97,18 +68,18 @@ def parse_query(query: QueryParams, table: Table, settings: Settings,
     assert now is not None
     before = _period_pair(query, "compareFrom", "compareTo", settings, required=False) \
         if "compareFrom" in table.params else None
-    staff = _one(query, "staffId")
-    include_flagged = _bool(query, "includeFlagged")
-    f = ActivityFilter(area_code=_one(query, "areaCode"), unit_code=_one(query, "unitCode"),
-                       category=_one(query, "category"), outcome_met=_bool(query, "outcomeMet"),
+    staff = one(query, "staffId")
+    include_flagged = boolean(query, "includeFlagged")
+    f = ActivityFilter(area_code=one(query, "areaCode"), unit_code=one(query, "unitCode"),
+                       category=one(query, "category"), outcome_met=boolean(query, "outcomeMet"),
                        staff_id=parse_uuid(staff, "staffId") if staff is not None else None,
                        include_flagged=bool(include_flagged))
     q = ExportQuery(
-        level=_choice(query, "level", LEVELS, "KELURAHAN"),
+        level=choice(query, "level", LEVELS, "KELURAHAN"),
         period=make_period(*now, settings.max_period_days), filter=f, min_staff=min_staff,
-        bucket=_choice(query, "bucket", BUCKETS, None) if "bucket" in table.params else None,
+        bucket=choice(query, "bucket", BUCKETS, None) if "bucket" in table.params else None,
         compare=make_period(*before, settings.max_period_days) if before else None)
-    return q, _choice(query, "lang", LANGS, "id")
+    return q, choice(query, "lang", LANGS, "id")
 
 
 def file_name(table: Table, q: ExportQuery, lang: str, fmt: str) -> str:

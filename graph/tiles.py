@@ -35,6 +35,7 @@ from graph import permissions
 from graph.api_keys import KEY_PARAM, key_of
 from graph.context import Context
 from graph.edge import error_response
+from graph.query_params import boolean, day, one
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "public, max-age=60"
@@ -81,28 +82,9 @@ def _cache_headers(ctx: Context) -> dict[str, str]:
             "Vary": "Authorization, X-API-Key"}
 
 
-def _one(query: QueryParams, name: str) -> str | None:
-    values = query.getlist(name)
-    if len(values) > 1:
-        raise BadInput(f"query parameter {name!r} is given {len(values)} times; give it once")
-    return values[0] if values else None
-
-
 def _date(query: QueryParams, name: str, default: date) -> date:
-    raw = _one(query, name)
-    if raw is None:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadInput(f"{name!r} must be a WIB date like 2026-10-01, got {raw!r:.30}") from None
-
-
-def _bool(query: QueryParams, name: str) -> bool | None:
-    raw = _one(query, name)
-    if raw is None or raw in ("true", "false"):
-        return None if raw is None else raw == "true"
-    raise BadInput(f"{name!r} must be true or false, got {raw!r:.30}")
+    given = day(query, name)
+    return default if given is None else given
 
 
 def parse_query(query: QueryParams, layer: str, settings: Settings, today: date) -> TileQuery:
@@ -111,14 +93,14 @@ def parse_query(query: QueryParams, layer: str, settings: Settings, today: date)
     if unknown:
         raise BadInput(f"unknown query parameter {unknown[0]!r:.40} for layer {layer!r}; "
                        f"known: {', '.join(PARAMS[layer])}")
-    level = _one(query, "level") or "KELURAHAN"
+    level = one(query, "level") or "KELURAHAN"
     if level not in LEVELS:
         raise BadInput(f"'level' must be one of {', '.join(LEVELS)}, got {level!r:.30}")
     end = check_day(_date(query, "to", today), "'to'")
     period = make_period(_date(query, "from", end - timedelta(days=DEFAULT_DAYS - 1)), end,
                          settings.max_period_days)
-    f = ActivityFilter(area_code=_one(query, "areaCode"), unit_code=_one(query, "unitCode"),
-                       category=_one(query, "category"), outcome_met=_bool(query, "outcomeMet"))
+    f = ActivityFilter(area_code=one(query, "areaCode"), unit_code=one(query, "unitCode"),
+                       category=one(query, "category"), outcome_met=boolean(query, "outcomeMet"))
     return TileQuery(level, period, f)
 
 
