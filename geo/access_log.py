@@ -66,17 +66,24 @@ class Ledger:
 
 async def write(conn: AsyncConnection, reader: Reader, entries: list[Entry]) -> int:
     """One INSERT for all the request's subjects; the caller commits."""
-    if not entries:
+    return await write_many(conn, [(reader, entries)])
+
+
+async def write_many(conn: AsyncConnection, reads: list[tuple[Reader, list[Entry]]]) -> int:
+    """One INSERT for the subjects of several readers (live subscribers of one batch)."""
+    rows = [(reader, e) for reader, entries in reads for e in entries]
+    if not rows:
         return 0
     await conn.execute(text("""
         INSERT INTO access_log (actor_sub, actor_role, subject_staff_id, what, detail)
-        SELECT :sub, :role, r.subject, r.what, CAST(r.detail AS jsonb)
-        FROM unnest(CAST(:subjects AS uuid[]), CAST(:whats AS text[]), CAST(:details AS text[]))
-             AS r(subject, what, detail)"""), {
-        "sub": reader.sub, "role": reader.role,
-        "subjects": [e.subject for e in entries], "whats": [e.what for e in entries],
-        "details": [orjson.dumps(e.detail).decode() for e in entries]})
-    return len(entries)
+        SELECT r.sub, r.role, r.subject, r.what, CAST(r.detail AS jsonb)
+        FROM unnest(CAST(:subs AS text[]), CAST(:roles AS text[]), CAST(:subjects AS uuid[]),
+                    CAST(:whats AS text[]), CAST(:details AS text[]))
+             AS r(sub, role, subject, what, detail)"""), {
+        "subs": [r.sub for r, _ in rows], "roles": [r.role for r, _ in rows],
+        "subjects": [e.subject for _, e in rows], "whats": [e.what for _, e in rows],
+        "details": [orjson.dumps(e.detail).decode() for _, e in rows]})
+    return len(rows)
 
 
 async def write_where(conn: AsyncConnection, reader: Reader, what: str, where: str,

@@ -2,7 +2,9 @@
 
 The hub listens on `geo.live.CHANNEL` with a connection of its own (not from the pool), gathers
 the ids of the notifications that arrive together, reads them in ONE query per batch
-(`geo.live.changes`) and offers the batch to every subscriber, whose filter is judged in memory.
+(`geo.live.changes`) and offers the batch to every subscriber, whose filter is judged in memory;
+the reads of others' activities that the batch gives every subscriber are written to the access
+log in one statement, before any of them is sent.
 Each subscriber has a bounded queue: one that falls behind is told so once and dropped, so a slow
 client can cost a bounded amount of memory only. When the listening connection is lost (a
 database restart) the hub reconnects with backoff and tells every subscriber to resync, since
@@ -23,6 +25,7 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from geo.access_log import Ledger, Reader, write_many
 from geo.errors import JangkauError, LimitExceeded
 from geo.live import CHANNEL, Change, changes, parse_payload
 
@@ -51,6 +54,10 @@ class Subscriber:
 
     owner: str                                  # whose cap it counts against
     accept: Callable[[list[Change]], Any]
+    # Whose reads of others' activities go to the access log before they are sent (the
+    # accepted items are then ActivityRows), read through `what`.
+    reader: Reader | None = None
+    what: str = ""
     queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     closed: bool = False
 
@@ -106,11 +113,12 @@ class Hub:
         for s in list(self.subscribers):
             s.fail(Resync("the server is shutting down: reconnect"))
 
-    def subscribe(self, owner: str, accept: Callable[[list[Change]], Any]) -> Subscriber:
+    def subscribe(self, owner: str, accept: Callable[[list[Change]], Any],
+                  reader: Reader | None = None, what: str = "") -> Subscriber:
         if self.owners[owner] >= self.max_per_owner:
             raise LimitExceeded(f"you already have {self.max_per_owner} open subscriptions "
                                 "(JANGKAU_MAX_SUBSCRIPTIONS): close one first")
-        sub = Subscriber(owner, accept)
+        sub = Subscriber(owner, accept, reader=reader, what=what)
         self.subscribers.add(sub)
         self.owners[owner] += 1
         return sub
@@ -193,10 +201,20 @@ class Hub:
             return
         async with self.engine.connect() as conn:
             batch = await changes(conn, list(ids), inserted)
-        for s in list(self.subscribers):
-            picked = s.accept(batch)
-            if picked:
-                s.offer(picked)
+        picks = [(s, picked) for s in list(self.subscribers) if (picked := s.accept(batch))]
+        reads = []
+        for s, picked in picks:
+            if s.reader is not None:
+                ledger = Ledger(s.reader)
+                ledger.note(s.what, ((r.id, r.staff_id) for r in picked))
+                reads.append((s.reader, ledger.entries()))
+        if any(entries for _, entries in reads):
+            # Nothing of another person's location leaves before its reading is on record:
+            # one statement for every subscriber of the batch, not one each.
+            async with self.engine.begin() as conn:
+                await write_many(conn, reads)
+        for s, picked in picks:
+            s.offer(picked)
 
 
 async def _alive(conn: asyncpg.Connection) -> bool:

@@ -20,7 +20,7 @@ from graph import streams
 from tests.conftest import settings_for
 from tests.live_server import Live, live_server
 from tests.payloads import RECORD_MANY, activity
-from tests.seed import K1, K2, S1, S3
+from tests.seed import K1, K2, S1, S2, S3
 from tests.tokens import token
 
 ACTIVITY = """subscription($f: ActivityFilter, $since: DateTime) {
@@ -268,3 +268,20 @@ async def test_an_event_stream_outlives_the_request_bound(db_url: str) -> None:
             assert await asyncio.wait_for(anext(lines), 10) == "event: next"
             data = json.loads((await asyncio.wait_for(anext(lines), 10)).removeprefix("data: "))
     assert data["data"]["activityRecorded"]["id"] == activity(12)["id"]
+
+
+async def test_others_activities_sent_live_are_in_the_access_log_first(live: Live) -> None:
+    """S2's activity sent to S1 (their supervisor) is on record, with one statement for the
+    whole batch's subscribers (geo.hub)."""
+    async with socket(live, DINKES) as ws:
+        await start(ws, "d", ACTIVITY)
+        await subscribers(live, 1)
+        await record(live, activity(13, staffId=str(S2)))
+        got = (await receive(ws))["payload"]["data"]["activityRecorded"]
+    assert got["id"] == activity(13)["id"]
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        log = "{ accessLog(first: 20) { edges { node { actorSub what subject { id } } } } }"
+        r = await http.post("/graphql", headers={"Authorization": f"Bearer {ADMIN}"},
+                            json={"query": log})
+    entries = [e["node"] for e in r.json()["data"]["accessLog"]["edges"]]
+    assert {"actorSub": str(S1), "what": "activityRecorded", "subject": {"id": str(S2)}} in entries

@@ -37,7 +37,7 @@ def _hub(ctx: Context) -> Hub:
 
 
 async def _log_reads(ctx: Context, rows: list[ActivityRow]) -> None:
-    """Others' activities sent to this subscriber, on record before they leave."""
+    """Others' activities of a catch-up, on record before they leave."""
     if ctx.ledger is None:
         return
     ledger = access_log.Ledger(ctx.ledger.reader)
@@ -68,7 +68,8 @@ async def activity_recorded(
         # New activities only: a later change of flags or review is not a new recording.
         return [c.row for c in batch if c.inserted and m.matches(c)]
 
-    sub = hub.subscribe(ctx.principal.sub, accept)
+    sub = hub.subscribe(ctx.principal.sub, accept, reader=ctx.ledger.reader if ctx.ledger else None,
+                        what="activityRecorded")
     try:
         caught_up: set[uuid.UUID] = set()   # read by the catch-up and maybe announced again
         if since is not None:
@@ -83,8 +84,8 @@ async def activity_recorded(
                 caught_up.add(r.id)
                 yield Activity(row=r)
         while True:
+            # The hub logged this batch's reads before offering it.
             fresh = [r for r in await sub.next() if r.id not in caught_up]
-            await _log_reads(ctx, fresh)
             for r in fresh:
                 ctx.loaders.activity.prime(r.id, r)
                 yield Activity(row=r)
