@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -29,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from sqlalchemy import text
 
 from geo import cluster, migrate
@@ -331,4 +333,45 @@ async def test_database_frozen_longer_than_the_bound(db: Db, server: Server) -> 
           f"{len(load.answers)} requests, /readyz worst {max(a.seconds for a in ready):.2f} s, "
           f"served again {resumed:.2f} s after it resumed")
     await _stored_once_and_resend(db, server, load)
+    _no_traceback(server)
+
+
+async def test_a_live_subscriber_is_told_to_resync_after_a_restart(db: Db, server: Server) -> None:
+    """The server's one LISTEN connection dies with the database: once it listens again, its
+    subscribers get RESYNC_REQUIRED, and a resubscription with `since` misses nothing."""
+    query = "subscription($since: DateTime) { activityRecorded(since: $since) { id receivedAt } }"
+    url = server.base.replace("http://", "ws://") + "/graphql"
+
+    async def record(n: int) -> str:
+        one = activity(n)
+        async with _client(server.base) as http:
+            r = await http.post("/graphql", json={"query": RECORD_MANY, "variables": {"i": [one]}})
+        assert r.json()["data"]["recordActivities"][0]["status"] == "CREATED", r.text
+        return str(one["id"])
+
+    async def message(ws: Any) -> dict[str, Any]:
+        got: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        return got
+
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init",
+                                  "payload": {"Authorization": f"Bearer {token('admin')}"}}))
+        assert (await message(ws))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": query, "variables": {}}}))
+        await asyncio.sleep(1.0)            # the subscribe message reaches the server's hub
+        first = await record(next(_ids))
+        seen = (await message(ws))["payload"]["data"]["activityRecorded"]
+        assert seen["id"] == first
+        await asyncio.to_thread(cluster.restart, db.cluster)
+        told = await message(ws)
+        errors = told["payload"] if told["type"] == "error" else told["payload"].get("errors")
+        assert errors and errors[0]["extensions"]["code"] == "RESYNC_REQUIRED", told
+        missed = await record(next(_ids))       # between the restart and the resubscription
+        await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": {
+            "query": query, "variables": {"since": seen["receivedAt"]}}}))
+        again = await message(ws)
+        while again.get("id") != "2":           # the first subscription's `complete`
+            again = await message(ws)
+        assert again["payload"]["data"]["activityRecorded"]["id"] == missed
     _no_traceback(server)
