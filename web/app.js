@@ -1,7 +1,8 @@
 // The map page. One GraphQL call (coverageMap) gives every area of the level with its figures,
 // ready to draw; one more (reference lists) names the areas, units, services and indicators for
 // the labels, the search and the filters; Jangkau's vector tiles give the activity points once
-// zoomed in. Nothing is fetched from anywhere but this app.
+// zoomed in. Nothing is fetched from anywhere but this app. The figures stay live
+// (coverageChanged over SSE, live.js); a supervisor also gets a team tab and team downloads.
 //
 // An access token (a bearer JWT) pasted into the panel is kept for this tab only and sent with
 // every request. Without one the page shows what the server makes public
