@@ -90,9 +90,11 @@ const map = new maplibregl.Map({
   attributionControl: false,
   // The token goes with TileJSON and tile requests to this app, and nowhere else.
   // After a live change, tiles are revalidated (ETag) instead of read from the browser's cache.
-  transformRequest: (url) => (url.startsWith(`${location.origin}/tiles/`)
-    ? { url, headers: api.auth, ...(Date.now() - live.at < LIVE_FRESH_MS ? { cache: "no-cache" } : {}) }
-    : { url }),
+  transformRequest: (url) => {
+    if (!url.startsWith(`${location.origin}/tiles/`)) return { url };
+    const fresh = Date.now() - live.at < LIVE_FRESH_MS ? { cache: "no-cache" } : {};
+    return { url, headers: api.auth, ...fresh };
+  },
   style: mapStyle({
     origin: location.origin, tiles: state.tiles, withPoints: Boolean(token), level: state.level,
   }),

@@ -42,7 +42,8 @@ export async function download(url, auth) {
   const blob = await r.blob();
   const fallback = url.split("?")[0].split("/").pop();
   const a = Object.assign(document.createElement("a"), {
-    href: URL.createObjectURL(blob), download: fileNameOf(r.headers.get("content-disposition"), fallback),
+    href: URL.createObjectURL(blob),
+    download: fileNameOf(r.headers.get("content-disposition"), fallback),
   });
   document.body.append(a);
   a.click();
