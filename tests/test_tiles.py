@@ -207,6 +207,7 @@ async def test_every_activity_is_clustered_in_exactly_one_tile(api: Api,
     ({"outcomeMet": "false"}, 2),
     ({"areaCode": K1}, 3),
     ({"unitCode": "KEC-357801"}, 2),
+    ({"staffId": str(S1)}, sum(1 for a in IN_OCTOBER if a[1] == S1)),
 ])
 async def test_clusters_follow_the_filter(api: Api, params: dict[str, str], expected: int) -> None:
     tiles = {tile_of(a[4], 10) for a in IN_OCTOBER}
