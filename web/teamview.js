@@ -8,7 +8,8 @@ const FORMATS = { activities: "int", citizensServed: "int", outcomesMet: "int",
 
 // `view`: {unit, rows, sort: {key, descending}, message}; onSort(key), onPick(row).
 export function renderTeam(view, onSort, onPick) {
-  $("team-title").textContent = view.unit ? t("team_of", { unit: unitName(view.unit) }) : t("tab_team");
+  $("team-title").textContent = view.unit
+    ? t("team_of", { unit: unitName(view.unit) }) : t("tab_team");
   $("team-status").textContent = view.message ?? "";
   const table = $("team-table");
   if (!view.rows) {
