@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 PAGE_FILES = ("index.html", "app.js", "api.js", "breaks.js", "fmt.js", "i18n.js", "layers.js",
-              "panel.js", "search.js", "state.js", "style.css", "trend.js", "graphiql.js")
+              "panel.js", "search.js", "state.js", "style.css", "trend.js", "graphiql.js",
+              "download.js", "live.js", "team.js", "teamview.js")
 # /vendor/{package}/{name}: the directory under web/ and the files served from it (pinned by
 # web/package-lock.json); the wheel carries each package's licence file too.
 VENDOR: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -1,6 +1,7 @@
 """Vector tiles over HTTP: `/tiles/{layer}/{z}/{x}/{y}.mvt` and TileJSON at `/tiles/{layer}.json`.
 
-Query parameters (`from`, `to` as WIB dates, the activity filter fields, `level` for areas) are
+Query parameters (`from`, `to` as WIB dates, the activity filter fields, `level` for areas,
+`staffId` for one person's points) are
 checked here and become the data layer's Period and ActivityFilter. Tiles carry an ETag (a hash
 of the body) and may be cached for a minute; an empty tile is a 204.
 
@@ -15,6 +16,7 @@ Activity points of other people go to the access log.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
@@ -29,6 +31,7 @@ from geo.boundaries import LEVELS
 from geo.errors import BadInput, JangkauError, NotFound
 from geo.filters import ActivityFilter
 from geo.periods import WIB, Period, check_day, make_period
+from geo.record import parse_uuid
 from geo.settings import Settings
 from geo.tiles import LAYERS, Layer, activities_tile, areas_tile, city_bounds, parse_tile
 from graph import permissions
@@ -44,7 +47,8 @@ DEFAULT_DAYS = 30
 TILEJSON_MAXZOOM = 16    # clients overzoom beyond; the endpoint still serves up to z22
 WORLD = (-180.0, -85.051129, 180.0, 85.051129)
 FILTER_PARAMS = ("from", "to", "category", "unitCode", "outcomeMet", "areaCode")
-PARAMS = {"areas": ("level", *FILTER_PARAMS), "activities": FILTER_PARAMS}
+# One person's points (the map page's team tab); records permissions still narrow them.
+PARAMS = {"areas": ("level", *FILTER_PARAMS), "activities": (*FILTER_PARAMS, "staffId")}
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,11 @@ def _date(query: QueryParams, name: str, default: date) -> date:
     return default if given is None else given
 
 
+def _staff(query: QueryParams) -> uuid.UUID | None:
+    given = one(query, "staffId")
+    return None if given is None else parse_uuid(given, "staffId")
+
+
 def parse_query(query: QueryParams, layer: str, settings: Settings, today: date) -> TileQuery:
     """The layer's parameters, checked; the period defaults to the 30 days ending `today`."""
     unknown = sorted(set(query) - set(PARAMS[layer]) - {KEY_PARAM})
@@ -100,7 +109,8 @@ def parse_query(query: QueryParams, layer: str, settings: Settings, today: date)
     period = make_period(_date(query, "from", end - timedelta(days=DEFAULT_DAYS - 1)), end,
                          settings.max_period_days)
     f = ActivityFilter(area_code=one(query, "areaCode"), unit_code=one(query, "unitCode"),
-                       category=one(query, "category"), outcome_met=boolean(query, "outcomeMet"))
+                       category=one(query, "category"), outcome_met=boolean(query, "outcomeMet"),
+                       staff_id=_staff(query))
     return TileQuery(level, period, f)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
+import io
 import itertools
 import json
 import os
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -645,4 +648,130 @@ async def test_map_page_without_a_token_shows_the_public_figures(demo_url: str,
             await page.click_on("#collapse")
             await page.wait_for("!document.getElementById('panel-body').hidden")
             await check_search(page)      # on a phone too
+            assert page.errors == []
+
+
+# Catch what the page hands the browser to save: the Blob and the <a download> name.
+CATCH_DOWNLOAD_JS = """(() => {
+  const make = URL.createObjectURL;
+  URL.createObjectURL = (blob) => { window.savedBlob = blob; return make(blob); };
+  HTMLAnchorElement.prototype.click = function () { window.savedName = this.download; };
+})()"""
+
+TEAM_QUERY = """query($u: String!, $p: Period!) { team(unitCode: $u, period: $p, first: 200) {
+    edges { node { staff { id name } activities } } } }"""
+
+
+async def graphql_as(base: str, auth: str, query: str, variables: dict[str, Any]
+                     ) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base, timeout=WAIT_S, headers=bearer(auth)) as http:
+        body = (await http.post("/graphql", json={"query": query, "variables": variables})).json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def check_download(page: Page, base: str, auth: str, start: str, end: str) -> None:
+    """The CSV button saves the coverage of the level and period shown, as the API counts it."""
+    url = await page.js("document.getElementById('dl-coverage-csv').dataset.url")
+    assert url.startswith("/export/coverage.csv?") and f"from={start}" in url, url
+    assert "level=KELURAHAN" in url and "lang=id" in url, url
+    await page.js(CATCH_DOWNLOAD_JS)
+    await page.click_on("#dl-coverage-csv")
+    await page.wait_for("window.savedName")
+    assert (await page.js("window.savedName")).endswith(".csv")
+    text: str = await page.js("window.savedBlob.text()")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    fc = await coverage_map(base, "KELURAHAN", start, end, auth)
+    shown = {f["properties"]["code"]: f["properties"]["activities"] for f in fc["features"]}
+    assert {r["Kode wilayah"]: int(r["Aktivitas"]) for r in rows} == shown
+    async with httpx.AsyncClient(base_url=base, timeout=WAIT_S, headers=bearer(auth)) as http:
+        r = await http.get(await page.js("document.getElementById('dl-team-xlsx').dataset.url"))
+    assert r.status_code == 200 and "spreadsheetml" in r.headers["content-type"]
+
+
+async def check_team(page: Page, base: str, auth: str, start: str, end: str) -> dict[str, Any]:
+    """The team tab lists the supervisor's team, sorts by a header, and a name shows that
+    person's points with a chip that clears them."""
+    team = await graphql_as(base, auth, TEAM_QUERY, {"u": "DINKES",
+                                                     "p": {"from": start, "to": end}})
+    people = [e["node"] for e in team["team"]["edges"]]
+    assert len(people) > 1
+    await page.click_on("#tab-team")
+    await page.wait_for("document.querySelector('#team-table tbody tr')")
+    names = "[...document.querySelectorAll('#team-table tbody .person')].map(b => b.textContent)"
+    assert sorted(await page.js(names)) == sorted(p["staff"]["name"] for p in people)
+    assert (await page.text("#team-title")).startswith("Tim ")
+    for order in ("ascending", "descending"):
+        await page.click_on("#team-table button[data-sort=name]")
+        await page.wait_for(f"document.querySelector('#team-table th[aria-sort={order}] "
+                            "button[data-sort=name]')")
+        shown = await page.js(names)
+        assert shown == sorted(shown, key=str.casefold, reverse=order == "descending")
+    busiest = max(people, key=lambda p: p["activities"])
+    await page.click_on(f"#team-table button[data-staff='{busiest['staff']['id']}']")
+    await page.wait_for("!document.getElementById('staff-chip').hidden")
+    assert (await page.text("#staff-chip span")) == \
+        f"Menampilkan kegiatan {busiest['staff']['name']}"
+    tilejson = f"/tiles/activities.json?from={start}&to={end}&staffId={busiest['staff']['id']}"
+    await page.wait_for("performance.getEntriesByType('resource').some(e => "
+                        f"e.name.endsWith('{tilejson}'))")
+    await page.click_on("#staff-chip button")
+    await page.wait_for("document.getElementById('staff-chip').hidden")
+    return busiest
+
+
+async def check_live(page: Page, base: str, staff_id: str) -> None:
+    """An activity recorded through the API while the page is open raises the open
+    kelurahan's figure, without a reload."""
+    await page.js("window.notReloaded = true")
+    await type_into(page, "#search", "wonokromo")
+    await page.wait_for("document.querySelector('#search-results button')")
+    found = await page.js("[...document.querySelectorAll('#search-results button')]"
+                          ".map(b => b.dataset.code)")
+    kelurahan = next(code for code in found if code.count(".") == 3)
+    await page.click_on(f"#search-results button[data-code='{kelurahan}']")
+    figure = "Number(document.querySelector('#details dd[data-key=activities]').textContent" \
+        ".replace(/\\./g, ''))"
+    await page.wait_for(f"document.querySelector('#details .sub')?.textContent.endsWith("
+                        f"'{kelurahan}') && {figure} >= 0")
+    before = await page.js(figure)
+    admin = token("admin")
+    last = await graphql_as(base, admin, """query($f: ActivityFilter) {
+        activities(filter: $f, first: 1) { edges { node { category outcome } } } }""",
+                            {"f": {"staffId": staff_id}})
+    like = last["activities"]["edges"][0]["node"]
+    areas = await graphql_as(base, admin, "{ areas(level: KELURAHAN) { code labelPoint } }", {})
+    point = next(a["labelPoint"] for a in areas["areas"] if a["code"] == kelurahan)
+    now = datetime.now(WIB).replace(microsecond=0) - timedelta(minutes=1)
+    recorded = await graphql_as(base, admin, """mutation($i: [ActivityInput!]!) {
+        recordActivities(inputs: $i) { status activity { id flags } } }""", {"i": [{
+        "id": str(uuid.uuid4()), "staffId": staff_id, "category": like["category"],
+        "startedAt": now.isoformat(), "location": point, "accuracyMeters": 5.0,
+        "citizensServed": 2, "outcome": like["outcome"], "outcomeMet": True}]})
+    assert recorded["recordActivities"][0]["status"] == "CREATED", recorded
+    stored = recorded["recordActivities"][0]["activity"]
+    if stored["flags"]:     # e.g. outside the person's areas, or at night: it counts once accepted
+        await graphql_as(base, admin, """mutation($id: ID!) {
+            resolveFlags(activityId: $id, decision: ACCEPTED, reason: "browser test") { id } }""",
+                         {"id": stored["id"]})
+    await page.wait_for(f"{figure} === {before + 1}")
+    assert await page.js("window.notReloaded") is True
+
+
+@pytest.mark.browser
+async def test_map_page_team_downloads_and_live_figures(demo_url: str, tmp_path: Path) -> None:
+    """A DINKES supervisor downloads what is shown, finds their team and one person's points,
+    and sees an activity recorded meanwhile arrive on the map."""
+    supervisor = token("supervisor", str(uuid.uuid4()), "DINKES")
+    with serve_http(demo_url) as base:
+        async with chromium(tmp_path / "profile") as page:
+            await page.goto(f"{base}/")
+            await page.ready()
+            await sign_in(page, supervisor)
+            start, end = await default_period(page)
+            await check_download(page, base, supervisor, start, end)
+            busiest = await check_team(page, base, supervisor, start, end)
+            await page.click_on("#tab-map")
+            await check_live(page, base, busiest["staff"]["id"])
             assert page.errors == []

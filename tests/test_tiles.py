@@ -4,6 +4,7 @@ brute-force placement of its points on the web-mercator tile grid."""
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import date
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import QueryParams
 
 from geo.coverage import coverage
+from geo.errors import BadInput
 from geo.filters import ActivityFilter
 from geo.periods import Period
 from geo.settings import Settings
@@ -205,6 +207,7 @@ async def test_every_activity_is_clustered_in_exactly_one_tile(api: Api,
     ({"outcomeMet": "false"}, 2),
     ({"areaCode": K1}, 3),
     ({"unitCode": "KEC-357801"}, 2),
+    ({"staffId": str(S1)}, sum(1 for a in IN_OCTOBER if a[1] == S1)),
 ])
 async def test_clusters_follow_the_filter(api: Api, params: dict[str, str], expected: int) -> None:
     tiles = {tile_of(a[4], 10) for a in IN_OCTOBER}
@@ -352,6 +355,18 @@ def test_the_period_defaults_to_the_last_30_wib_days() -> None:
                     today=date(2026, 10, 31))
     assert q.period == Period(date(2026, 1, 31), date(2026, 3, 1))
     assert q.filter == ActivityFilter(outcome_met=True)
+
+
+def test_activity_points_narrow_to_one_person_and_only_points() -> None:
+    staff = "0b0e7f9e-3a1c-4c1e-9d55-1a2b3c4d5e6f"
+    q = parse_query(QueryParams(f"staffId={staff}"), "activities", Settings(),
+                    today=date(2026, 10, 31))
+    assert q.filter == ActivityFilter(staff_id=uuid.UUID(staff))
+    with pytest.raises(BadInput, match="staffId"):
+        parse_query(QueryParams("staffId=nobody"), "activities", Settings(),
+                    today=date(2026, 10, 31))
+    with pytest.raises(BadInput, match="unknown query parameter 'staffId'"):
+        parse_query(QueryParams(f"staffId={staff}"), "areas", Settings(), today=date(2026, 10, 31))
 
 
 @pytest.mark.parametrize("layer", ["areas", "activities"])

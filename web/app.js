@@ -1,7 +1,8 @@
 // The map page. One GraphQL call (coverageMap) gives every area of the level with its figures,
 // ready to draw; one more (reference lists) names the areas, units, services and indicators for
 // the labels, the search and the filters; Jangkau's vector tiles give the activity points once
-// zoomed in. Nothing is fetched from anywhere but this app.
+// zoomed in. Nothing is fetched from anywhere but this app. The figures stay live
+// (coverageChanged over SSE, live.js); a supervisor also gets a team tab and team downloads.
 //
 // An access token (a bearer JWT) pasted into the panel is kept for this tab only and sent with
 // every request. Without one the page shows what the server makes public
@@ -9,13 +10,18 @@
 import { ApiError, QUERIES, hasTrend, makeClient, trendQuery } from "./api.js";
 import { METRICS, total } from "./breaks.js";
 import { PRESETS, formatPeriod, presetOf, presetPeriod, wibDay } from "./fmt.js";
-import { EMPTY, labelFeatures, labelFilter, mapStyle } from "./layers.js";
+import { EMPTY, POINTS_MINZOOM, labelFeatures, labelFilter, mapStyle } from "./layers.js";
 import {
   $, activityPopup, clearLegend, el, feature, fmt, legendEntries, renderDetails, renderFilters,
   renderLegend, renderNoData, renderPointsLegend, renderSearchResults, say, sayAreas, sayError,
   setBusy, t,
 } from "./panel.js";
+import { download, exportUrl } from "./download.js";
+import { LIVE_QUERY, mergeFigures, subscribe } from "./live.js";
+import { errorText } from "./i18n.js";
 import { findAreas } from "./search.js";
+import { TEAM_QUERY, canSeeTeam, teamRows, tokenClaims } from "./team.js";
+import { renderStaffChip, renderTeam } from "./teamview.js";
 import { bucketFor, previousPeriod } from "./trend.js";
 import {
   activityFilter, initControls, readControls, saveLanguage, saveToken, state, token,
@@ -30,10 +36,16 @@ let loadSeq = 0;
 let drawSeq = 0;
 let trendSeq = 0;
 let trendReady = null;  // resolves to whether the server has the trend's fields
+let teamSeq = 0;
+const claims = token ? tokenClaims(token) : null;
+const withTeam = canSeeTeam(claims);
+const live = { key: null, close: null, at: 0 };  // the open subscription, the last change
+const LIVE_FRESH_MS = 60_000;  // tiles may be cached a minute: revalidate them after a change
 
 // TileJSON keeps the period and filters in the tile URLs it lists.
 function tileJsonUrl() {
   const q = new URLSearchParams({ from: state.from, to: state.to, ...activityFilter() });
+  if (state.staff) q.set("staffId", state.staff.id);
   return `${location.origin}/tiles/activities.json?${q}`;
 }
 
@@ -77,8 +89,12 @@ const map = new maplibregl.Map({
   touchPitch: false,
   attributionControl: false,
   // The token goes with TileJSON and tile requests to this app, and nowhere else.
-  transformRequest: (url) => (token && url.startsWith(`${location.origin}/tiles/`)
-    ? { url, headers: api.auth } : { url }),
+  // After a live change, tiles are revalidated (ETag) instead of read from the browser's cache.
+  transformRequest: (url) => {
+    if (!url.startsWith(`${location.origin}/tiles/`)) return { url };
+    const fresh = Date.now() - live.at < LIVE_FRESH_MS ? { cache: "no-cache" } : {};
+    return { url, headers: api.auth, ...fresh };
+  },
   style: mapStyle({
     origin: location.origin, tiles: state.tiles, withPoints: Boolean(token), level: state.level,
   }),
@@ -103,6 +119,7 @@ async function load() {
     state.data = data;
     state.zoom = zoom;
     showPoints();
+    follow();
     if (total(data.features, "activities") === 0) await loadLastDay(seq);
     if (seq !== loadSeq) return;
     draw();
@@ -139,6 +156,7 @@ function showPoints() {
 
 // Nothing drawn is better than the last period's figures under this period's dates.
 function clear(err) {
+  unfollow();
   state.error = err;
   state.data = null;
   state.zoom = null;
@@ -172,6 +190,7 @@ function renderPanel(entries = legendEntries()) {
   renderNoData(empty, showPeriod);
   renderPointsLegend(map.getZoom());
   renderDetails(() => select(null));
+  renderDownloads();
   sayAreas();
 }
 
@@ -234,6 +253,9 @@ function applyLanguage() {
   if (state.names.units.length) renderFilters();
   if (state.data) renderPanel();
   else if (state.error) sayError(state.error);
+  renderDownloads();
+  renderStaffChip(() => pickStaff(null));
+  if (state.team.key) drawTeam();
   onSearch();
 }
 
@@ -272,6 +294,8 @@ function onControlsChange(e) {
   if (e?.target?.id === "unit") renderFilters();
   readControls();
   renderPeriodText();
+  renderDownloads();
+  loadTeam();
   if (before === filterKey()) {
     if (state.data) draw();
     return;
@@ -287,6 +311,124 @@ function onControlsChange(e) {
     return;
   }
   load();
+}
+
+// ---- live: coverageChanged for what is shown -------------------------------------------------
+
+function follow() {
+  const key = filterKey();
+  if (live.key === key) return;
+  unfollow();
+  live.key = key;
+  live.close = subscribe({
+    query: LIVE_QUERY, auth: api.auth,
+    variables: {
+      level: state.level, period: { from: state.from, to: state.to }, filter: activityFilter(),
+    },
+    onNext: (d) => onLive(d.coverageChanged),
+    onEnd: (err) => {
+      live.key = null;
+      live.close = null;
+      // Told to resync (or cut off): read the figures again, which subscribes again.
+      if (!err || ["RESYNC_REQUIRED", "NETWORK"].includes(err.code)) {
+        setTimeout(() => { if (state.data && !live.key) { cache.clear(); load(); } }, 3000);
+      }
+    },
+  });
+}
+
+function unfollow() {
+  live.close?.();
+  live.key = null;
+  live.close = null;
+}
+
+function onLive(rows) {
+  if (!state.data || !mergeFigures(state.data.features, rows).length) return;
+  live.at = Date.now();
+  // The other zoom levels' copies are older now.
+  cache.clear();
+  cache.set(`${filterKey()}|${state.zoom}`, Promise.resolve(state.data));
+  if (state.trend && rows.some((r) => r.area.code === state.trend.code)) state.trend = null;
+  draw();
+  if (token && map.getZoom() >= POINTS_MINZOOM) map.getSource("activities").setUrl(state.tiles);
+}
+
+// ---- downloads and the team tab --------------------------------------------------------------
+
+const teamUnit = () => state.unit || claims?.unit || "";
+
+function renderDownloads() {
+  const period = { from: state.from, to: state.to, lang: state.lang };
+  for (const button of document.querySelectorAll("#downloads button")) {
+    const { table, format } = button.dataset;
+    button.dataset.url = table === "team"
+      ? exportUrl("team", format, { unitCode: teamUnit(), ...period })
+      : exportUrl("coverage", format, { level: state.level, ...period, ...activityFilter() });
+  }
+  $("dl-team").hidden = !withTeam || !teamUnit();
+}
+
+async function onDownload(e) {
+  const button = e.target.closest("button[data-url]");
+  if (!button) return;
+  button.disabled = true;
+  try {
+    await download(button.dataset.url, api.auth);
+  } catch (err) {
+    sayError(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showTab(team) {
+  $("panel-body").classList.toggle("team-open", team);
+  $("tab-map").setAttribute("aria-selected", String(!team));
+  $("tab-team").setAttribute("aria-selected", String(team));
+  if (team) loadTeam();
+}
+
+// `note()` words the team's state in the page's language (again on a language switch).
+function drawTeam(note = state.team.note) {
+  state.team.note = note;
+  renderTeam({ ...state.team, unit: teamUnit(), message: note() }, (key) => {
+    const { sort } = state.team;
+    state.team.sort = { key, descending: sort.key === key ? !sort.descending : key !== "name" };
+    drawTeam();
+  }, pickStaff);
+}
+
+async function loadTeam() {
+  const unitCode = teamUnit();
+  const key = `${unitCode}|${filterKey()}`;
+  if (!$("panel-body").classList.contains("team-open") || state.team.key === key) return;
+  const seq = ++teamSeq;
+  state.team.key = key;
+  state.team.rows = null;
+  if (!unitCode) return drawTeam(() => t("team_choose_unit"));
+  drawTeam(() => t("loading"));
+  try {
+    const filter = state.category ? { category: state.category } : null;
+    const d = await api.graphql(TEAM_QUERY, {
+      unitCode, period: { from: state.from, to: state.to }, filter,
+    });
+    if (seq !== teamSeq) return;
+    state.team.rows = teamRows(d.team);
+    drawTeam(() => (state.team.rows.length ? "" : t("team_empty")));
+  } catch (err) {
+    if (seq !== teamSeq) return;
+    state.team.key = null;
+    drawTeam(() => errorText(err.code, t));
+  }
+}
+
+// A person's points on the map, with a chip that says so and clears it.
+function pickStaff(row) {
+  state.staff = row ? { id: row.id, name: row.name } : null;
+  renderStaffChip(() => pickStaff(null));
+  showPoints();
+  if (row) showTab(false);
 }
 
 // ---- search ---------------------------------------------------------------------------------
@@ -374,6 +516,10 @@ $("signin").addEventListener("submit", (e) => {
   saveToken($("token").value.trim());
   location.reload();
 });
+$("downloads").addEventListener("click", onDownload);
+$("tab-map").addEventListener("click", () => showTab(false));
+$("tab-team").addEventListener("click", () => showTab(true));
+$("tabs").hidden = !withTeam;
 $("collapse").addEventListener("click", () => {
   $("panel-body").hidden = !$("panel-body").hidden;
   renderCollapse();

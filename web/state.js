@@ -29,6 +29,9 @@ export const state = {
   lastDayKey: null, // the filters it was asked for
   areas: [],        // every area's code, name, level and label point
   trend: null,      // the selected area's {key, code, points, now, before}, where the server has it
+  staff: null,      // {id, name} of the person whose points alone are shown (team tab)
+  // The team tab: its rows, the sort, the unit and filters they are for, what to say.
+  team: { rows: null, sort: { key: "activities", descending: true }, key: null, note: () => "" },
   names: { indicators: new Map(), categories: new Map(), categoryUnits: new Map(), units: [] },
 };
 
