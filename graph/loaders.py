@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.dataloader import DataLoader
@@ -51,11 +51,20 @@ class SharedLoader(DataLoader[K, V]):
     When a non-null field fails, graphql-core cancels its siblings still running. A key asked
     for in two places (a kecamatan as the city's child and as a kelurahan's parent) shares one
     cached future, and cancelling one awaiter cancelled that future for the other too, whose
-    CancelledError then escaped the whole request. Each caller awaits a shield of it instead.
+    CancelledError then escaped the whole request. Each caller awaits a shield of it instead;
+    and when every awaiter is gone (a request abandoned at its time bound), the shared future's
+    error is still taken, so asyncio does not log it as never retrieved.
     """
 
     def load(self, key: K) -> Awaitable[V]:
-        return asyncio.shield(super().load(key))
+        shared = asyncio.ensure_future(super().load(key))     # strawberry's: a Future already
+        shared.add_done_callback(_taken)
+        return asyncio.shield(shared)
+
+
+def _taken(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _by_key(connect: Connect, fetch: Callable[[AsyncConnection, list[K]], Awaitable[dict[K, V]]],
