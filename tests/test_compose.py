@@ -68,12 +68,20 @@ def test_compose_file_is_valid_against_the_compose_specification() -> None:
     assert any("enviroment" in e.message for e in validator.iter_errors(broken))
 
 
+def api_services() -> dict[str, dict[str, Any]]:
+    """The services that run Jangkau's image (`api`, and `api-scale` of the scale profile)."""
+    return {name: s for name, s in compose()["services"].items()
+            if s.get("image") == compose()["services"]["api"]["image"]}
+
+
 def test_every_variable_set_for_the_api_is_read_by_the_app() -> None:
     read = variables_the_app_reads()
     assert {"DATABASE_URL", "JANGKAU_HOME", "JANGKAU_DEMO_ACTIVITIES"} <= read
-    environment = compose()["services"]["api"]["environment"]
-    assert sorted(set(environment) - read) == []
-    Settings.from_env({k: str(v) for k, v in environment.items()})     # and they parse
+    assert set(api_services()) == {"api", "api-scale"}
+    for service in api_services().values():
+        environment = service["environment"]
+        assert sorted(set(environment) - read) == []
+        Settings.from_env({k: str(v) for k, v in environment.items()})     # and they parse
 
 
 def test_the_image_command_is_one_the_cli_accepts() -> None:
@@ -88,3 +96,7 @@ def test_the_image_command_is_one_the_cli_accepts() -> None:
     parsed = command.make_context(name, rest, parent=ctx)
     assert parsed.params["host"] == "0.0.0.0"
     assert parsed.params["port"] == 8000
+    # The scale profile's command overrides the image's: `serve` with two workers.
+    name, command, rest = group.resolve_command(ctx, api_services()["api-scale"]["command"][1:])
+    assert name == "serve" and command is not None
+    assert command.make_context(name, rest, parent=ctx).params["workers"] == 2
