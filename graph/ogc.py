@@ -11,7 +11,6 @@ that a client that follows them stays authenticated and on the same period.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -53,7 +52,6 @@ HTML = "text/html"
 CONFORMANCE = [f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}"
                for c in ("core", "geojson", "html", "oas30")]
 PRIVATE = "private, max-age=60"
-log = logging.getLogger("jangkau.ogc")
 
 
 @dataclass(frozen=True)
