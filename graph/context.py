@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from geo.access_log import Ledger, Reader
@@ -64,6 +65,16 @@ class Context:
             self._once[key] = asyncio.ensure_future(work())
         result: T = await self._once[key]
         return result
+
+
+def context_of(request: HTTPConnection) -> Context:
+    """A request's or a socket's context: the app's resources, and the caller graph.edge found
+    (a socket authenticates later, in graph.view's on_ws_connect)."""
+    state = request.app.state
+    return Context(settings=state.settings, engine=state.engine,
+                   principal=getattr(request.state, "principal", None),
+                   replicas=state.replicas, hub=getattr(state, "hub", None),
+                   socket=request if isinstance(request, WebSocket) else None)
 
 
 Info = strawberry.Info[Context, None]

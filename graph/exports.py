@@ -30,7 +30,7 @@ from geo.record import parse_uuid
 from geo.series import BUCKETS
 from geo.settings import Settings
 from graph import permissions
-from graph.context import Context
+from graph.context import Context, context_of
 from graph.edge import error_response
 from graph.export_formats import CSV_TYPE, XLSX_TYPE, Cell, csv_chunks, xlsx_chunks
 from graph.export_tables import TABLES, ExportQuery, Rows, Table
@@ -98,13 +98,10 @@ def _refused(request: Request, exc: JangkauError) -> JSONResponse:
                           status=404 if isinstance(exc, NotFound) else None)
 
 
-async def _authorised(request: Request, table: Table) -> tuple[ExportQuery, str]:
+async def _authorised(ctx: Context, request: Request, table: Table) -> tuple[ExportQuery, str]:
     """Who asks, checked against the GraphQL field's rule, and the query narrowed to what they
     may see (the token was verified by graph.edge.Authenticate)."""
-    state = request.app.state
-    ctx = Context(settings=state.settings, engine=state.engine,
-                  principal=request.state.principal)
-    q, lang = parse_query(request.query_params, table, state.settings, min_staff=0)
+    q, lang = parse_query(request.query_params, table, ctx.settings, min_staff=0)
     permissions.check(permissions.RULES[table.field], ctx.principal, ctx.settings,
                       f"this export ({table.field.removeprefix('Query.')})", q.level)
     if not table.by_level:      # the team of `unitCode`, with the team field's rules
@@ -157,9 +154,9 @@ async def export(request: Request) -> Response:
             f"no export {name!r:.30}.{fmt!r:.10}; exports: "
             f"{', '.join(f'{n}.csv, {n}.xlsx' for n in TABLES)}"))
     try:
-        q, lang = await _authorised(request, table)
-        state = request.app.state
-        rows = await _opened(state.replicas.pick() or state.engine, table, q)   # read-only
+        ctx = context_of(request)
+        q, lang = await _authorised(ctx, request, table)
+        rows = await _opened(ctx.reader(), table, q)     # read-only: a replica when usable
     except JangkauError as exc:
         return _refused(request, exc)
     header = [c.en if lang == "en" else c.id for c in table.columns(q)]

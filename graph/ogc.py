@@ -30,7 +30,7 @@ from geo.periods import WIB
 from geo.tiles import city_bounds
 from graph import ogc_html, permissions
 from graph.auth import Forbidden, Unauthenticated
-from graph.context import Context
+from graph.context import Context, context_of
 from graph.edge import error_response
 from graph.ogc_openapi import GEOJSON, OPENAPI, document
 from graph.ogc_params import (
@@ -81,11 +81,6 @@ def _refused(request: Request, exc: JangkauError) -> JSONResponse:
                           status=404 if isinstance(exc, NotFound) else None)
 
 
-def _context(request: Request) -> Context:
-    """Who asks: graph.edge found them (API key, `key` parameter or bearer token)."""
-    state = request.app.state
-    return Context(settings=state.settings, engine=state.engine,
-                   principal=request.state.principal, replicas=state.replicas)
 
 
 Handler = Callable[[Request, Context], Awaitable[Response]]
@@ -93,7 +88,7 @@ Handler = Callable[[Request, Context], Awaitable[Response]]
 
 def _route(path: str, handler: Handler) -> Route:
     async def endpoint(request: Request) -> Response:
-        ctx = _context(request)
+        ctx = context_of(request)
         try:
             response = await handler(request, ctx)
         except JangkauError as exc:

@@ -36,7 +36,7 @@ from geo.settings import Settings
 from geo.tiles import LAYERS, Layer, activities_tile, areas_tile, city_bounds, parse_tile
 from graph import permissions
 from graph.api_keys import KEY_PARAM, key_of
-from graph.context import Context
+from graph.context import Context, context_of
 from graph.edge import error_response
 from graph.query_params import boolean, day, one
 
@@ -65,10 +65,6 @@ def _refused(request: Request, exc: JangkauError, status: int | None = None) -> 
     return error_response(exc, path=request.url.path, status=status)
 
 
-def _context(request: Request) -> Context:
-    state = request.app.state
-    return Context(settings=state.settings, engine=state.engine,
-                   principal=request.state.principal, replicas=state.replicas)
 
 
 async def _allowed(ctx: Context, layer: Layer, q: TileQuery) -> TileQuery:
@@ -146,7 +142,7 @@ async def tile(request: Request) -> Response:
     p = request.path_params
     settings: Settings = request.app.state.settings
     try:
-        ctx = _context(request)
+        ctx = context_of(request)
         t = parse_tile(p["z"], p["x"], p["y"])
         q = await _allowed(ctx, layer, parse_query(request.query_params, layer.id, settings,
                                                    _today()))
@@ -179,7 +175,7 @@ async def tilejson(request: Request) -> Response:
     if isinstance(layer, JSONResponse):
         return layer
     try:
-        ctx = _context(request)
+        ctx = context_of(request)
         await _allowed(ctx, layer, parse_query(request.query_params, layer.id,
                                                request.app.state.settings, _today()))
         key = key_of(request, key_param=True)

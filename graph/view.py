@@ -32,7 +32,7 @@ from geo.db import unavailable
 from geo.errors import JangkauError
 from graph.api_keys import principal_of_key
 from graph.auth import CHALLENGE, Principal, Unauthenticated, Verifier, authenticate
-from graph.context import Context
+from graph.context import Context, context_of
 from graph.edge import error_response, headers_for, internal_error, log_outage
 from graph.errors import format_error
 from graph.graphiql import graphiql_page
@@ -101,12 +101,7 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
-        state = request.app.state
-        context = Context(settings=state.settings, engine=state.engine,
-                          replicas=state.replicas,
-                          principal=getattr(request.state, "principal", None),
-                          hub=getattr(state, "hub", None),
-                          socket=request if isinstance(request, WebSocket) else None)
+        context = context_of(request)
         request.state.context = context
         return context
 
