@@ -40,10 +40,10 @@ class Coverage:
     per_km2: float                  # activities per km² of the area
 
 
-@dataclass(frozen=True)
-class Attainment:
-    area_id: int
-    indicator: str
+class Attained:
+    """A target (prorated to the period) against the met outcomes counted for it: an area's
+    (Attainment) or a person's (geo.team.StaffAttainment)."""
+
     target: float
     actual: int
 
@@ -54,6 +54,14 @@ class Attainment:
     @property
     def met(self) -> bool:
         return self.actual >= self.target
+
+
+@dataclass(frozen=True)
+class Attainment(Attained):
+    area_id: int
+    indicator: str
+    target: float
+    actual: int
 
 
 def scope_sql() -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo.coverage import Attained
 from geo.filters import ActivityFilter, build_where
 from geo.people import StaffRow
 from geo.periods import Period
@@ -28,20 +29,12 @@ FIELD_METRES = 250.0
 
 
 @dataclass(frozen=True)
-class StaffAttainment:
+class StaffAttainment(Attained):
     """A person's targets of one indicator, prorated to the period, and their met outcomes."""
 
     indicator: str
     target: float
     actual: int
-
-    @property
-    def ratio(self) -> float:
-        return self.actual / self.target
-
-    @property
-    def met(self) -> bool:
-        return self.actual >= self.target
 
 
 @dataclass(frozen=True)
