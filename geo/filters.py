@@ -97,7 +97,8 @@ class Where:
         return " AND ".join(self.clauses) if self.clauses else "TRUE"
 
 
-async def _area(conn: AsyncConnection, code: str) -> tuple[int, str]:
+async def area_of(conn: AsyncConnection, code: str) -> tuple[int, str]:
+    """The area's id and level, its code in any case."""
     result = await conn.execute(text(f"SELECT id, level FROM areas WHERE {MATCH}"), {"c": code})
     row = result.first()
     if row is None:
@@ -138,7 +139,7 @@ async def build_where(
     if f.period is not None and with_period:
         w.add("a.started_at >= :t0 AND a.started_at < :t1", t0=f.period.t0, t1=f.period.t1)
     if f.area_code is not None:
-        area_id, level = await _area(conn, f.area_code)
+        area_id, level = await area_of(conn, f.area_code)
         inside = "a.area_id IN (SELECT descendant_id FROM area_closure WHERE ancestor_id = :f_area)"
         # Activities outside every kelurahan still belong to the city as a whole.
         w.add(f"({inside} OR a.area_id IS NULL)" if level == "CITY" else inside, f_area=area_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.activities import COLUMNS, ActivityRow
 from geo.errors import BadInput
-from geo.filters import ActivityFilter, Where, build_where, unit_ids
+from geo.filters import ActivityFilter, Where, area_of, build_where, check_category, unit_ids
 
 CHANNEL = "jangkau_activities"
 EVERYTHING = "*"        # the payload of a statement too large to name its rows (0010_notify)
@@ -124,9 +124,10 @@ async def matcher(conn: AsyncConnection, f: ActivityFilter) -> Matcher:
     await build_where(conn, f)       # the same checks and errors as a query
     area_id, city = None, False
     if f.area_code is not None:
-        row = (await conn.execute(text("SELECT id, level FROM areas WHERE code = :c"),
-                                  {"c": f.area_code})).one()
-        area_id, city = row.id, row.level == "CITY"
+        area_id, level = await area_of(conn, f.area_code)
+        city = level == "CITY"
+    if f.category is not None:      # typed in any case: compared as stored
+        f = replace(f, category=await check_category(conn, f.category))
     if f.within is not None:
         shapely.prepare(f.within)
     units = frozenset(await unit_ids(conn, f.unit_code)) if f.unit_code else None

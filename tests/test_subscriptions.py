@@ -285,3 +285,13 @@ async def test_others_activities_sent_live_are_in_the_access_log_first(live: Liv
                             json={"query": log})
     entries = [e["node"] for e in r.json()["data"]["accessLog"]["edges"]]
     assert {"actorSub": str(S1), "what": "activityRecorded", "subject": {"id": str(S2)}} in entries
+
+
+async def test_a_filter_code_in_any_case_matches_live_as_in_a_query(live: Live) -> None:
+    query = """subscription { activityRecorded(filter: {category: "posyandu"}) { id category } }"""
+    async with socket(live, ADMIN) as ws:
+        await start(ws, "c", query)
+        await subscribers(live, 1)
+        await record(live, activity(14))                      # category POSYANDU
+        got = (await receive(ws))["payload"]["data"]["activityRecorded"]
+    assert (got["id"], got["category"]) == (activity(14)["id"], "POSYANDU")
