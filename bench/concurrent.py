@@ -30,7 +30,7 @@ def _mixes(codes: list[str], t: tuple[str, str],
     return ours, theirs
 
 
-def _warm(port: int, bodies: list[bytes],
+def warm(port: int, bodies: list[bytes],
           headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Each distinct request once: it must answer without errors before the load starts."""
     http = Http(port, headers=headers)
@@ -67,7 +67,7 @@ async def concurrent(b: Bench) -> list[Row]:
     ours, theirs = _mixes(codes, (t0.isoformat(), t1.isoformat()),
                           (start.isoformat(), end.isoformat()))
     auth = admin_headers()
-    answers = _warm(b.jangkau.port, ours, auth)
+    answers = warm(b.jangkau.port, ours, auth)
     before = b.jangkau.rss_mb()
     mine = run_wrk(b.jangkau.port, "/graphql", ours, clients, seconds, pid=b.jangkau.pid,
                    headers=auth)
@@ -78,7 +78,7 @@ async def concurrent(b: Bench) -> list[Row]:
     if b.postgraphile is None:
         load.status = QUICK_SKIP
         return [load.finish(), memory.finish()]
-    _agree(answers, _warm(b.postgraphile.port, theirs))
+    _agree(answers, warm(b.postgraphile.port, theirs))
     peer: LoadResult = run_wrk(b.postgraphile.port, "/graphql", theirs, clients, seconds,
                                pid=b.postgraphile.pid)
     load.ref = peer.figures()

@@ -45,3 +45,9 @@ query Page($first: Int!) {
 
 PG_AREA = """
 query Area($code: String!) { areaByCode(code: $code) { code name geom { geojson } } }"""
+
+LOOKUP = """
+query Lookup($id: ID!) { activity(id: $id) { id startedAt category } }"""
+
+PG_LOOKUP = """
+query Lookup($id: UUID!) { activityById(id: $id) { id startedAt categoryCode } }"""

@@ -19,6 +19,7 @@ from bench.concurrent import concurrent
 from bench.config import BENCH_DIR, Options
 from bench.context import Bench
 from bench.load import ensure_wrk
+from bench.lookup import lookup
 from bench.report import FAILED, NO_GOAL, Row, document, table, write_json, write_readme
 from bench.servers import Server, answers, free_port, start
 from bench.writes import bulk_load, record_activities
@@ -102,6 +103,7 @@ async def run(opts: Options) -> tuple[dict[str, Any], list[Row]]:
             ("activities_first_100", lambda: scenarios.activities_page(b)),
             ("tiles", lambda: scenarios.tiles(b)),
             ("concurrent_mix", lambda: concurrent(b)),
+            ("activity_lookup", lambda: lookup(b)),
             ("record_activities", lambda: record_activities(b)),
         ]
         for key, work in steps:

@@ -1,0 +1,67 @@
+"""`activity(id)` under load: 16 clients for the load's seconds, each request one activity by
+id without its geometry, Jangkau (as an admin, so every read is another person's and writes
+its access-log row) against PostGraphile's `activityById` on the same rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bench import BenchError, queries
+from bench.client import GraphQL
+from bench.concurrent import warm
+from bench.context import Bench, same
+from bench.database import admin_headers
+from bench.load import run_wrk
+from bench.report import QUICK_SKIP, Goal, Row
+
+CLIENTS = 16
+IDS = 64        # requests cycle through this many activities, spread over the table
+
+
+def _bodies(ids: list[str]) -> tuple[list[bytes], list[bytes]]:
+    return ([GraphQL.body(queries.LOOKUP, {"id": i}) for i in ids],
+            [GraphQL.body(queries.PG_LOOKUP, {"id": i}) for i in ids])
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _agree(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> None:
+    """The same activity, the same instant (Jangkau answers in WIB), the same category."""
+    same("activity by id",
+         [(a["activity"]["id"], _instant(a["activity"]["startedAt"]), a["activity"]["category"])
+          for a in ours],
+         [(t["activityById"]["id"], _instant(t["activityById"]["startedAt"]),
+           t["activityById"]["categoryCode"]) for t in theirs])
+
+
+async def lookup(b: Bench) -> Row:
+    row = Row("activity_lookup", f"activity(id) lookup, wrk -c{CLIENTS}",
+              "PostGraphile v4 (activityById)", "req/s",
+              Goal("req/s ≥ 1.0×, 0 errors", "ratio", ">=", 1.0))
+    ids = [str(r) for (r,) in await b.conn.fetch(
+        "SELECT id FROM activities TABLESAMPLE SYSTEM (1) REPEATABLE (42) LIMIT $1", IDS)]
+    if not ids:
+        ids = [str(r) for (r,) in await b.conn.fetch("SELECT id FROM activities LIMIT $1", IDS)]
+    ours, theirs = _bodies(ids)
+    answers = warm(b.jangkau.port, ours, admin_headers())
+    logged = await b.conn.fetchval("SELECT count(*) FROM access_log")
+    mine = run_wrk(b.jangkau.port, "/graphql", ours, CLIENTS, b.opts.load_seconds,
+                   headers=admin_headers())
+    logged = await b.conn.fetchval("SELECT count(*) FROM access_log") - logged
+    if logged < mine.requests:
+        raise BenchError(f"{mine.requests} lookups answered but {logged} access-log rows written")
+    row.jangkau, row.errors = mine.figures(), mine.errors
+    row.note = (f"{len(ids)} activities in turn, 1 Jangkau process; {logged:,} access-log rows "
+                f"written for {mine.requests:,} answered lookups")
+    if b.postgraphile is None:
+        row.status = QUICK_SKIP
+        return row.finish()
+    _agree(answers, warm(b.postgraphile.port, theirs))
+    peer = run_wrk(b.postgraphile.port, "/graphql", theirs, CLIENTS, b.opts.load_seconds)
+    row.ref = peer.figures()
+    row.errors += peer.errors
+    row.note += f"; PostGraphile: 1 node process, {peer.errors} errors"
+    return row.finish()
