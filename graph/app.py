@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from geo import migrate
+from geo.access_writer import AccessWriter
 from geo.db import create_engine, schema_revision
 from geo.hub import Hub
 from geo.plausibility import configure_engine
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.verifier = verifier
         configure_engine(engine, settings)     # plausibility thresholds on every connection
         app.state.engine = engine
+        app.state.access_writer = AccessWriter(engine, autocommit=not settings.pgbouncer)
         app.state.replicas = Replicas(settings.read_urls, engine_for, settings.max_replica_lag_s)
         await app.state.replicas.start()
         # LISTEN needs a session of its own: the primary itself, never a transaction pooler.
@@ -89,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await app.state.hub.stop()
+            await app.state.access_writer.close()
             await app.state.replicas.stop()
             await engine.dispose()
 

@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from geo.access_log import Ledger, Reader
+from geo.access_writer import AccessWriter
 from geo.hub import Hub
 from geo.replicas import Replicas, connect
 from geo.settings import Settings
@@ -27,6 +28,7 @@ T = TypeVar("T")
 class Context:
     settings: Settings
     engine: AsyncEngine
+    access_writer: AccessWriter   # the app's group commit of access-log rows (graph.view)
     principal: Principal | None = None      # None: no token (see graph.permissions)
     replicas: Replicas | None = None
     # The primary only: a mutation, or whatever a request does once it has written.
@@ -39,7 +41,7 @@ class Context:
     _once: dict[object, asyncio.Future[Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.db)
+        self.loaders = Loaders(self.read)
         self.become(self.principal)
 
     def become(self, principal: Principal | None) -> None:
@@ -58,6 +60,16 @@ class Context:
         async with connect(self.reader(), self.engine, self.replicas) as conn:
             yield conn
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads of one statement each (the loaders): in autocommit, so a
+        read is one round trip, not BEGIN, the read and ROLLBACK. Behind PgBouncer a
+        transaction is kept: the session settings are set in each one (geo.db)."""
+        async with self.db() as conn:
+            if not self.settings.pgbouncer:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
     async def once(self, key: object, work: Callable[[], Awaitable[T]]) -> T:
         """`work()`'s result, computed once a request however many resolvers ask at once
         (a list of 153 areas asks 153 times, concurrently)."""
@@ -72,6 +84,7 @@ def context_of(request: HTTPConnection) -> Context:
     (a socket authenticates later, in graph.view's on_ws_connect)."""
     state = request.app.state
     return Context(settings=state.settings, engine=state.engine,
+                   access_writer=state.access_writer,
                    principal=getattr(request.state, "principal", None),
                    replicas=state.replicas, hub=getattr(state, "hub", None),
                    socket=request if isinstance(request, WebSocket) else None)

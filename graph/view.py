@@ -27,7 +27,6 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from geo import access_log
 from geo.db import unavailable
 from geo.errors import JangkauError
 from graph.api_keys import principal_of_key
@@ -66,10 +65,8 @@ async def _write_access_log(request: Request) -> None:
     ctx: Context | None = getattr(request.state, "context", None)
     if ctx is None or ctx.ledger is None:
         return
-    entries = ctx.ledger.entries()
-    if entries:
-        async with ctx.engine.begin() as conn:
-            await access_log.write(conn, ctx.ledger.reader, entries)
+    # Committed with the rows of the requests finishing alongside (geo.access_writer).
+    await ctx.access_writer.write(ctx.ledger.reader, ctx.ledger.entries())
 
 
 class GraphQLView(GraphQL[Context, None]):

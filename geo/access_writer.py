@@ -1,0 +1,80 @@
+"""Group commit of access-log rows: the rows of requests finishing at the same time are written
+by one INSERT, one round trip and one WAL flush, instead of a transaction each.
+
+The guarantee stays the one a request had with its own transaction: `write` returns only once
+the INSERT holding the request's rows has committed (the answer leaves after that), and raises
+what the INSERT raised otherwise (the answer is withheld). Only the grouping is new: while one
+INSERT is in flight, the rows of the requests that finish meanwhile wait for it and then go
+together in the next, so a batch grows with the load and is a single request's when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from geo.access_log import Entry, Reader, write_many
+
+Pending = tuple[Reader, list[Entry], asyncio.Future[None]]
+
+
+class AccessWriter:
+    """One per engine (made in the app's lifespan); `write` from any request."""
+
+    def __init__(self, engine: AsyncEngine, *, autocommit: bool = True) -> None:
+        """`autocommit=False` behind PgBouncer, whose sessions get their settings in each
+        transaction (geo.db): then each batch is BEGIN, INSERT, COMMIT."""
+        self.engine = engine
+        self.autocommit = autocommit
+        self._pending: list[Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, reader: Reader, entries: list[Entry]) -> None:
+        """Once `entries` are committed; what the database raised, if it did not."""
+        if not entries:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieved)
+        self._pending.append((reader, entries, done))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        # A request abandoned at its time bound stops waiting; its rows are still written.
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    # One statement: autocommit makes it its own transaction, committed (and
+                    # flushed to the WAL) before the driver answers.
+                    async with self.engine.connect() as conn:
+                        if self.autocommit:
+                            await conn.execution_options(isolation_level="AUTOCOMMIT")
+                        await write_many(conn, [(r, e) for r, e, _ in batch])
+                        await conn.commit()
+                except BaseException as exc:  # noqa: BLE001 - each waiting request gets it
+                    for _, _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                else:
+                    for _, _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._flusher = None
+
+    async def close(self) -> None:
+        """Wait for the rows already handed over (the app's shutdown)."""
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+
+def _retrieved(done: asyncio.Future[None]) -> None:
+    """The outcome of a request that stopped waiting is taken, so asyncio does not log it as
+    never retrieved (the request itself was answered at its time bound)."""
+    if not done.cancelled():
+        done.exception()

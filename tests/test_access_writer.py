@@ -1,0 +1,108 @@
+"""Group commit of access-log rows: requests finishing together share one INSERT, each waits
+for the commit of its own rows, and a failed INSERT fails every request it carried."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from geo.access_log import Entry, Reader
+from geo.access_writer import AccessWriter
+from tests.seed import S1, S2
+
+ENTRY = [Entry(S1, "activity", {"activities": 1, "fields": {"activity": 1}})]
+
+
+@contextmanager
+def inserts(engine: AsyncEngine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "INSERT INTO access_log" in statement:
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def logged(conn: AsyncConnection) -> list[tuple[str, str]]:
+    rows = (await conn.execute(text(
+        "SELECT actor_sub, subject_staff_id::text FROM access_log ORDER BY actor_sub"))).all()
+    await conn.rollback()
+    return [(r[0], r[1]) for r in rows]
+
+
+def reader(n: int) -> Reader:
+    return Reader(f"reader-{n}", "admin", None)
+
+
+async def test_writes_finishing_together_are_one_statement(engine: AsyncEngine,
+                                                          conn: AsyncConnection) -> None:
+    writer = AccessWriter(engine)
+    with inserts(engine) as seen:
+        await asyncio.gather(*(writer.write(reader(n), ENTRY) for n in range(5)))
+    assert len(seen) == 1
+    # Each waited for its own row's commit: another connection sees all five.
+    assert await logged(conn) == [(f"reader-{n}", str(S1)) for n in range(5)]
+
+
+async def test_rows_arriving_during_a_write_go_in_the_next(engine: AsyncEngine,
+                                                          conn: AsyncConnection) -> None:
+    writer = AccessWriter(engine)
+    with inserts(engine) as seen:
+        first = asyncio.create_task(writer.write(reader(0), ENTRY))
+        while not seen:                 # the first INSERT is on its way
+            await asyncio.sleep(0)
+        later = [writer.write(reader(n), [Entry(S2, "activities", {"activities": 2})])
+                 for n in (1, 2)]
+        await asyncio.gather(first, *later)
+    assert len(seen) == 2
+    assert await logged(conn) == [("reader-0", str(S1)), ("reader-1", str(S2)),
+                                  ("reader-2", str(S2))]
+
+
+async def test_a_failed_write_fails_every_request_it_carried(engine: AsyncEngine,
+                                                             conn: AsyncConnection) -> None:
+    await conn.execute(text("ALTER TABLE access_log RENAME TO access_log_gone"))
+    await conn.commit()
+    writer = AccessWriter(engine)
+    results = await asyncio.gather(*(writer.write(reader(n), ENTRY) for n in range(3)),
+                                   return_exceptions=True)
+    assert len(results) == 3 and all(isinstance(r, DBAPIError) for r in results), results
+    await conn.execute(text("ALTER TABLE access_log_gone RENAME TO access_log"))
+    await conn.commit()
+    await writer.write(reader(9), ENTRY)        # the writer goes on after a failure
+    assert await logged(conn) == [("reader-9", str(S1))]
+
+
+async def test_nothing_to_log_writes_nothing(engine: AsyncEngine) -> None:
+    writer = AccessWriter(engine)
+    with inserts(engine) as seen:
+        await writer.write(reader(0), [])
+    assert seen == []
+
+
+async def test_behind_a_pooler_each_batch_is_a_transaction(engine: AsyncEngine,
+                                                          conn: AsyncConnection) -> None:
+    writer = AccessWriter(engine, autocommit=False)
+    await asyncio.gather(*(writer.write(reader(n), ENTRY) for n in range(2)))
+    assert await logged(conn) == [("reader-0", str(S1)), ("reader-1", str(S1))]
+
+
+async def test_close_waits_for_rows_handed_over(engine: AsyncEngine,
+                                                conn: AsyncConnection) -> None:
+    writer = AccessWriter(engine)
+    tasks = [asyncio.create_task(writer.write(reader(i), ENTRY)) for i in range(3)]
+    await asyncio.sleep(0)      # handed over; the INSERT has not run yet
+    await writer.close()
+    assert len(await logged(conn)) == 3
+    await asyncio.gather(*tasks)
