@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import jwt
@@ -28,6 +29,7 @@ ROLES = ("staff", "supervisor", "planner", "admin")
 HMAC = ("HS256", "HS384", "HS512")
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 LEEWAY_S = 30      # clock skew tolerated on exp and nbf
+VERIFIED_TOKENS = 4096    # tokens remembered once verified (forgotten all at once when full)
 MIN_SECRET_BYTES = 32   # RFC 7518 3.2: an HS256 key at least as long as the hash
 CHALLENGE = 'Bearer realm="jangkau"'
 # The areas a supervisor's token may scope them to: kecamatan or kelurahan Kemendagri codes.
@@ -57,7 +59,7 @@ class Principal:
     key_areas: tuple[str, ...] = ()  # an API key confined to these areas (Kemendagri codes)
     expires_at: float | None = None  # the token's `exp`: a live socket closes then
 
-    @property
+    @cached_property      # read several times a request (context, permissions, ledger)
     def staff_id(self) -> uuid.UUID | None:
         try:
             return uuid.UUID(self.sub)
@@ -87,6 +89,7 @@ class Verifier:
         if unknown:
             raise JangkauError(f"JANGKAU_JWT_ALGORITHMS: unsupported {sorted(unknown)}; "
                                f"use some of {', '.join(HMAC + ASYMMETRIC)}", code="BAD_CONFIG")
+        self._verified: dict[str, Principal] = {}
         self.public_key: Any = None
         self.jwks: jwt.PyJWKSet | None = None
         try:
@@ -119,6 +122,20 @@ class Verifier:
         raise Unauthenticated(f"tokens signed with {alg} cannot be verified here")
 
     def verify(self, token: str) -> Principal:
+        """The token's caller. A token verified once is remembered until its `exp` (with the
+        same leeway): its signature and claims cannot change, and checking them again was a
+        measurable share of a one-row lookup (issue 13)."""
+        known = self._verified.get(token)
+        if known is not None and known.expires_at is not None \
+                and time.time() < known.expires_at + LEEWAY_S:
+            return known
+        principal = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = principal
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
             alg = header.get("alg")

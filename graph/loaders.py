@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -126,43 +126,72 @@ async def _population(conn: AsyncConnection, year: int,
     return {k: found.get(k[0]) for k in keys}
 
 
-@dataclass
 class Loaders:
-    """`connect` is the request's (graph.context.Context.db): a replica or the primary."""
+    """`connect` is the request's (graph.context.Context.read): a replica or the primary.
 
-    connect: Connect
-    area: DataLoader[int, areas.AreaRow | None] = field(init=False)
-    area_by_code: DataLoader[str, areas.AreaRow | None] = field(init=False)
-    children: DataLoader[int, list[areas.AreaRow] | None] = field(init=False)
-    geometry: DataLoader[int, str | None] = field(init=False)
-    shape: DataLoader[tuple[int, int], str | None] = field(init=False)
-    # Not `coverage.X`: in this class body `coverage` names the field above, not the module.
-    coverage: DataLoader[CoverageKey, Coverage | None] = field(init=False)
-    attainment: DataLoader[CoverageKey, list[Attainment]] = field(init=False)
-    targets: DataLoader[TargetsKey, list[targets.TargetRow]] = field(init=False)
-    staff: DataLoader[uuid.UUID, people.StaffRow | None] = field(init=False)
-    unit: DataLoader[int, people.UnitRow | None] = field(init=False)
-    activity: DataLoader[uuid.UUID, activities.ActivityRow | None] = field(init=False)
-    reviews: DataLoader[uuid.UUID, list[plausibility.ReviewRow] | None] = field(init=False)
-    distance: DataLoader[DistanceKey, float | None] = field(init=False)
-    population: DataLoader[PopulationKey, int | None] = field(init=False)
+    Each loader is made on first use: a request asks for one or two of them, and making all
+    fourteen was a measurable share of a one-row lookup (issue 13).
+    """
 
-    def __post_init__(self) -> None:
-        e = self.connect
-        self.area = _by_key(e, areas.by_ids)
-        self.area_by_code = _by_key(e, areas.by_codes)
-        self.children = _by_key(e, areas.children, list)
-        self.geometry = _by_key(e, areas.geometries)
-        self.shape = _by_key(e, shapes.geometries)
-        self.coverage = _grouped(e, lambda k: k[1:], _coverage, lambda: None)
-        self.attainment = _grouped(e, lambda k: k[1:], _attainment, list)
-        self.targets = _grouped(e, lambda k: k[1], _targets, list)
-        self.staff = _by_key(e, people.staff_by_ids)
-        self.unit = _by_key(e, people.units_by_ids)
-        self.activity = _by_key(e, activities.by_ids)
-        self.reviews = _by_key(e, plausibility.reviews_for, list)
-        self.distance = _grouped(e, lambda k: k[1:], _distances, lambda: None)
-        self.population = _grouped(e, lambda k: k[1], _population, lambda: None)
+    def __init__(self, connect: Connect) -> None:
+        self.connect = connect
+
+    @cached_property
+    def area(self) -> DataLoader[int, areas.AreaRow | None]:
+        return _by_key(self.connect, areas.by_ids)
+
+    @cached_property
+    def area_by_code(self) -> DataLoader[str, areas.AreaRow | None]:
+        return _by_key(self.connect, areas.by_codes)
+
+    @cached_property
+    def children(self) -> DataLoader[int, list[areas.AreaRow] | None]:
+        return _by_key(self.connect, areas.children, list)
+
+    @cached_property
+    def geometry(self) -> DataLoader[int, str | None]:
+        return _by_key(self.connect, areas.geometries)
+
+    @cached_property
+    def shape(self) -> DataLoader[tuple[int, int], str | None]:
+        return _by_key(self.connect, shapes.geometries)
+
+    # Not `coverage.X` below: in this class body `coverage` names the loader, not the module.
+    @cached_property
+    def coverage(self) -> DataLoader[CoverageKey, Coverage | None]:
+        return _grouped(self.connect, lambda k: k[1:], _coverage, lambda: None)
+
+    @cached_property
+    def attainment(self) -> DataLoader[CoverageKey, list[Attainment]]:
+        return _grouped(self.connect, lambda k: k[1:], _attainment, list)
+
+    @cached_property
+    def targets(self) -> DataLoader[TargetsKey, list[targets.TargetRow]]:
+        return _grouped(self.connect, lambda k: k[1], _targets, list)
+
+    @cached_property
+    def staff(self) -> DataLoader[uuid.UUID, people.StaffRow | None]:
+        return _by_key(self.connect, people.staff_by_ids)
+
+    @cached_property
+    def unit(self) -> DataLoader[int, people.UnitRow | None]:
+        return _by_key(self.connect, people.units_by_ids)
+
+    @cached_property
+    def activity(self) -> DataLoader[uuid.UUID, activities.ActivityRow | None]:
+        return _by_key(self.connect, activities.by_ids)
+
+    @cached_property
+    def reviews(self) -> DataLoader[uuid.UUID, list[plausibility.ReviewRow] | None]:
+        return _by_key(self.connect, plausibility.reviews_for, list)
+
+    @cached_property
+    def distance(self) -> DataLoader[DistanceKey, float | None]:
+        return _grouped(self.connect, lambda k: k[1:], _distances, lambda: None)
+
+    @cached_property
+    def population(self) -> DataLoader[PopulationKey, int | None]:
+        return _grouped(self.connect, lambda k: k[1], _population, lambda: None)
 
     def prime_areas(self, rows: Sequence[areas.AreaRow]) -> None:
         """Areas already read need not be read again by id or code."""

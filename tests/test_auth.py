@@ -20,7 +20,7 @@ import pytest
 from geo.errors import JangkauError
 from geo.settings import Settings
 from graph.app import create_app
-from graph.auth import Verifier
+from graph.auth import LEEWAY_S, Verifier, mint
 from graph.cli import _development_auth
 from tests.conftest import ApiAs, serve, settings_for
 from tests.seed import K1, KEC1, S1, S3
@@ -286,3 +286,16 @@ async def test_jangkau_token_mints_an_area_scoped_supervisor(api_as: ApiAs) -> N
     code, out, err = await jangkau_token("--role", "planner", "--unit", "BAPPEDA", "--areas",
                                          "35.78.01", JANGKAU_JWT_SECRET=SECRET)
     assert (code, out) == (2, "") and "supervisors only" in err
+
+
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = Verifier(Settings(jwt_secret=SECRET))
+    token = mint(SECRET, role="admin", sub="remembered", ttl_s=60)
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first
+    later = time.time() + 60 + LEEWAY_S + 1
+    monkeypatch.setattr("graph.auth.time.time", lambda: later)
+    # Past its exp the remembered caller is not used: the token is verified again (PyJWT's own
+    # clock is not moved here, so it passes, as a new Principal).
+    again = verifier.verify(token)
+    assert again == first and again is not first
