@@ -84,7 +84,7 @@ class Settings:
     keep_alive_s: float = 5.0
     shutdown_timeout_s: float = 10.0
     log_format: str = "text"                # or "json": one JSON object a line
-    pool_size: int = 10
+    pool_size: int = 20     # kept open; as many again in overflow, closed when returned
     max_first: int = 500
     max_batch: int = 1_000
     max_period_days: int = 400
@@ -154,7 +154,7 @@ class Settings:
             keep_alive_s=_seconds(e, "JANGKAU_KEEP_ALIVE_S", 5.0),
             shutdown_timeout_s=_seconds(e, "JANGKAU_SHUTDOWN_TIMEOUT_S", 10.0),
             log_format=log_format(e.get("JANGKAU_LOG_FORMAT", "text")),
-            pool_size=int(e.get("JANGKAU_POOL_SIZE", 10)),
+            pool_size=int(e.get("JANGKAU_POOL_SIZE", 20)),
             max_first=int(e.get("JANGKAU_MAX_FIRST", 500)),
             max_batch=int(e.get("JANGKAU_MAX_BATCH", 1_000)),
             max_period_days=int(e.get("JANGKAU_MAX_PERIOD_DAYS", 400)),

@@ -11,6 +11,7 @@ middleware (graph.middleware.Deadlines).
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import uvicorn
 from starlette.applications import Starlette
@@ -76,7 +77,11 @@ def app_from_env() -> Starlette:
     database is the one truth)."""
     settings = Settings.from_env()
     HeaderTimeout.limit_s = settings.header_timeout_s
-    return create_app(settings)
+    app = create_app(settings)
+    # What is loaded by now (modules, the schema) lives as long as the process: out of the
+    # collector's sight, its full collections stop walking it (~8 % of a lookup's CPU).
+    gc.freeze()
+    return app
 
 
 def run(settings: Settings, host: str, port: int, workers: int = 1) -> None:
