@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.areas import PRECISION
+from geo.db import fetch
 from geo.filters import Where
 
 COLUMNS = f"""a.id, a.staff_id, a.category_code, a.started_at, a.ended_at, a.device_time,
@@ -48,14 +49,13 @@ class ActivityRow:
     confidence: float             # 0..1, how much the flags together need a human
 
 
-# The driver's own text ($1), sent as is: a lookup by id is the hottest read there is, and
-# building and compiling a text() clause each time cost more CPU than the statement (issue 13).
+# The driver's own text ($1), sent as is (geo.db.fetch): a lookup by id is the hottest read
+# there is, and building and executing a text() clause cost more CPU than the statement.
 BY_IDS = f"SELECT {COLUMNS} FROM activities a WHERE a.id = ANY($1::uuid[])"
 
 
 async def by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ActivityRow]:
-    rows = await conn.exec_driver_sql(BY_IDS, (list(ids),))
-    found: Sequence[tuple[Any, ...]] = rows.all()
+    found = await fetch(conn, BY_IDS, list(ids))
     return {r[0]: ActivityRow(*r) for r in found}
 
 

@@ -13,7 +13,7 @@ database is unreachable becomes DatabaseUnavailable (see `unavailable`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from geo.errors import BadInput, DatabaseUnavailable, LimitExceeded
+from geo.errors import BadInput, DatabaseUnavailable, JangkauError, LimitExceeded
 
 QUERY_CANCELED = "57014"  # SQLSTATE query_canceled: a statement_timeout, or a cancel request
 NOT_IN_REPERTOIRE = "22021"  # character_not_in_repertoire: NUL in a text parameter
@@ -30,6 +30,7 @@ NOT_IN_REPERTOIRE = "22021"  # character_not_in_repertoire: NUL in a text parame
 # cannot connect now) mean the database went away, not that the request was wrong.
 UNAVAILABLE_STATES = ("08", "57P")
 DRIVER_BACKSTOP_S = 1.0   # the driver waits this much longer than statement_timeout
+TIMEOUT_OPTION = "jangkau_statement_timeout_ms"   # an engine's, among its execution options
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -86,6 +87,7 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: in
         # No pre-ping: it cost a BEGIN, a ping and a ROLLBACK (3 round trips) per checkout.
         pool_pre_ping=False,
         connect_args=connect_args,
+        execution_options={TIMEOUT_OPTION: statement_timeout_ms},   # for `fetch`'s errors
     )
     event.listen(engine.sync_engine, "handle_error", _client_errors(statement_timeout_ms))
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
@@ -130,22 +132,55 @@ def _client_errors(statement_timeout_ms: int) -> Callable[[ExceptionContext], No
     def handle(ctx: ExceptionContext) -> None:
         if ctx.is_pre_ping:
             return      # the pool replaces the connection itself
-        err = ctx.original_exception
-        state = getattr(err, "sqlstate", None)
-        if state == QUERY_CANCELED and "statement timeout" in str(err):
-            raise LimitExceeded(
-                f"the query ran longer than statement_timeout = {statement_timeout_ms} ms "
-                "(JANGKAU_STATEMENT_TIMEOUT_MS) and the database stopped it: ask for less "
-                "(a shorter period, a smaller area, fewer items)") from None
-        if state == NOT_IN_REPERTOIRE:
-            # Only a value the client sent can hold NUL: PostgreSQL text cannot.
-            raise BadInput("text must not contain NUL characters (\\u0000)") from None
-        outage = unavailable(err) or _lost(ctx)
+        refusal = _refusal(ctx.original_exception, statement_timeout_ms)
+        if refusal is not None:
+            raise refusal from None
+        outage = unavailable(ctx.original_exception) or _lost(ctx)
         if outage is not None:
             ctx.is_disconnect = True    # the pool drops this connection
             raise outage from None
 
     return handle
+
+
+def _refusal(err: BaseException, statement_timeout_ms: int) -> JangkauError | None:
+    """What the database refused because of what the client asked, as the client's error."""
+    state = getattr(err, "sqlstate", None)
+    if state == QUERY_CANCELED and "statement timeout" in str(err):
+        return LimitExceeded(
+            f"the query ran longer than statement_timeout = {statement_timeout_ms} ms "
+            "(JANGKAU_STATEMENT_TIMEOUT_MS) and the database stopped it: ask for less "
+            "(a shorter period, a smaller area, fewer items)")
+    if state == NOT_IN_REPERTOIRE:
+        # Only a value the client sent can hold NUL: PostgreSQL text cannot.
+        return BadInput("text must not contain NUL characters (\\u0000)")
+    return None
+
+
+async def fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Sequence[Any]]:
+    """The rows of one read (`$n` parameters). On a connection in autocommit the statement
+    goes straight to the driver: SQLAlchemy's execute cost more CPU than a lookup by id
+    (issue 13). In a transaction (behind PgBouncer, whose settings come with each one) it goes
+    through SQLAlchemy. Errors are those the engine's own statements raise."""
+    options = conn.sync_connection.get_execution_options() if conn.sync_connection else {}
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        return (await conn.exec_driver_sql(sql, args)).all()
+    driver = await raw_connection(conn)
+    try:
+        rows: list[asyncpg.Record] = await driver.fetch(sql, *args)
+    except Exception as err:
+        refusal = _refusal(err, options.get(TIMEOUT_OPTION, 0))
+        if refusal is not None:
+            raise refusal from None
+        outage = unavailable(err)
+        if outage is None and driver.is_closed():
+            outage = DatabaseUnavailable("the database is unavailable (the connection was "
+                                         "closed): retry in a few seconds")
+        if outage is not None:
+            await conn.invalidate()     # the pool drops this connection
+            raise outage from None
+        raise
+    return rows
 
 
 def _lost(ctx: ExceptionContext) -> DatabaseUnavailable | None:
