@@ -5,7 +5,8 @@ pooled connection (`pool_timeout`), a statement on the server (`statement_timeou
 backstop when the server stops answering altogether, the driver's `command_timeout`. A pooled
 connection the server has closed (a restart sends every session a FATAL and hangs up) is
 replaced when it is checked out, without a round trip (`_drop_closed`); one that dies between
-checkout and use fails that request as DatabaseUnavailable and leaves the pool. What the
+checkout and use fails that request as DatabaseUnavailable and leaves the pool. Replicas' engines
+still ping each checkout, so a read goes to the primary at once when a replica has just stopped. What the
 database refused because of the client stays the client's error; what failed because the
 database is unreachable becomes DatabaseUnavailable (see `unavailable`).
 """
@@ -60,7 +61,7 @@ POOLER_TRACKED = ("application_name", "timezone")
 
 def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: int = 10,
                   connect_timeout_s: float = 10.0, pool_timeout_s: float = 30.0,
-                  pgbouncer: bool = False) -> AsyncEngine:
+                  pgbouncer: bool = False, pre_ping: bool = False) -> AsyncEngine:
     """`statement_timeout_ms=0` means no limit, on the server and in the driver alike.
 
     `pgbouncer`: the URL is a PgBouncer in transaction mode, where a client's session is not
@@ -84,8 +85,10 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: in
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=pool_timeout_s,
-        # No pre-ping: it cost a BEGIN, a ping and a ROLLBACK (3 round trips) per checkout.
-        pool_pre_ping=False,
+        # No pre-ping by default: it cost a BEGIN, a ping and a ROLLBACK (3 round trips) per
+        # checkout. A replica's engine keeps it: a failed ping is what sends a read to the
+        # primary at once when the replica has just stopped (geo.replicas.connect).
+        pool_pre_ping=pre_ping,
         connect_args=connect_args,
         execution_options={TIMEOUT_OPTION: statement_timeout_ms},   # for `fetch`'s errors
     )

@@ -68,14 +68,14 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        def engine_for(url: str) -> AsyncEngine:
+        def engine_for(url: str, replica: bool = True) -> AsyncEngine:
             return create_engine(url, statement_timeout_ms=settings.statement_timeout_ms,
                                  pool_size=settings.pool_size,
                                  connect_timeout_s=settings.connect_timeout_s,
                                  pool_timeout_s=settings.pool_timeout_s,
-                                 pgbouncer=settings.pgbouncer)
+                                 pgbouncer=settings.pgbouncer, pre_ping=replica)
 
-        engine = engine_for(settings.resolved_database_url())
+        engine = engine_for(settings.resolved_database_url(), replica=False)
         app.state.settings = settings
         app.state.verifier = verifier
         configure_engine(engine, settings)     # plausibility thresholds on every connection
