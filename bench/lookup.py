@@ -14,6 +14,7 @@ from bench.context import Bench, same
 from bench.database import admin_headers
 from bench.load import run_wrk
 from bench.report import QUICK_SKIP, Goal, Row
+from bench.servers import cpu_s
 
 CLIENTS = 16
 IDS = 64        # requests cycle through this many activities, spread over the table
@@ -22,6 +23,10 @@ IDS = 64        # requests cycle through this many activities, spread over the t
 def _bodies(ids: list[str]) -> tuple[list[bytes], list[bytes]]:
     return ([GraphQL.body(queries.LOOKUP, {"id": i}) for i in ids],
             [GraphQL.body(queries.PG_LOOKUP, {"id": i}) for i in ids])
+
+
+def _per(cpu_s: float, requests: int) -> str:
+    return f"{cpu_s * 1000 / max(requests, 1):.2f} ms"
 
 
 def _instant(text: str) -> datetime:
@@ -48,20 +53,26 @@ async def lookup(b: Bench) -> Row:
     ours, theirs = _bodies(ids)
     answers = warm(b.jangkau.port, ours, admin_headers())
     logged = await b.conn.fetchval("SELECT count(*) FROM access_log")
+    cpu = cpu_s(b.jangkau.pid)
     mine = run_wrk(b.jangkau.port, "/graphql", ours, CLIENTS, b.opts.load_seconds,
                    headers=admin_headers())
+    cpu = cpu_s(b.jangkau.pid) - cpu
     logged = await b.conn.fetchval("SELECT count(*) FROM access_log") - logged
     if logged < mine.requests:
         raise BenchError(f"{mine.requests} lookups answered but {logged} access-log rows written")
     row.jangkau, row.errors = mine.figures(), mine.errors
     row.note = (f"{len(ids)} activities in turn, 1 Jangkau process; {logged:,} access-log rows "
-                f"written for {mine.requests:,} answered lookups")
+                f"written for {mine.requests:,} answered lookups; CPU per lookup (a figure the "
+                f"machine's other load moves less): Jangkau {_per(cpu, mine.requests)}")
     if b.postgraphile is None:
         row.status = QUICK_SKIP
         return row.finish()
     _agree(answers, warm(b.postgraphile.port, theirs))
+    cpu = cpu_s(b.postgraphile.pid)
     peer = run_wrk(b.postgraphile.port, "/graphql", theirs, CLIENTS, b.opts.load_seconds)
+    cpu = cpu_s(b.postgraphile.pid) - cpu
     row.ref = peer.figures()
     row.errors += peer.errors
-    row.note += f"; PostGraphile: 1 node process, {peer.errors} errors"
+    row.note += (f", PostGraphile {_per(cpu, peer.requests)} (1 node process, "
+                 f"{peer.errors} errors)")
     return row.finish()

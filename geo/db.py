@@ -5,10 +5,10 @@ pooled connection (`pool_timeout`), a statement on the server (`statement_timeou
 backstop when the server stops answering altogether, the driver's `command_timeout`. A pooled
 connection the server has closed (a restart sends every session a FATAL and hangs up) is
 replaced when it is checked out, without a round trip (`_drop_closed`); one that dies between
-checkout and use fails that request as DatabaseUnavailable and leaves the pool. Replicas' engines
-still ping each checkout, so a read goes to the primary at once when a replica has just stopped. What the
-database refused because of the client stays the client's error; what failed because the
-database is unreachable becomes DatabaseUnavailable (see `unavailable`).
+checkout and use fails that request as DatabaseUnavailable and leaves the pool. Replicas'
+engines still ping each checkout, so a read goes to the primary at once when a replica has just
+stopped. What the database refused because of the client stays the client's error; what failed
+because the database is unreachable becomes DatabaseUnavailable (see `unavailable`).
 """
 
 from __future__ import annotations
