@@ -34,7 +34,7 @@ from strawberry.types.base import get_object_definition
 
 from geo import areas, people
 from geo.activities import ActivityRow
-from geo.filters import ActivityFilter, unit_ids
+from geo.filters import ActivityFilter, Ids, codes_of, resolve
 from geo.people import StaffRow, Subtree
 from geo.settings import PUBLIC_LEVELS, Settings
 from graph.auth import ROLES, Forbidden, Principal, Unauthenticated
@@ -224,12 +224,28 @@ async def subtree(ctx: Context) -> Subtree:
     return await ctx.once("subtree", read)
 
 
-async def _units_of(ctx: Context, code: str) -> frozenset[int]:
-    async def read() -> frozenset[int]:
-        async with ctx.db() as conn:
-            return frozenset(await unit_ids(conn, code))
+async def ids(ctx: Context, f: ActivityFilter) -> Ids:
+    """`f`'s codes as ids (geo.filters.resolve): one statement a request per set of codes,
+    however many fields and checks ask."""
+    if f.ids is not None and f.ids.fits(f):
+        return f.ids
 
-    return await ctx.once(("unit", code), read)
+    async def read() -> Ids:
+        async with ctx.db() as conn:
+            return await resolve(conn, f)
+
+    return await ctx.once(("ids", codes_of(f)), read)
+
+
+async def with_ids(ctx: Context, f: ActivityFilter) -> ActivityFilter:
+    """`f` carrying its ids, so the SQL builders look nothing up again."""
+    found = await ids(ctx, f)
+    return f if f.ids is found else replace(f, ids=found)
+
+
+async def _units_of(ctx: Context, f: ActivityFilter) -> frozenset[int]:
+    """The units `f.unit_code` names: it and every unit below it."""
+    return frozenset((await ids(ctx, f)).units or ())
 
 
 def _own_only(p: Principal, staff_id: uuid.UUID | None) -> None:
@@ -244,7 +260,7 @@ async def _within_unit(ctx: Context, f: ActivityFilter) -> ActivityFilter:
     unit = _caller(ctx).unit
     if f.staff_id is not None and f.staff_id not in tree.staff:
         raise Forbidden(f"staff {f.staff_id} is not in unit {unit} or a unit below it")
-    if f.unit_code is not None and not await _units_of(ctx, f.unit_code) <= tree.units:
+    if f.unit_code is not None and not await _units_of(ctx, f) <= tree.units:
         raise Forbidden(f"unit {f.unit_code!r:.40} is outside unit {unit} and the units "
                         "below it")
     return replace(f, staff_ids=tree.staff)
@@ -256,8 +272,9 @@ def _in_areas(p: Principal | None, f: ActivityFilter) -> ActivityFilter:
 
 
 async def records(ctx: Context, f: ActivityFilter) -> ActivityFilter:
-    """A filter of individual activities, narrowed to those the caller may read."""
-    return _in_areas(ctx.principal, await _records(ctx, f))
+    """A filter of individual activities, narrowed to those the caller may read, with its
+    codes resolved (`with_ids`)."""
+    return await with_ids(ctx, _in_areas(ctx.principal, await _records(ctx, f)))
 
 
 async def _records(ctx: Context, f: ActivityFilter) -> ActivityFilter:
@@ -309,7 +326,7 @@ async def _names_own_staff(ctx: Context, f: ActivityFilter) -> bool:
     tree = await subtree(ctx)
     if f.staff_id is not None:
         return f.staff_id in tree.staff
-    return f.unit_code is not None and await _units_of(ctx, f.unit_code) <= tree.units
+    return f.unit_code is not None and await _units_of(ctx, f) <= tree.units
 
 
 async def _area_scope(ctx: Context) -> dict[str, str]:
@@ -358,8 +375,8 @@ async def aggregates(ctx: Context, f: ActivityFilter | None, level: str | None =
     """
     narrowed, p = await _aggregates(ctx, f, level, area), ctx.principal
     if p is not None and p.key_areas:
-        return _in_areas(p, narrowed or ActivityFilter())
-    return narrowed
+        narrowed = _in_areas(p, narrowed or ActivityFilter())
+    return None if narrowed is None else await with_ids(ctx, narrowed)
 
 
 async def _aggregates(ctx: Context, f: ActivityFilter | None, level: str | None,
@@ -398,7 +415,7 @@ async def team(ctx: Context, unit_code: str,
     """The units of the team of `unit_code` (it and every unit below it), and the activity
     filter narrowed like `records()`: supervisors see their own units' teams, admins any."""
     p = _caller(ctx)
-    units = await _units_of(ctx, unit_code)
+    units = await _units_of(ctx, ActivityFilter(unit_code=unit_code))
     if p.role == SUPERVISOR and not units <= (await subtree(ctx)).units:
         raise Forbidden(f"unit {unit_code!r:.40} is not unit {p.unit} or a unit below it: "
                         "supervisors see their own units' teams")
