@@ -26,7 +26,7 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.extensions import FieldExtension
@@ -458,7 +458,30 @@ def may_record(ctx: Context, staff_id: object) -> bool:
         return True     # not a UUID: the input check refuses it with BAD_USER_INPUT
 
 
-def note_reads(ctx: Context, what: str, rows: Iterable[ActivityRow]) -> None:
+class Read(Protocol):
+    """An activity read: an ActivityRow, or a row of a compiled page."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def staff_id(self) -> uuid.UUID: ...
+
+
+async def identifies_all(ctx: Context, f: ActivityFilter) -> bool:
+    """Whether the caller may see the name and NIP of everyone whose activities `f` (narrowed
+    by `records()`) selects: admins; others when `f` keeps to themselves and, for supervisors,
+    their units' staff."""
+    p = _caller(ctx)
+    if p.role == ADMIN:
+        return True
+    if f.staff_ids is None:
+        return False
+    allowed = {p.staff_id} | ((await subtree(ctx)).staff if p.role == SUPERVISOR else set())
+    return f.staff_ids <= allowed
+
+
+def note_reads(ctx: Context, what: str, rows: Iterable[Read]) -> None:
     """Activities of others that `what` read: for the access log."""
     if ctx.ledger is not None:
         ctx.ledger.note(what, ((r.id, r.staff_id) for r in rows))
