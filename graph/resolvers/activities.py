@@ -45,7 +45,7 @@ class ActivityConnection:
             permissions.note_reads(info.context, self.read_as, self.compiled.rows)
             if key in self.compiled.plan.located:
                 permissions.note_reads(info.context, "Activity.location", self.compiled.rows)
-            # Typed as the schema says; graph.compile.ExecutionContext hands it out as it is.
+            # Typed as the schema says; graph.compile.CompilingExecutor hands it out as it is.
             return cast(list[ActivityEdge], Precompiled(self.compiled.edges[key]))
         permissions.note_reads(info.context, self.read_as, (e.node.row for e in self.page))
         return self.page
