@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.codes import MATCH, canonical, unknown
+from geo.codes import MATCH, unknown
 from geo.errors import BadInput
 from geo.periods import Period
 from geo.validate import check_position
@@ -117,32 +116,6 @@ class Where:
     @property
     def sql(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "TRUE"
-
-
-async def area_of(conn: AsyncConnection, code: str) -> tuple[int, str]:
-    """The area's id and level, its code in any case."""
-    result = await conn.execute(text(f"SELECT id, level FROM areas WHERE {MATCH}"), {"c": code})
-    row = result.first()
-    if row is None:
-        raise await unknown(conn, "areas", code)
-    return row.id, row.level
-
-
-async def unit_ids(conn: AsyncConnection, code: str) -> list[int]:
-    """The unit (its code in any case) and every unit below it."""
-    rows: Sequence[int] = (await conn.execute(text(f"""
-        WITH RECURSIVE u AS (
-            (SELECT id FROM units WHERE {MATCH})
-            UNION ALL SELECT x.id FROM units x JOIN u ON x.parent_id = u.id
-        ) SELECT id FROM u"""), {"c": code})).scalars().all()
-    if not rows:
-        raise await unknown(conn, "units", code)
-    return list(rows)
-
-
-async def check_category(conn: AsyncConnection, code: str) -> str:
-    """The category's code as stored (the rollups are keyed by it)."""
-    return await canonical(conn, "service_categories", code)
 
 
 RESOLVE = f"""
