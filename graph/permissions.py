@@ -229,6 +229,8 @@ async def ids(ctx: Context, f: ActivityFilter) -> Ids:
     however many fields and checks ask."""
     if f.ids is not None and f.ids.fits(f):
         return f.ids
+    if codes_of(f) == (None, None, None):
+        return Ids(codes_of(f))     # nothing to look up: no connection either
 
     async def read() -> Ids:
         async with ctx.db() as conn:
