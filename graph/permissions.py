@@ -369,7 +369,8 @@ async def aggregates(ctx: Context, f: ActivityFilter | None, level: str | None =
                      area: str | None = None) -> ActivityFilter | None:
     """A filter of figures, narrowed to what the caller may see; `level` is the areas' level,
     which the public may read at JANGKAU_PUBLIC_LEVEL or coarser, `area` the one area asked
-    about, if any; then confined to an API key's areas, when it has any.
+    about, if any; then confined to an API key's areas, when it has any, and carrying its
+    codes' ids (`with_ids`).
 
     The one rule for every aggregate (coverage, maps, area tiles, hexbins, series): a
     supervisor with `areas` sees every unit's activity inside them, k-suppressed (`min_staff`),
