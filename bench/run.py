@@ -101,6 +101,8 @@ async def run(opts: Options) -> tuple[dict[str, Any], list[Row]]:
             ("coverage_90d", lambda: scenarios.coverage(b, 90, 0.2)),
             ("coverage_map_z12", lambda: scenarios.coverage_map(b)),
             ("activities_first_100", lambda: scenarios.activities_page(b)),
+            ("activities_first_100_postgraphile",
+             lambda: scenarios.activities_page_postgraphile(b)),
             ("tiles", lambda: scenarios.tiles(b)),
             ("concurrent_mix", lambda: concurrent(b)),
             ("activity_lookup", lambda: lookup(b)),

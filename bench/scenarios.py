@@ -66,6 +66,38 @@ async def activities_page(b: Bench) -> Row:
     return row.measured(*await compare(b.opts, ours, theirs, check))
 
 
+async def activities_page_postgraphile(b: Bench) -> Row:
+    """The same page against PostGraphile's (issue 13): `allActivities` newest first with the
+    GeoJSON and the staff member, one SQL statement built from the selection."""
+    row = Row("activities_first_100_postgraphile",
+              f"activities(first: {PAGE}) with location and staff, vs PostGraphile",
+              "PostGraphile v4 + @graphile/postgis, same page", "ms", LATENCY_GOAL[1.0])
+    body = GraphQL.body(queries.ACTIVITIES, {"first": PAGE})
+
+    async def ours() -> list[dict[str, Any]]:
+        return b.api.post(body)["activities"]["edges"]
+
+    if b.postgraphile is None:
+        row.measured(*await compare(b.opts, ours, None))
+        row.status = QUICK_SKIP
+        return row
+    pg_body = GraphQL.body(queries.PG_ACTIVITIES, {"first": PAGE})
+    peer = Http(b.postgraphile.port)
+    peer_api = GraphQL(peer)
+
+    async def theirs() -> list[dict[str, Any]]:
+        return peer_api.post(pg_body)["allActivities"]["nodes"]
+
+    def check(j: list[dict[str, Any]], r: list[dict[str, Any]]) -> None:
+        same("activities page", [(e["node"]["id"], e["node"]["staff"]["id"]) for e in j],
+             [(x["id"], x["staffByStaffId"]["id"]) for x in r])
+
+    try:
+        return row.measured(*await compare(b.opts, ours, theirs, check))
+    finally:
+        peer.close()
+
+
 async def query_fields(b: Bench) -> set[str]:
     data = b.api(queries.QUERY_FIELDS)
     return {f["name"] for f in data["__type"]["fields"]}

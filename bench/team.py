@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from geo.coverage import coverage
 from geo.db import create_engine
-from geo.filters import ActivityFilter, unit_ids
+from geo.filters import ActivityFilter, resolve
 from geo.periods import Period
 from geo.team import team
 
@@ -41,7 +41,7 @@ async def timed(label: str, work: Callable[[], Awaitable[T]], reps: int) -> T:
 async def main(url: str, reps: int) -> None:
     engine = create_engine(url, pool_size=1)
     async with engine.connect() as conn:
-        units = await unit_ids(conn, "PEMKOT")
+        units = list((await resolve(conn, ActivityFilter(unit_code="PEMKOT"))).units or ())
         await timed("team PEMKOT, first 50", lambda: team(conn, units, PERIOD, first=50), reps)
         whole = await timed("team PEMKOT, all", lambda: team(conn, units, PERIOD), reps)
         f = ActivityFilter(unit_code="PEMKOT")

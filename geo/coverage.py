@@ -22,8 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.codes import MATCH
-from geo.filters import ActivityFilter, build_where, unit_ids
+from geo.filters import ActivityFilter, Ids, ids_of, where_of
 from geo.periods import Period
 
 
@@ -71,12 +70,6 @@ def scope_sql() -> str:
         OR id IN (SELECT ancestor_id FROM area_closure WHERE descendant_id = :scope_area))"""
 
 
-async def _scope_area(conn: AsyncConnection, f: ActivityFilter) -> int | None:
-    if f.area_code is None:
-        return None
-    return await conn.scalar(text(f"SELECT id FROM areas WHERE {MATCH}"), {"c": f.area_code})
-
-
 @dataclass(frozen=True)
 class Prepared:
     """A filter made into SQL for the queries below, and which source they read.
@@ -106,28 +99,29 @@ def rollup_serves(f: ActivityFilter) -> bool:
 async def prepare(conn: AsyncConnection, level: str, period: Period,
                   f: ActivityFilter | None, *, rollups: bool = True) -> Prepared:
     """The filter's condition and the parameters of the queries below (`rollups=False` reads
-    the base table even where the rollups would serve: for tests and benchmarks)."""
+    the base table even where the rollups would serve: for tests and benchmarks). Its codes
+    are looked up only when `f` does not carry their ids already (geo.filters.Ids)."""
     f = f or ActivityFilter()
+    return prepared(level, period, f, await ids_of(conn, f), rollups=rollups)
+
+
+def prepared(level: str, period: Period, f: ActivityFilter, ids: Ids, *,
+             rollups: bool = True) -> Prepared:
+    """`prepare` with the codes resolved: pure."""
     rollup = rollups and rollup_serves(f)
     # The rollups hold counted activities only, so their condition leaves out the review.
-    where = await build_where(conn, replace(f, include_flagged=True) if rollup else f,
-                              with_period=False)
+    where = where_of(replace(f, include_flagged=True) if rollup else f, ids, with_period=False)
     params = {**where.params, "t0": period.t0, "t1": period.t1, "d0": period.start,
-              "d1": period.end, "level": level, "scope_area": await _scope_area(conn, f)}
-    units = await _indicator_units(conn, f)
+              "d1": period.end, "level": level,
+              "scope_area": ids.area[0] if ids.area is not None else None}
+    # Attainment lists the indicators of the filter's unit subtree, within those
+    # authorisation allows; of all units when neither narrows it.
+    units = f.indicator_units
+    if ids.units is not None:
+        units = frozenset(ids.units) if units is None else units & frozenset(ids.units)
     if units is not None:
         params["ind_units"] = sorted(units)
     return Prepared(where.sql, params, rollup, units is not None)
-
-
-async def _indicator_units(conn: AsyncConnection, f: ActivityFilter) -> frozenset[int] | None:
-    """The units whose indicators attainment lists: the filter's unit subtree, within those
-    authorisation allows; None for all."""
-    units = f.indicator_units
-    if f.unit_code is not None:
-        named = frozenset(await unit_ids(conn, f.unit_code))
-        units = named if units is None else units & named
-    return units
 
 
 def to_level(source: str, outside: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.codes import MATCH, canonical, unknown
+from geo.codes import MATCH, unknown
 from geo.errors import BadInput
 from geo.periods import Period
 from geo.validate import check_position
@@ -48,6 +47,28 @@ class ActivityFilter:
     area_scope: frozenset[str] | None = None  # set by authorisation only: an API key's areas
     include_flagged: bool = False   # count activities whose flags await or failed review
     review: frozenset[str] | None = None  # flagged activities in these states only (review)
+    # The codes above as ids, resolved once a request (graph.permissions, memoised on the
+    # context); build_where looks them up itself when absent or stale (`Ids.fits`).
+    ids: Ids | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Ids:
+    """An ActivityFilter's codes resolved to what its SQL needs, by one statement (`resolve`):
+    the area's id and level, the unit's subtree, the category as stored. `codes` are the codes
+    they were resolved from, so a filter whose codes changed since is resolved again."""
+
+    codes: tuple[str | None, str | None, str | None]    # area, unit, category as typed
+    area: tuple[int, str] | None = None                 # id, level
+    units: tuple[int, ...] | None = None
+    category: str | None = None
+
+    def fits(self, f: ActivityFilter) -> bool:
+        return self.codes == codes_of(f)
+
+
+def codes_of(f: ActivityFilter) -> tuple[str | None, str | None, str | None]:
+    return f.area_code, f.unit_code, f.category
 
 
 def parse_bbox(values: list[float], where: str = "bbox") -> tuple[float, float, float, float]:
@@ -97,49 +118,63 @@ class Where:
         return " AND ".join(self.clauses) if self.clauses else "TRUE"
 
 
-async def area_of(conn: AsyncConnection, code: str) -> tuple[int, str]:
-    """The area's id and level, its code in any case."""
-    result = await conn.execute(text(f"SELECT id, level FROM areas WHERE {MATCH}"), {"c": code})
-    row = result.first()
-    if row is None:
-        raise await unknown(conn, "areas", code)
-    return row.id, row.level
+RESOLVE = f"""
+    SELECT (SELECT ARRAY[id::text, level::text] FROM areas WHERE {MATCH.replace(':c', ':f_area')})
+               AS area,
+           (WITH RECURSIVE u AS (
+                (SELECT id FROM units WHERE {MATCH.replace(':c', ':f_unit')})
+                UNION ALL SELECT x.id FROM units x JOIN u ON x.parent_id = u.id
+            ) SELECT array_agg(id ORDER BY id) FROM u) AS units,
+           (SELECT code FROM service_categories WHERE {MATCH.replace(':c', ':f_cat')})
+               AS category"""
 
 
-async def unit_ids(conn: AsyncConnection, code: str) -> list[int]:
-    """The unit (its code in any case) and every unit below it."""
-    rows: Sequence[int] = (await conn.execute(text(f"""
-        WITH RECURSIVE u AS (
-            (SELECT id FROM units WHERE {MATCH})
-            UNION ALL SELECT x.id FROM units x JOIN u ON x.parent_id = u.id
-        ) SELECT id FROM u"""), {"c": code})).scalars().all()
-    if not rows:
-        raise await unknown(conn, "units", code)
-    return list(rows)
+async def resolve(conn: AsyncConnection, f: ActivityFilter) -> Ids:
+    """`f`'s area, unit and category codes as ids, in one statement (none without codes);
+    an unknown code is NOT_FOUND, the area's first, then the unit's, then the category's."""
+    codes = codes_of(f)
+    if codes == (None, None, None):
+        return Ids(codes)
+    row = (await conn.execute(text(RESOLVE), {"f_area": f.area_code, "f_unit": f.unit_code,
+                                              "f_cat": f.category})).one()
+    if f.area_code is not None and row.area is None:
+        raise await unknown(conn, "areas", f.area_code)
+    if f.unit_code is not None and row.units is None:
+        raise await unknown(conn, "units", f.unit_code)
+    if f.category is not None and row.category is None:
+        raise await unknown(conn, "service_categories", f.category)
+    area = (int(row.area[0]), str(row.area[1])) if row.area is not None else None
+    units = tuple(row.units) if row.units is not None else None
+    return Ids(codes, area, units, row.category)
 
 
-async def check_category(conn: AsyncConnection, code: str) -> str:
-    """The category's code as stored (the rollups are keyed by it)."""
-    return await canonical(conn, "service_categories", code)
+async def ids_of(conn: AsyncConnection, f: ActivityFilter) -> Ids:
+    """The ids `f` carries when they fit its codes, else resolved now."""
+    return f.ids if f.ids is not None and f.ids.fits(f) else await resolve(conn, f)
 
 
 async def build_where(
     conn: AsyncConnection, f: ActivityFilter | None, *, with_period: bool = True
 ) -> Where:
-    """The WHERE clause for `f`; unknown codes are NOT_FOUND errors.
+    """The WHERE clause for `f`; unknown codes are NOT_FOUND errors."""
+    f = f or ActivityFilter()
+    return where_of(f, await ids_of(conn, f), with_period=with_period)
+
+
+def where_of(f: ActivityFilter, ids: Ids, *, with_period: bool = True) -> Where:
+    """The WHERE clause for `f` with its codes resolved (`ids`): pure, no lookup.
 
     Unless `f` asks otherwise, only activities without flags or with accepted ones count.
     """
     w = Where()
-    f = f or ActivityFilter()
     if f.review is not None:
         w.add("a.review <> 'NONE' AND a.review = ANY(:f_review)", f_review=sorted(f.review))
     elif not f.include_flagged:
         w.add("a.review IN ('NONE', 'ACCEPTED')")
     if f.period is not None and with_period:
         w.add("a.started_at >= :t0 AND a.started_at < :t1", t0=f.period.t0, t1=f.period.t1)
-    if f.area_code is not None:
-        area_id, level = await area_of(conn, f.area_code)
+    if ids.area is not None:
+        area_id, level = ids.area
         inside = "a.area_id IN (SELECT descendant_id FROM area_closure WHERE ancestor_id = :f_area)"
         # Activities outside every kelurahan still belong to the city as a whole.
         w.add(f"({inside} OR a.area_id IS NULL)" if level == "CITY" else inside, f_area=area_id)
@@ -162,15 +197,15 @@ async def build_where(
               " CAST(ST_SetSRID(ST_MakePoint(:nlon, :nlat), 4326) AS geography), :nr)",
               nx0=lon - dlon, ny0=lat - dlat, nx1=lon + dlon, ny1=lat + dlat,
               nlon=lon, nlat=lat, nr=f.near.radius_m)
-    if f.unit_code is not None:
-        ids = await unit_ids(conn, f.unit_code)
-        w.add("a.staff_id IN (SELECT id FROM staff WHERE unit_id = ANY(:f_units))", f_units=ids)
+    if ids.units is not None:
+        w.add("a.staff_id IN (SELECT id FROM staff WHERE unit_id = ANY(:f_units))",
+              f_units=list(ids.units))
     if f.staff_id is not None:
         w.add("a.staff_id = :f_staff", f_staff=f.staff_id)
     if f.staff_ids is not None:
         w.add("a.staff_id = ANY(:f_staff_ids)", f_staff_ids=list(f.staff_ids))
-    if f.category is not None:
-        w.add("a.category_code = :f_cat", f_cat=await check_category(conn, f.category))
+    if ids.category is not None:
+        w.add("a.category_code = :f_cat", f_cat=ids.category)
     if f.outcome_met is not None:
         w.add("a.outcome_met = :f_met", f_met=f.outcome_met)
     return w

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.activities import COLUMNS, ActivityRow
 from geo.errors import BadInput
-from geo.filters import ActivityFilter, Where, area_of, build_where, check_category, unit_ids
+from geo.filters import ActivityFilter, Where, ids_of
 
 CHANNEL = "jangkau_activities"
 EVERYTHING = "*"        # the payload of a statement too large to name its rows (0010_notify)
@@ -121,14 +121,11 @@ async def matcher(conn: AsyncConnection, f: ActivityFilter) -> Matcher:
     """Resolve `f`'s codes once (unknown codes are NOT_FOUND, as in a query)."""
     if f.near is not None:
         raise BadInput("filter.near is not available on a subscription: use within or bbox")
-    await build_where(conn, f)       # the same checks and errors as a query
-    area_id, city = None, False
-    if f.area_code is not None:
-        area_id, level = await area_of(conn, f.area_code)
-        city = level == "CITY"
-    if f.category is not None:      # typed in any case: compared as stored
-        f = replace(f, category=await check_category(conn, f.category))
+    ids = await ids_of(conn, f)     # the same lookup and errors as a query's
+    area_id, city = (ids.area[0], ids.area[1] == "CITY") if ids.area else (None, False)
+    if ids.category is not None:      # typed in any case: compared as stored
+        f = replace(f, category=ids.category)
     if f.within is not None:
         shapely.prepare(f.within)
-    units = frozenset(await unit_ids(conn, f.unit_code)) if f.unit_code else None
+    units = frozenset(ids.units) if ids.units is not None else None
     return Matcher(f, area_id, city, units)

@@ -86,6 +86,9 @@ class Settings:
     log_format: str = "text"                # or "json": one JSON object a line
     pool_size: int = 20     # kept open; as many again in overflow, closed when returned
     max_first: int = 500
+    # Pages of activities answered as JSON written by PostgreSQL (graph.compile); 0 resolves
+    # every field instead (the same answers, slower).
+    compile_pages: bool = True
     max_batch: int = 1_000
     max_period_days: int = 400
     max_within_vertices: int = 5_000
@@ -156,6 +159,7 @@ class Settings:
             log_format=log_format(e.get("JANGKAU_LOG_FORMAT", "text")),
             pool_size=int(e.get("JANGKAU_POOL_SIZE", 20)),
             max_first=int(e.get("JANGKAU_MAX_FIRST", 500)),
+            compile_pages=e.get("JANGKAU_COMPILE_PAGES", "1").lower() not in {"0", "false", "no"},
             max_batch=int(e.get("JANGKAU_MAX_BATCH", 1_000)),
             max_period_days=int(e.get("JANGKAU_MAX_PERIOD_DAYS", 400)),
             max_within_vertices=int(e.get("JANGKAU_MAX_WITHIN_VERTICES", 5_000)),

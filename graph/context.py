@@ -36,6 +36,9 @@ class Context:
     hub: Hub | None = None                   # the live feed (graph.resolvers.live)
     connection_params: dict[str, Any] | None = None   # a WebSocket's connection_init payload
     socket: WebSocket | None = None
+    # Pages may be compiled to SQL JSON (graph.compile): plain HTTP answers only, whose
+    # encoder embeds orjson Fragments.
+    compile_pages: bool = False
     loaders: Loaders = field(init=False)
     ledger: Ledger | None = field(init=False)   # others' locations read, for the access log
     _once: dict[object, asyncio.Future[Any]] = field(init=False, default_factory=dict)

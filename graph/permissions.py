@@ -26,7 +26,7 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.extensions import FieldExtension
@@ -34,7 +34,7 @@ from strawberry.types.base import get_object_definition
 
 from geo import areas, people
 from geo.activities import ActivityRow
-from geo.filters import ActivityFilter, unit_ids
+from geo.filters import ActivityFilter, Ids, codes_of, resolve
 from geo.people import StaffRow, Subtree
 from geo.settings import PUBLIC_LEVELS, Settings
 from graph.auth import ROLES, Forbidden, Principal, Unauthenticated
@@ -224,12 +224,30 @@ async def subtree(ctx: Context) -> Subtree:
     return await ctx.once("subtree", read)
 
 
-async def _units_of(ctx: Context, code: str) -> frozenset[int]:
-    async def read() -> frozenset[int]:
-        async with ctx.db() as conn:
-            return frozenset(await unit_ids(conn, code))
+async def ids(ctx: Context, f: ActivityFilter) -> Ids:
+    """`f`'s codes as ids (geo.filters.resolve): one statement a request per set of codes,
+    however many fields and checks ask."""
+    if f.ids is not None and f.ids.fits(f):
+        return f.ids
+    if codes_of(f) == (None, None, None):
+        return Ids(codes_of(f))     # nothing to look up: no connection either
 
-    return await ctx.once(("unit", code), read)
+    async def read() -> Ids:
+        async with ctx.db() as conn:
+            return await resolve(conn, f)
+
+    return await ctx.once(("ids", codes_of(f)), read)
+
+
+async def with_ids(ctx: Context, f: ActivityFilter) -> ActivityFilter:
+    """`f` carrying its ids, so the SQL builders look nothing up again."""
+    found = await ids(ctx, f)
+    return f if f.ids is found else replace(f, ids=found)
+
+
+async def _units_of(ctx: Context, f: ActivityFilter) -> frozenset[int]:
+    """The units `f.unit_code` names: it and every unit below it."""
+    return frozenset((await ids(ctx, f)).units or ())
 
 
 def _own_only(p: Principal, staff_id: uuid.UUID | None) -> None:
@@ -244,7 +262,7 @@ async def _within_unit(ctx: Context, f: ActivityFilter) -> ActivityFilter:
     unit = _caller(ctx).unit
     if f.staff_id is not None and f.staff_id not in tree.staff:
         raise Forbidden(f"staff {f.staff_id} is not in unit {unit} or a unit below it")
-    if f.unit_code is not None and not await _units_of(ctx, f.unit_code) <= tree.units:
+    if f.unit_code is not None and not await _units_of(ctx, f) <= tree.units:
         raise Forbidden(f"unit {f.unit_code!r:.40} is outside unit {unit} and the units "
                         "below it")
     return replace(f, staff_ids=tree.staff)
@@ -256,8 +274,9 @@ def _in_areas(p: Principal | None, f: ActivityFilter) -> ActivityFilter:
 
 
 async def records(ctx: Context, f: ActivityFilter) -> ActivityFilter:
-    """A filter of individual activities, narrowed to those the caller may read."""
-    return _in_areas(ctx.principal, await _records(ctx, f))
+    """A filter of individual activities, narrowed to those the caller may read, with its
+    codes resolved (`with_ids`)."""
+    return await with_ids(ctx, _in_areas(ctx.principal, await _records(ctx, f)))
 
 
 async def _records(ctx: Context, f: ActivityFilter) -> ActivityFilter:
@@ -309,7 +328,7 @@ async def _names_own_staff(ctx: Context, f: ActivityFilter) -> bool:
     tree = await subtree(ctx)
     if f.staff_id is not None:
         return f.staff_id in tree.staff
-    return f.unit_code is not None and await _units_of(ctx, f.unit_code) <= tree.units
+    return f.unit_code is not None and await _units_of(ctx, f) <= tree.units
 
 
 async def _area_scope(ctx: Context) -> dict[str, str]:
@@ -350,7 +369,8 @@ async def aggregates(ctx: Context, f: ActivityFilter | None, level: str | None =
                      area: str | None = None) -> ActivityFilter | None:
     """A filter of figures, narrowed to what the caller may see; `level` is the areas' level,
     which the public may read at JANGKAU_PUBLIC_LEVEL or coarser, `area` the one area asked
-    about, if any; then confined to an API key's areas, when it has any.
+    about, if any; then confined to an API key's areas, when it has any, and carrying its
+    codes' ids (`with_ids`).
 
     The one rule for every aggregate (coverage, maps, area tiles, hexbins, series): a
     supervisor with `areas` sees every unit's activity inside them, k-suppressed (`min_staff`),
@@ -358,8 +378,8 @@ async def aggregates(ctx: Context, f: ActivityFilter | None, level: str | None =
     """
     narrowed, p = await _aggregates(ctx, f, level, area), ctx.principal
     if p is not None and p.key_areas:
-        return _in_areas(p, narrowed or ActivityFilter())
-    return narrowed
+        narrowed = _in_areas(p, narrowed or ActivityFilter())
+    return None if narrowed is None else await with_ids(ctx, narrowed)
 
 
 async def _aggregates(ctx: Context, f: ActivityFilter | None, level: str | None,
@@ -398,7 +418,7 @@ async def team(ctx: Context, unit_code: str,
     """The units of the team of `unit_code` (it and every unit below it), and the activity
     filter narrowed like `records()`: supervisors see their own units' teams, admins any."""
     p = _caller(ctx)
-    units = await _units_of(ctx, unit_code)
+    units = await _units_of(ctx, ActivityFilter(unit_code=unit_code))
     if p.role == SUPERVISOR and not units <= (await subtree(ctx)).units:
         raise Forbidden(f"unit {unit_code!r:.40} is not unit {p.unit} or a unit below it: "
                         "supervisors see their own units' teams")
@@ -441,7 +461,30 @@ def may_record(ctx: Context, staff_id: object) -> bool:
         return True     # not a UUID: the input check refuses it with BAD_USER_INPUT
 
 
-def note_reads(ctx: Context, what: str, rows: Iterable[ActivityRow]) -> None:
+class Read(Protocol):
+    """An activity read: an ActivityRow, or a row of a compiled page."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def staff_id(self) -> uuid.UUID: ...
+
+
+async def identifies_all(ctx: Context, f: ActivityFilter) -> bool:
+    """Whether the caller may see the name and NIP of everyone whose activities `f` (narrowed
+    by `records()`) selects: admins; others when `f` keeps to themselves and, for supervisors,
+    their units' staff."""
+    p = _caller(ctx)
+    if p.role == ADMIN:
+        return True
+    if f.staff_ids is None:
+        return False
+    allowed = {p.staff_id} | ((await subtree(ctx)).staff if p.role == SUPERVISOR else set())
+    return f.staff_ids <= allowed
+
+
+def note_reads(ctx: Context, what: str, rows: Iterable[Read]) -> None:
     """Activities of others that `what` read: for the access log."""
     if ctx.ledger is not None:
         ctx.ledger.note(what, ((r.id, r.staff_id) for r in rows))

@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from graph.compile import CompilingExecutor
 from graph.context import Context
 from graph.errors import format_error, log_unexpected
 from graph.permissions import protect
@@ -196,6 +197,8 @@ def build_schema(guards: Sequence[Guard] = (), **extra: Any) -> strawberry.Schem
     """The schema; `guards` are the extensions of one app's settings (see graph.limits)."""
     return JangkauSchema(query=Query, mutation=Mutation, subscription=Subscription,
                          config=StrawberryConfig(scalar_map=SCALARS),
+                         # strawberry types it as graphql-core's Executor, which it is
+                         execution_context_class=CompilingExecutor,  # type: ignore[arg-type]
                          extensions=[lambda: ParserCache(maxsize=256),
                                      lambda: ValidationCache(maxsize=256), PrimaryForWrites,
                                      *guards], **extra)

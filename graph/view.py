@@ -99,6 +99,8 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
         context = context_of(request)
+        context.compile_pages = (context.settings.compile_pages
+                                 and isinstance(request, Request) and not is_sse(request))
         request.state.context = context
         return context
 

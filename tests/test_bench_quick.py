@@ -23,10 +23,11 @@ from tests import dbs
 
 ROOT = Path(__file__).parent.parent
 KEYS = ["bulk_load", "coverage_30d", "coverage_90d", "coverage_map_z12", "activities_first_100",
-        "tile_activities_z10", "tile_activities_z12", "tile_activities_z14", "tile_areas_z12",
-        "concurrent_mix", "server_rss", "activity_lookup", "record_activities"]
-PEER_ROWS = {"tile_activities_z10", "tile_activities_z12", "tile_activities_z14",
-             "tile_areas_z12", "concurrent_mix", "activity_lookup"}
+        "activities_first_100_postgraphile", "tile_activities_z10", "tile_activities_z12",
+        "tile_activities_z14", "tile_areas_z12", "concurrent_mix", "server_rss",
+        "activity_lookup", "record_activities"]
+PEER_ROWS = {"activities_first_100_postgraphile", "tile_activities_z10", "tile_activities_z12",
+             "tile_activities_z14", "tile_areas_z12", "concurrent_mix", "activity_lookup"}
 
 
 def _available(key: str) -> bool:

@@ -55,3 +55,19 @@ async def test_activities_cost_the_same_for_2_or_8(api: Api) -> None:
     eight = await count(api, ACTIVITIES, {"n": 8}, "activities")
     assert (two[1], eight[1]) == (2, 8)
     assert two[0] == eight[0] <= 8
+
+
+FILTERED = """{ coverage(level: KELURAHAN, period: {from: "2026-10-01", to: "2026-10-31"},
+    filter: {areaCode: "35.78.01", unitCode: "dinkes", category: "posyandu"}) {
+    activities distinctStaff attainment { indicator actual } } }"""
+
+
+async def test_a_filter_is_resolved_once_a_request(api: Api) -> None:
+    """Its area, unit tree and category are looked up in one statement, whatever asks again
+    (the figures, attainment, the unit's indicators): 11 statements before, 8 of them lookups."""
+    await api.data("{ units { code } }")
+    with statements(api) as seen:
+        data = await api.data(FILTERED)
+    assert [r["activities"] for r in data["coverage"]] == [3, 1, 0, 0]
+    assert len(seen) == 3       # the codes, the figures, the attainment
+    assert sum("FROM service_categories" in s for s in seen) == 1

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.coverage import attainment, rollup_serves
-from geo.filters import ActivityFilter, unit_ids
+from geo.filters import ActivityFilter, resolve
 from geo.periods import Period
 from geo.team import team as team_page
 from tests.conftest import Api, ApiAs
@@ -367,7 +367,7 @@ async def test_an_area_scoped_list_of_areas_costs_the_same_for_1_or_all(api_as: 
 
 async def test_scoped_attainment_is_the_same_from_rollups_and_base_table(
         conn: AsyncConnection) -> None:
-    dinkes = frozenset(await unit_ids(conn, "DINKES"))
+    dinkes = frozenset((await resolve(conn, ActivityFilter(unit_code="DINKES"))).units or ())
     october = Period(date(2026, 10, 1), date(2026, 10, 31))
     for f in (ActivityFilter(indicator_units=dinkes), ActivityFilter(area_code=KEC1)):
         assert rollup_serves(f)

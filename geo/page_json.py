@@ -1,0 +1,198 @@
+"""A page of activities written as JSON by PostgreSQL: the compiled path of graph.compile.
+
+The caller describes the object it wants for each activity as a `Shape`: output keys (aliases
+included) in order, each a field of the catalogue below, a constant (`__typename`), or a nested
+shape of the activity's staff member, their unit, or its kelurahan. One statement reads the page
+(the same keyset order as geo.activities.page), joins what the shapes ask for, and returns every
+object as JSON text ready to be embedded in the answer untouched (an orjson Fragment), with the
+few columns the caller still needs for cursors and the access log.
+
+Every value is written exactly as the resolvers would write it: times in WIB (+07:00, ISO 8601
+with microseconds only when there are some, as Python's isoformat), GeoJSON by ST_AsGeoJSON with
+the same precision, floats as the shortest text that reads back the same, with `.0` on whole
+numbers as orjson writes them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo.areas import PRECISION
+from geo.filters import Where
+
+
+def _wib(col: str) -> str:
+    """timestamptz -> '2026-11-27T08:30:00+07:00' (with .ffffff when not a whole second)."""
+    local = f"({col} AT TIME ZONE 'UTC' + interval '7 hours')"
+    return (f"to_json(to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+            f" || CASE WHEN to_char({local}, 'US') = '000000' THEN ''"
+            f" ELSE to_char({local}, '.US') END || '+07:00')")
+
+
+def _float(col: str) -> str:
+    """float8 -> JSON as orjson writes it: whole numbers keep their '.0'."""
+    return (f"CASE WHEN {col} = trunc({col}) AND abs({col}) < 1e15"
+            f" THEN CAST(trunc({col})::bigint::text || '.0' AS json) ELSE to_json({col}) END")
+
+
+def _geojson(col: str) -> str:
+    return f"CAST(ST_AsGeoJSON({col}, {PRECISION}) AS json)"
+
+
+# Each object's fields: the SQL that writes its JSON value. Relations are `Shape`s of their own.
+FIELDS: dict[str, dict[str, str]] = {
+    "activity": {
+        "id": "to_json(a.id::text)",
+        "category": "to_json(a.category_code)",
+        "startedAt": _wib("a.started_at"),
+        "endedAt": _wib("a.ended_at"),
+        "deviceTime": _wib("a.device_time"),
+        "receivedAt": _wib("a.received_at"),
+        "location": _geojson("a.geom"),
+        "accuracyMeters": _float("a.accuracy_m"),
+        "mockLocation": "to_json(a.mock_location)",
+        "citizensServed": "to_json(a.citizens_served)",
+        "outcome": "to_json(a.outcome_code)",
+        "outcomeMet": "to_json(a.outcome_met)",
+        "note": "to_json(a.note)",
+        "flags": "to_json(a.flags)",
+        "review": "to_json(a.review)",
+        "confidence": _float("a.confidence"),
+    },
+    "staff": {
+        "id": "to_json(s.id::text)",
+        "nip": "to_json(s.nip)",
+        "name": "to_json(s.name)",
+        "active": "to_json(s.active)",
+    },
+    "unit": {
+        "code": "to_json(su.code)",
+        "name": "to_json(su.name)",
+        "kind": "to_json(su.kind)",
+    },
+    "area": {
+        "code": "to_json(ar.code)",
+        "name": "to_json(ar.name)",
+        "level": "to_json(ar.level)",
+        "areaKm2": _float("(ar.area_m2 / 1e6)"),
+        "labelPoint": _geojson("ar.label_point"),
+    },
+    "flag": {       # one of an activity's flags with its reason, in flag order
+        "flag": "to_json(u.flag)",
+        "explanation": "to_json(coalesce(a.flag_notes ->> u.flag, ''))",
+    },
+}
+# relation -> (the object it belongs to, its join, the condition under which it is null)
+RELATIONS: dict[str, tuple[str, str, str | None]] = {
+    "staff": ("activity", "JOIN staff s ON s.id = a.staff_id", None),
+    "unit": ("staff", "JOIN units su ON su.id = s.unit_id", None),
+    "area": ("activity", "LEFT JOIN areas ar ON ar.id = a.area_id", "ar.id IS NULL"),
+    "flag": ("activity", "", None),     # a list: see LISTS
+}
+# Relations that are lists of objects: the subquery that yields their rows, in order.
+LISTS = {"flag": ("FROM unnest(a.flags) WITH ORDINALITY AS u(flag, n)", "u.n")}
+
+
+@dataclass(frozen=True)
+class Const:
+    """A constant value (a `__typename`)."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The JSON object to write for one object: (output key, what) in output order, where
+    what is a field name of FIELDS[kind], a Const, or the Shape of a relation (its `kind`)."""
+
+    kind: str
+    fields: tuple[tuple[str, str | Const | Shape], ...]
+
+    def compilable(self) -> bool:
+        """Whether every field is one this module can write (json_build_object takes at most
+        100 arguments: 50 keys)."""
+        known = FIELDS[self.kind]
+        return len(self.fields) <= 50 and all(isinstance(w, Const)
+                   or (isinstance(w, Shape) and RELATIONS.get(w.kind, ("",))[0] == self.kind
+                       and w.compilable())
+                   or (isinstance(w, str) and w in known)
+                   for _, w in self.fields)
+
+    def relations(self) -> set[str]:
+        found: set[str] = set()
+        for _, w in self.fields:
+            if isinstance(w, Shape):
+                found |= {w.kind} | w.relations()
+        return found
+
+
+def _literal(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def object_sql(shape: Shape) -> str:
+    """json_build_object over the shape (json, not jsonb: the keys keep their order)."""
+    parts = []
+    for key, what in shape.fields:
+        if isinstance(what, Const):
+            value = f"to_json(CAST({_literal(what.value)} AS text))"
+        elif isinstance(what, Shape) and what.kind in LISTS:
+            rows, order = LISTS[what.kind]
+            value = (f"(SELECT coalesce(json_agg({object_sql(what)} ORDER BY {order}), "
+                     f"'[]'::json) {rows})")
+        elif isinstance(what, Shape):
+            value = object_sql(what)
+            null_when = RELATIONS[what.kind][2]
+            if null_when is not None:
+                value = f"CASE WHEN {null_when} THEN NULL ELSE {value} END"
+        else:
+            value = FIELDS[shape.kind][what]
+        parts.append(f"{_literal(key)}, {value}")
+    return f"json_build_object({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """One activity of a compiled page: what cursors and the access log need, and its objects'
+    JSON text, one per shape asked."""
+
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    started_at: datetime
+    confidence: float
+    objects: tuple[str, ...]
+
+
+ORDERS = {
+    "newest": ("(a.started_at, a.id) < (:after_t, :after_id)",
+               "a.started_at DESC, a.id DESC"),
+    "confidence": ("(a.confidence, a.started_at, a.id) < (:after_c, :after_t, :after_id)",
+                   "a.confidence DESC, a.started_at DESC, a.id DESC"),
+}
+
+
+async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,
+               shapes: Sequence[Shape], order: str = "newest") -> list[PageRow]:
+    """Up to `first + 1` activities in `order` after the cursor (`after`: its parameters,
+    after_t/after_id, and after_c by confidence), each with the JSON of `shapes`."""
+    keyset, order_by = ORDERS[order]
+    params = {**where.params, "lim": first + 1, **(after or {})}
+    joins = set().union(*(s.relations() for s in shapes)) if shapes else set()
+    join_sql = "\n".join(RELATIONS[r][1] for r in RELATIONS if r in joins and r not in LISTS)
+    objects = "".join(f", CAST({object_sql(s)} AS text) AS o{i}" for i, s in enumerate(shapes))
+    rows = await conn.execute(text(f"""
+        SELECT a.id, a.staff_id, a.started_at, a.confidence{objects}
+        FROM (SELECT * FROM activities a
+              WHERE {where.sql} AND {keyset if after else 'TRUE'}
+              ORDER BY {order_by} LIMIT :lim) a
+        {join_sql}
+        ORDER BY {order_by}"""), params)
+    found: Sequence[Any] = rows.all()
+    return [PageRow(r[0], r[1], r[2], r[3], tuple(r[4:])) for r in found]

@@ -1,0 +1,201 @@
+"""Compiled and resolved pages give the same answers (graph.compile).
+
+Every query of the test suite and the README that reads `activities` or `flaggedActivities`,
+and a set of hostile ones, runs against two apps on the same database, one compiling pages to
+SQL JSON and one resolving every field (JANGKAU_COMPILE_PAGES=0), as four callers; the answers
+(data and errors) must be equal after JSON normalisation, and so must the access-log rows each
+writes. The schema has no interfaces or unions, so fragments are tried on the concrete types.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import parse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import Api, _client, settings_for
+from tests.seed import S1, S3
+from tests.sql_log import statements
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE_FIELDS = re.compile(r"\b(activities|flaggedActivities)\s*[({]")
+
+HOSTILE: list[tuple[str, dict[str, Any]]] = [
+    # Every compiled field, __typename at every level, on both orders.
+    ("""{ activities(first: 20) { __typename totalCount
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { __typename cursor node { __typename id category startedAt endedAt deviceTime
+          receivedAt location accuracyMeters mockLocation citizensServed outcome outcomeMet
+          note flags review confidence flagDetails { __typename flag explanation }
+          staff { __typename id name nip active unit { __typename code name kind } }
+          area { __typename code name level areaKm2 labelPoint } } } } }""", {}),
+    ("""{ flaggedActivities(review: [PENDING, ACCEPTED, REJECTED], orderBy: CONFIDENCE,
+                            first: 5) {
+        pageInfo { endCursor hasNextPage }
+        edges { cursor node { id confidence flags flagDetails { explanation flag } } } } }""",
+     {}),
+    # Aliases of the same field with different arguments, and of edges and node fields.
+    ("""{ a: activities(first: 2) { edges { node { id } } }
+          b: activities(first: 3, filter: {unitCode: "dinkes"}) {
+            e1: edges { c: cursor n: node { when: startedAt who: staff { id } } }
+            e2: edges { node { id where: area { code } } } } }""", {}),
+    # The same key twice, merged; fragments, nested spreads and inline fragments.
+    ("""query { activities(first: 4) { edges { node { id ...A } } edges { node { id ...B } }
+          ... on ActivityConnection { edges { cursor } } } }
+        fragment A on Activity { category staff { ...S } ... { note } }
+        fragment B on Activity { staff { id unit { code } } area { name } }
+        fragment S on Staff { name }""", {}),
+    # @skip and @include, literal and from variables.
+    ("""query($yes: Boolean!, $no: Boolean!) { activities(first: 3) {
+          edges @include(if: $yes) { node { id location @skip(if: $yes)
+            staff @include(if: $no) { name } area @skip(if: false) { code } } }
+          pageInfo @skip(if: $no) { hasNextPage } } }""", {"yes": True, "no": False}),
+    ("""query($yes: Boolean!) { activities(first: 3) {
+          edges { node { id location @include(if: $yes) } } } }""", {"yes": True}),
+    # Variables, pages after a cursor, empty pages, null areas and times.
+    ("""query($n: Int, $f: ActivityFilter) { activities(first: $n, filter: $f) {
+          edges { node { id endedAt area { code } } } pageInfo { endCursor } } }""",
+     {"n": 3, "f": {"outcomeMet": True}}),
+    ("""{ activities(first: 5, filter: {period: {from: "2001-01-01", to: "2001-01-02"}}) {
+          totalCount edges { cursor node { id } } pageInfo { startCursor endCursor } } }""",
+     {}),
+    ("""{ activities(first: 0) { edges { node { id } } pageInfo { hasNextPage } } }""", {}),
+    # Refusals: the same codes either way.
+    ("""{ activities(first: 5, after: "nope") { edges { node { id } } } }""", {}),
+    ("""{ activities(first: 100000) { edges { node { id } } } }""", {}),
+    ("""{ activities(filter: {areaCode: "99.99"}) { edges { node { id } } } }""", {}),
+    # Fallbacks: fields the compiler does not write.
+    ("""{ activities(first: 3) { edges { node { id reviews { decision }
+          staff { unit { parent { code } office } } area { parent { code } } } } } }""", {}),
+    ("""{ activities(first: 3) { edges { node { id area { geometry(zoom: 12) } } } } }""",
+     {}),
+]
+
+
+def _documents() -> list[tuple[str, dict[str, Any]]]:
+    """Every GraphQL string of the tests and the README that reads a page of activities."""
+    found: dict[str, None] = {}
+    texts: list[str] = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                texts.append(node.value)
+    texts += re.findall(r"```graphql\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    for t in texts:
+        if not PAGE_FIELDS.search(t) or t.lstrip().startswith(("subscription", "mutation")):
+            continue
+        try:
+            parse(t)
+        except Exception:  # noqa: BLE001, S112 - not a document, a fragment of one
+            continue
+        found.setdefault(t, None)
+    return [(t, {}) for t in found]
+
+
+DOCUMENTS = _documents()
+CALLERS = {"admin": ("admin", None, None), "supervisor": ("supervisor", S1, "DINKES"),
+           "staff": ("staff", S3, None), "planner": ("planner", None, None)}
+
+
+def _normal(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True)
+
+
+@pytest.fixture
+async def both(db_url: str, engine: AsyncEngine) -> AsyncIterator[dict[bool, Any]]:
+    """Two apps on one database: compiling (True) and resolving (False)."""
+    from graph.app import create_app
+    await _more_rows(engine)
+    apps = {c: create_app(settings_for(db_url, compile_pages=c)) for c in (True, False)}
+    async with apps[True].router.lifespan_context(apps[True]), \
+            apps[False].router.lifespan_context(apps[False]):
+        yield apps
+
+
+async def _more_rows(engine: AsyncEngine) -> None:
+    """Values the seed lacks: microseconds, no kelurahan, nulls, quotes, flags with reasons."""
+    async with engine.begin() as c:
+        await c.execute(text("""
+            INSERT INTO activities (id, staff_id, category_code, started_at, ended_at,
+                device_time, geom, accuracy_m, mock_location, citizens_served, note, outcome_met)
+            VALUES ('00000000-0000-4000-b000-000000000001', :s1, 'POSYANDU',
+                    '2026-10-12 08:00:00.123456+07', NULL, '2026-10-12 08:00:01.5+07',
+                    ST_SetSRID(ST_MakePoint(112.9, -7.1), 4326), 12.3, true, 0,
+                    'kata "kutip" \\ dan é ☂', false),
+                   ('00000000-0000-4000-b000-000000000002', :s1, 'POSYANDU',
+                    '2026-10-12 09:00:00+07', '2026-10-12 10:00:00+07', NULL,
+                    ST_SetSRID(ST_MakePoint(112.70, -7.33), 4326), 100, false, 2, '', true)"""),
+            {"s1": S1})
+        await c.execute(text("""
+            UPDATE activities SET flags = ARRAY['MOCK_LOCATION', 'LOW_ACCURACY'],
+                flag_notes = '{"MOCK_LOCATION": "the phone said \\"mock\\""}',
+                review = 'PENDING', confidence = 0.488
+            WHERE id = '00000000-0000-4000-b000-000000000001'"""))
+
+
+async def _ask(app: Any, caller: str, query: str, variables: dict[str, Any],
+               engine: AsyncEngine) -> tuple[str, list[Any]]:
+    role, sub, unit = CALLERS[caller]
+    async with engine.connect() as c:
+        before = list((await c.execute(text("SELECT id FROM access_log"))).scalars())
+    async with _client(app, role, str(sub) if sub else None, unit) as client:
+        r = await client.post("/graphql", json={"query": query, "variables": variables})
+    assert r.status_code < 500, r.text
+    async with engine.connect() as c:
+        logged = (await c.execute(text(
+            "SELECT actor_sub, actor_role, subject_staff_id::text, what, detail::text"
+            " FROM access_log WHERE id <> ALL(:before) ORDER BY subject_staff_id, what"),
+            {"before": before})).all()
+    return _normal(r.json()), [tuple(x) for x in logged]
+
+
+@pytest.mark.parametrize("caller", sorted(CALLERS))
+async def test_every_query_gives_the_same_answer_both_ways(
+        both: dict[bool, Any], engine: AsyncEngine, caller: str) -> None:
+    assert len(DOCUMENTS) >= 10          # the harvest found the suite's queries
+    differ = []
+    for query, variables in [*HOSTILE, *DOCUMENTS]:
+        compiled = await _ask(both[True], caller, query, variables, engine)
+        resolved = await _ask(both[False], caller, query, variables, engine)
+        if compiled != resolved:
+            differ.append((query, compiled, resolved))
+    assert not differ, differ[0]
+
+
+async def test_the_hostile_queries_answer_something(both: dict[bool, Any],
+                                                    engine: AsyncEngine) -> None:
+    """The comparison above is worth something: pages have rows, refusals have codes."""
+    first, _ = await _ask(both[True], "admin", HOSTILE[0][0], {}, engine)
+    page = json.loads(first)["data"]["activities"]
+    assert len(page["edges"]) == page["totalCount"] == 10
+    node = next(e["node"] for e in page["edges"]
+                if e["node"]["id"] == "00000000-0000-4000-b000-000000000001")
+    assert node["startedAt"] == "2026-10-12T08:00:00.123456+07:00"
+    assert node["area"] is None and node["accuracyMeters"] == 12.3
+    assert node["flagDetails"][0] == {"__typename": "FlagDetail", "flag": "MOCK_LOCATION",
+                                      "explanation": 'the phone said "mock"'}
+    bad, _ = await _ask(both[True], "admin", HOSTILE[9][0], {}, engine)
+    assert json.loads(bad)["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_compiled_page_is_one_statement(both: dict[bool, Any]) -> None:
+    """Staff, unit and kelurahan are joined in the page's SQL, not loaded per row."""
+    query = HOSTILE[0][0].replace("totalCount", "")
+    counts = {}
+    for compiled, app in both.items():
+        api = Api(_client(app, "admin"))
+        await api.data("{ units { code } }")
+        with statements(api) as seen:
+            await api.data(query)
+        counts[compiled] = len(seen)
+        await api.http.aclose()
+    # Both then write the access log (an admin read others' locations): one INSERT.
+    assert counts == {True: 2, False: 5}     # resolved: the page, staff, units, areas
