@@ -8,8 +8,8 @@ Clients do not subscribe to the hub one by one: they join a `Channel`, the one r
 subscription that every client asking the same thing in the same permission scope shares
 (graph.streams decides what is the same). A channel's run is one hub subscriber; each message it
 produces is serialised once and offered to all its members, after the reads of others'
-activities it carries are on the access log for each member (`log_reads`: one statement for
-whatever all channels publish at the same moment).
+activities it carries are on the access log for each member (`publish`: one statement for
+whatever all channels publish while the previous one is written).
 Each member and subscriber has a bounded queue: one that falls behind is told so once and
 dropped, so a slow client can cost a bounded amount of memory only. When the listening
 connection is lost (a database restart) the hub reconnects with backoff and tells every
@@ -134,8 +134,10 @@ class Hub:
         self.channels: set[Channel] = set()
         self._shared_channels: dict[Hashable, Channel] = {}
         self.owners: Counter[str] = Counter()
-        self._reads: list[tuple[list[tuple[Reader, list[Entry]]], asyncio.Future[None]]] = []
-        self._log_writer: asyncio.Task[None] | None = None
+        # Messages waiting for their reads to be logged: (reads, members, channel, message).
+        self._outbox: list[tuple[list[tuple[Reader, list[Entry]]], list[Member], Channel,
+                                 Message]] = []
+        self._post: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
         self._payloads: asyncio.Queue[str] = asyncio.Queue()
         self._lost = asyncio.Event()
@@ -225,41 +227,42 @@ class Hub:
             m.offer(END)
 
     async def publish(self, channel: Channel, message: Message, reads: list[Entry]) -> None:
-        """Offer `message` to the channel's members, once the reads of others' activities it
-        carries (`reads`, as a member reads them) are logged for each. A member that joins
-        meanwhile gets the next message, not this unlogged one."""
+        """Offer `message` to the channel's members once the reads of others' activities it
+        carries (`reads`, as a member reads them) are logged for each. It is posted, not
+        awaited, so the run goes on to its next result while the log is written; what all
+        channels post meanwhile is logged in one statement and offered in order. A member that
+        joins meanwhile gets the next message, not this unlogged one."""
         members = list(channel.members)
-        if reads:
-            await self.log_reads([(m.reader, reads) for m in members if m.reader is not None])
-        for m in members:
-            if m in channel.members:
+        if not reads and not self._outbox:
+            for m in members:
                 m.offer(message)
-
-    async def log_reads(self, reads: list[tuple[Reader, list[Entry]]]) -> None:
-        """Write `reads` to the access log, in one statement with whatever other channels log
-        at the same moment (a batch reaches many channels at once)."""
-        if not any(entries for _, entries in reads):
             return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._reads.append((reads, done))
-        if self._log_writer is None or self._log_writer.done():
-            self._log_writer = asyncio.create_task(self._write_reads())
-        await done
+        self._outbox.append(([(m.reader, reads) for m in members if m.reader is not None],
+                             members, channel, message))
+        if self._post is None or self._post.done():
+            self._post = asyncio.create_task(self._deliver_posted())
+        if len(self._outbox) >= QUEUE_SIZE:      # the log lags far behind: wait for it
+            await asyncio.shield(self._post)
 
-    async def _write_reads(self) -> None:
-        while self._reads:
-            pending, self._reads = self._reads, []
+    async def _deliver_posted(self) -> None:
+        while self._outbox:
+            posted, self._outbox = self._outbox, []
+            reads = [r for logged, _, _, _ in posted for r in logged]
             try:
-                async with self.engine.begin() as conn:
-                    await write_many(conn, [r for reads, _ in pending for r in reads])
-            except Exception as exc:  # noqa: BLE001 - each waiting channel gets the failure
-                for _, done in pending:
-                    if not done.done():
-                        done.set_exception(exc)
-            else:
-                for _, done in pending:
-                    if not done.done():
-                        done.set_result(None)
+                if any(entries for _, entries in reads):
+                    async with self.engine.begin() as conn:
+                        await write_many(conn, reads)
+            except Exception:  # noqa: BLE001 - nothing unlogged leaves: its readers are told
+                log.exception("live feed: the access log could not be written")
+                for _, members, _, _ in posted:
+                    for m in members:
+                        m.fail(Resync("the live feed could not log what it was sending: "
+                                      "resubscribe with `since`"))
+                continue
+            for _, members, channel, message in posted:
+                for m in members:
+                    if m in channel.members:
+                        m.offer(message)
 
     async def shared(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> T:
         """`work()` run once for all the subscribers that ask for `key` at the same moment
