@@ -50,15 +50,41 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / 100     # utime + stime, in clock ticks
 
 
+def run_delay_seconds(pid: int) -> float:
+    """Time the process's threads were ready to run but waited for a CPU (schedstat)."""
+    return sum(int(Path(t, "schedstat").read_text().split()[1])
+               for t in Path(f"/proc/{pid}/task").iterdir()) / 1e9
+
+
 class Tally:
     def __init__(self) -> None:
         self.got: dict[int, Counter[str]] = defaultdict(Counter)
         self.latency: list[float] = []
+        self.arrivals: list[tuple[str, float]] = []
 
     def note(self, sub: int, node: dict[str, Any]) -> None:
         self.got[sub][node["id"]] += 1
-        sent = datetime.fromisoformat(node["receivedAt"]).timestamp()
-        self.latency.append(time.time() - sent)
+        now = time.time()
+        self.latency.append(now - datetime.fromisoformat(node["receivedAt"]).timestamp())
+        self.arrivals.append((node["id"], now))
+
+
+WAITS = """SELECT coalesce(wait_event_type || ':' || wait_event, 'running'),
+                  left(regexp_replace(ltrim(query), '\s+', ' ', 'g'), 48)
+           FROM pg_stat_activity
+           WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()"""
+
+
+async def sample_waits(conn: asyncpg.Connection, until: asyncio.Future[Any],
+                       seen: Counter[str]) -> None:
+    """What the database's active sessions are doing, sampled every 50 ms while the writes
+    run: where the writers' (and the feed's) time goes inside PostgreSQL."""
+    while not until.done():
+        for wait, query in await conn.fetch(WAITS):
+            if wait != "Client:ClientRead":
+                seen[f"[{query}] {wait}"] += 1
+        seen["(samples)"] += 1
+        await asyncio.sleep(0.05)
 
 
 def _token(i: int) -> str:
@@ -97,7 +123,9 @@ async def sse_subscriber(base: str, i: int, area: str, tally: Tally, ready: asyn
                 tally.note(i, json.loads(line[6:])["data"]["activityRecorded"])
 
 
-Written = tuple[dict[str, str], list[float], float]
+# id -> (its kecamatan, when its writer had the answer: after its commit)
+Sent = dict[str, tuple[str, float]]
+Written = tuple[Sent, list[float], float]
 
 
 def write_all(base: str, rate: int, seconds: float, places: list[tuple[str, str, float, float]],
@@ -113,7 +141,7 @@ def write_all(base: str, rate: int, seconds: float, places: list[tuple[str, str,
 
 async def writers(base: str, rate: int, seconds: float,
                   places: list[tuple[str, str, float, float]], staff: list[str],
-                  clients: int, batch: int) -> tuple[dict[str, str], list[float]]:
+                  clients: int, batch: int) -> tuple[Sent, list[float]]:
     """Record `rate`/s for `seconds` from `clients` writers at once (one alone cannot keep up
     with its own round trips); returns id -> kecamatan code of what was stored, and the time of
     each call."""
@@ -125,9 +153,9 @@ async def writers(base: str, rate: int, seconds: float,
 
 async def writer(base: str, rate: float, seconds: float,
                  places: list[tuple[str, str, float, float]], staff: list[str],
-                 per_batch: int) -> tuple[dict[str, str], list[float]]:
+                 per_batch: int) -> tuple[Sent, list[float]]:
     """Record `rate`/s for `seconds`, `per_batch` a call, one call at a time."""
-    sent: dict[str, str] = {}
+    sent: Sent = {}
     calls: list[float] = []
     headers = {"Authorization": f"Bearer {_token(-1)}"}
     async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as http:
@@ -138,7 +166,7 @@ async def writer(base: str, rate: float, seconds: float,
             for _ in range(per_batch):
                 kec, _kel, lon, lat = places[n % len(places)]
                 aid = str(uuid.uuid4())
-                sent[aid] = kec
+                sent[aid] = (kec, 0.0)
                 batch.append({"id": aid, "staffId": staff[n % len(staff)], "category":
                               "POSYANDU", "startedAt": f"{DAY}T09:00:00+07:00",
                               "location": {"type": "Point", "coordinates": [lon, lat]},
@@ -147,6 +175,9 @@ async def writer(base: str, rate: float, seconds: float,
             t = time.monotonic()
             r = await http.post("/graphql", json={"query": RECORD, "variables": {"i": batch}})
             calls.append(time.monotonic() - t)
+            acked = time.time()
+            for item in batch:
+                sent[item["id"]] = (sent[item["id"]][0], acked)
             statuses = {x["status"] for x in r.json()["data"]["recordActivities"]}
             if statuses != {"CREATED"}:
                 raise RuntimeError(f"recording failed: {r.text[:300]}")
@@ -190,30 +221,41 @@ async def main(a: argparse.Namespace) -> None:
     total = a.subscribers + a.sse
     areas = {i: kecamatan[i % len(kecamatan)] for i in range(total)}
     try:
-        tasks = [asyncio.create_task(ws_subscriber(
-            base.replace("http", "ws") + "/graphql", i, areas[i], tally, ready, n_ready, total))
-            for i in range(a.subscribers)]
-        tasks += [asyncio.create_task(sse_subscriber(base, i, areas[i], tally, ready, n_ready,
-                                                     total))
-                  for i in range(a.subscribers, total)]
-        await asyncio.wait_for(ready.wait(), 120)
+        tasks = []
+        for i in range(total):
+            tasks.append(asyncio.create_task(ws_subscriber(
+                base.replace("http", "ws") + "/graphql", i, areas[i], tally, ready, n_ready,
+                total) if i < a.subscribers else sse_subscriber(
+                base, i, areas[i], tally, ready, n_ready, total)))
+            if i % 50 == 49:
+                # In waves: a thousand handshakes at once outlast the server's header timeout
+                # on a busy machine.
+                await asyncio.sleep(0.5)
+        if total:
+            await asyncio.wait_for(ready.wait(), 120)
         await asyncio.sleep(2)             # the last subscribe messages reach the hub
         cpu0, wall0, peak = cpu_seconds(server.pid), time.monotonic(), server.rss_mb()
-        mine0 = cpu_seconds(os.getpid())
+        mine0, waited0 = cpu_seconds(os.getpid()), run_delay_seconds(server.pid)
         # The writers run in a process of their own: in this one they would wait behind the
         # subscribers' thousand sockets and the rate would be the client's, not the server's.
         pool = ProcessPoolExecutor(1)
         write = asyncio.get_running_loop().run_in_executor(
             pool, write_all, base, a.rate, a.seconds, places, staff, a.writers, a.batch,
             client_cpu)
+        waits: Counter[str] = Counter()
+        watcher = await asyncpg.connect(url)
+        sampler = asyncio.create_task(sample_waits(watcher, write, waits))
         while not write.done():
             peak = max(peak, server.rss_mb())
             await asyncio.sleep(0.5)
+        await sampler
+        await watcher.close()
         sent, calls, writers_cpu = write.result()
         pool.shutdown()
         await asyncio.sleep(3)             # what is in flight arrives
         wall = time.monotonic() - wall0
         cpu = (cpu_seconds(server.pid) - cpu0) / wall
+        waited = (run_delay_seconds(server.pid) - waited0) / wall
         subscribers_cpu = (cpu_seconds(os.getpid()) - mine0) / wall
         for t in tasks:
             t.cancel()
@@ -222,7 +264,7 @@ async def main(a: argparse.Namespace) -> None:
         server.stop()
     lost = dup = expected = 0
     for i in range(total):
-        want = {aid for aid, kec in sent.items() if kec == areas[i]}
+        want = {aid for aid, (kec, _) in sent.items() if kec == areas[i]}
         got = tally.got[i]
         expected += len(want)
         lost += len(want - set(got))
@@ -230,6 +272,8 @@ async def main(a: argparse.Namespace) -> None:
     lat = sorted(tally.latency)
     p = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0.0)
     c50, c99, cmax = percentiles(calls)
+    a50, a99, amax = percentiles([at - sent[aid][1] for aid, at in tally.arrivals if aid in sent])
+    samples = waits.pop("(samples)", 0) or 1
     print(f"subscribers: {a.subscribers} WebSocket + {a.sse} SSE, one kecamatan each; "
           f"{len(sent)} activities in {a.seconds:.0f} s ({len(sent) / a.seconds:.0f}/s of the "
           f"{a.rate}/s asked)")
@@ -239,8 +283,13 @@ async def main(a: argparse.Namespace) -> None:
     print(f"deliveries: {len(lat)} of {expected} expected; lost {lost}; duplicated {dup}")
     print(f"latency from receivedAt: p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, "
           f"max {p(1.0):.0f} ms, mean {statistics.fmean(lat) * 1000 if lat else 0:.0f} ms")
+    print(f"latency from the writer's answer (after the commit; negative: delivered before "
+          f"the answer): p50 {a50:.0f} ms, p99 {a99:.0f} ms, max {amax:.0f} ms")
+    print("database sessions of this run, average active while writing: " + ", ".join(
+        f"\n  {what} {n / samples:.2f}" for what, n in waits.most_common(8)))
     print(f"server: peak RSS {peak:.0f} MB, CPU {cpu * 100:.0f} % of one core"
-          + (" (pinned to CPU 0; bench clients on CPU 1)" if a.pin else ""))
+          + (" (pinned to CPU 0; bench clients on CPU 1)" if a.pin else "")
+          + f"; ready but waiting for a CPU {waited * 100:.0f} % of the time")
     print(f"bench clients: subscribers' process {subscribers_cpu * 100:.0f} % of one core, "
           f"writers' process {writers_cpu / a.seconds * 100:.0f} %")
 
