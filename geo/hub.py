@@ -161,6 +161,8 @@ class Hub:
                 c.task.cancel()
             for m in c.members:
                 m.fail(bye)
+        if self._post is not None:      # what is not logged yet is not sent
+            self._post.cancel()
 
     def subscribe(self, accept: Callable[[list[Change]], Any]) -> Subscriber:
         """A channel's run starts taking batches."""
