@@ -27,6 +27,7 @@ from typing import Any, cast
 
 import orjson
 from graphql import (
+    FieldNode,
     GraphQLError,
     NullValueNode,
     OperationDefinitionNode,
@@ -83,10 +84,12 @@ def is_subscription(query: str, operation_name: str | None) -> bool:
 
 def _catches_up(op: OperationDefinitionNode, variables: dict[str, Any]) -> bool:
     """Whether a root field of `op` is given a `since` (a literal, or a variable that is set
-    or has a default)."""
+    or has a default); a root selected through a fragment is not looked into: it may."""
     defaults = {d.variable.name.value: d.default_value for d in op.variable_definitions or ()}
     for field in op.selection_set.selections:
-        for arg in getattr(field, "arguments", None) or ():
+        if not isinstance(field, FieldNode):
+            return True
+        for arg in field.arguments or ():
             if arg.name.value != CATCH_UP or isinstance(arg.value, NullValueNode):
                 continue
             if not isinstance(arg.value, VariableNode):

@@ -339,3 +339,16 @@ async def test_clients_asking_the_same_in_one_scope_share_one_run_and_no_one_els
             assert {"actorSub": sub, "what": "activityRecorded",
                     "subject": {"id": str(staff)}} in entries
     assert not any(e["actorSub"] in (str(S1), str(S2)) for e in entries)   # their own: unlogged
+
+
+def test_a_subscription_given_since_runs_alone() -> None:
+    """Its catch-up is its own: no channel key when `since` is given in any form."""
+    q = "subscription($s: DateTime) { activityRecorded(since: $s) { id } }"
+    assert streams.channel_key(q, {}, None, None) is not None
+    assert streams.channel_key(q, {"s": None}, None, None) is not None
+    assert streams.channel_key(q, {"s": "2026-10-01T00:00:00Z"}, None, None) is None
+    for alone in ('subscription { activityRecorded(since: "2026-10-01T00:00:00Z") { id } }',
+                  'subscription($s: DateTime = "2026-10-01T00:00:00Z") { '
+                  'activityRecorded(since: $s) { id } }',
+                  "subscription { ...F } fragment F on Subscription { activityRecorded { id } }"):
+        assert streams.channel_key(alone, {}, None, None) is None
