@@ -289,8 +289,8 @@ async def main(a: argparse.Namespace) -> None:
         f"\n  {what} {n / samples:.2f}" for what, n in waits.most_common(8)))
     print(f"server: peak RSS {peak:.0f} MB, CPU {cpu * 100:.0f} % of one core"
           + (" (pinned to CPU 0; bench clients on CPU 1)" if a.pin else "")
-          + f"; ready but waiting for a CPU {waited * 100:.0f} % of the time; "
-          + f"{cpu * wall / max(1, len(lat)) * 1e6:.0f} µs of CPU per delivery")
+          + f"; ready but waiting for a CPU {waited * 100:.0f} % of the time"
+          + (f"; {cpu * wall / len(lat) * 1e6:.0f} µs of CPU per delivery" if lat else ""))
     print(f"bench clients: subscribers' process {subscribers_cpu * 100:.0f} % of one core, "
           f"writers' process {writers_cpu / a.seconds * 100:.0f} %")
 
