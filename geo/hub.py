@@ -2,13 +2,18 @@
 
 The hub listens on `geo.live.CHANNEL` with a connection of its own (not from the pool), gathers
 the ids of the notifications that arrive together, reads them in ONE query per batch
-(`geo.live.changes`) and offers the batch to every subscriber, whose filter is judged in memory;
-the reads of others' activities that the batch gives every subscriber are written to the access
-log in one statement, before any of them is sent.
-Each subscriber has a bounded queue: one that falls behind is told so once and dropped, so a slow
-client can cost a bounded amount of memory only. When the listening connection is lost (a
-database restart) the hub reconnects with backoff and tells every subscriber to resync, since
-notifications sent meanwhile are gone.
+(`geo.live.changes`) and offers the batch to every subscriber, whose filter is judged in memory.
+
+Clients do not subscribe to the hub one by one: they join a `Channel`, the one run of a
+subscription that every client asking the same thing in the same permission scope shares
+(graph.streams decides what is the same). A channel's run is one hub subscriber; each message it
+produces is serialised once and offered to all its members, after the reads of others'
+activities it carries are on the access log for each member (`publish`: one statement for
+whatever all channels publish while the previous one is written).
+Each member and subscriber has a bounded queue: one that falls behind is told so once and
+dropped, so a slow client can cost a bounded amount of memory only. When the listening
+connection is lost (a database restart) the hub reconnects with backoff and tells every
+subscriber to resync, since notifications sent meanwhile are gone.
 """
 
 from __future__ import annotations
@@ -20,12 +25,12 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from geo.access_log import Ledger, Reader, write_many
+from geo.access_log import Entry, Reader, write_many
 from geo.errors import JangkauError, LimitExceeded
 from geo.live import CHANNEL, Change, changes, parse_payload
 
@@ -49,43 +54,75 @@ class Overflow(JangkauError):
 
 
 @dataclass(eq=False)
-class Subscriber:
-    """A live subscription: `accept` picks what it wants from a batch (None: nothing)."""
+class Mailbox(Generic[T]):
+    """A bounded queue of what one consumer has yet to take, ended by an error."""
 
-    owner: str                                  # whose cap it counts against
-    accept: Callable[[list[Change]], Any]
-    # Whose reads of others' activities go to the access log before they are sent (the
-    # accepted items are then ActivityRows), read through `what`.
-    reader: Reader | None = None
-    what: str = ""
-    queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    queue: asyncio.Queue[T | JangkauError] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     closed: bool = False
 
-    def offer(self, item: Any) -> bool:
-        """Queue `item`; False (and the subscriber is told and closed) when it is full."""
+    def offer(self, item: T) -> bool:
+        """Queue `item`; False (and the consumer is told and closed) when it is full."""
         if self.closed:
             return False
         try:
             self.queue.put_nowait(item)
             return True
         except asyncio.QueueFull:
-            self.fail(Overflow(f"this subscriber fell {QUEUE_SIZE} batches behind and was "
+            self.fail(Overflow(f"this subscriber fell {QUEUE_SIZE} messages behind and was "
                                "closed: resubscribe (with `since`) to catch up"))
             return False
 
     def fail(self, error: JangkauError) -> None:
-        """End the subscription with `error` as its last message."""
+        """End with `error` as the last message."""
         self.closed = True
         while not self.queue.empty():
             self.queue.get_nowait()
         self.queue.put_nowait(error)
 
-    async def next(self) -> Any:
-        """The next accepted item; raises the error that ended the subscription."""
+    async def next(self) -> T:
+        """The next item; raises the error that ended it."""
         item = await self.queue.get()
         if isinstance(item, JangkauError):
             raise item
         return item
+
+
+@dataclass(eq=False)
+class Subscriber(Mailbox[Any]):
+    """A channel's run on the feed: `accept` picks what it wants from a batch (None: nothing)."""
+
+    accept: Callable[[list[Change]], Any] = lambda _batch: None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One result of a channel's run, serialised once: `kind` is "next", or "error" for a
+    request refused before it ran."""
+
+    kind: str
+    payload: bytes
+
+
+END = Message("complete", b"")
+
+
+@dataclass(eq=False)
+class Member(Mailbox[Message]):
+    """One client's subscription: a member of a channel."""
+
+    owner: str = ""                  # whose cap it counts against (the token's `sub`)
+    reader: Reader | None = None     # whose reads of others' activities are logged
+    channel: Channel | None = None
+
+
+@dataclass(eq=False)
+class Channel:
+    """The one run of a subscription for its members; `key` None: not shared."""
+
+    key: Hashable | None
+    members: set[Member] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
 
 
 class Hub:
@@ -94,7 +131,13 @@ class Hub:
         self.engine = engine
         self.max_per_owner = max_per_owner
         self.subscribers: set[Subscriber] = set()
+        self.channels: set[Channel] = set()
+        self._shared_channels: dict[Hashable, Channel] = {}
         self.owners: Counter[str] = Counter()
+        # Messages waiting for their reads to be logged: (reads, members, channel, message).
+        self._outbox: list[tuple[list[tuple[Reader, list[Entry]]], list[Member], Channel,
+                                 Message]] = []
+        self._post: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
         self._payloads: asyncio.Queue[str] = asyncio.Queue()
         self._lost = asyncio.Event()
@@ -110,18 +153,118 @@ class Hub:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        bye = Resync("the server is shutting down: reconnect")
         for s in list(self.subscribers):
-            s.fail(Resync("the server is shutting down: reconnect"))
+            s.fail(bye)
+        for c in list(self.channels):
+            if c.task is not None:
+                c.task.cancel()
+            for m in c.members:
+                m.fail(bye)
+        if self._post is not None:      # what is not logged yet is not sent
+            self._post.cancel()
 
-    def subscribe(self, owner: str, accept: Callable[[list[Change]], Any],
-                  reader: Reader | None = None, what: str = "") -> Subscriber:
+    def subscribe(self, accept: Callable[[list[Change]], Any]) -> Subscriber:
+        """A channel's run starts taking batches."""
+        sub = Subscriber(accept=accept)
+        self.subscribers.add(sub)
+        return sub
+
+    def join(self, key: Hashable | None, owner: str, reader: Reader | None,
+             run: Callable[[Channel], Awaitable[None]]) -> Member:
+        """A client's subscription: a member of the channel of `key`, started with `run` when
+        there is none yet (always when `key` is None). `run` publishes (`publish`) and the
+        channel ends when it returns."""
         if self.owners[owner] >= self.max_per_owner:
             raise LimitExceeded(f"you already have {self.max_per_owner} open subscriptions "
                                 "(JANGKAU_MAX_SUBSCRIPTIONS): close one first")
-        sub = Subscriber(owner, accept, reader=reader, what=what)
-        self.subscribers.add(sub)
+        channel = self._shared_channels.get(key) if key is not None else None
+        if channel is None:
+            channel = Channel(key)
+            self.channels.add(channel)
+            if key is not None:
+                self._shared_channels[key] = channel
+            channel.task = asyncio.create_task(self._run(channel, run))
+        member = Member(owner=owner, reader=reader, channel=channel)
+        channel.members.add(member)
         self.owners[owner] += 1
-        return sub
+        return member
+
+    def leave(self, member: Member) -> None:
+        """The client is gone; a channel nobody listens to any more stops."""
+        channel = member.channel
+        if channel is None or member not in channel.members:
+            return
+        channel.members.discard(member)
+        self.owners[member.owner] -= 1
+        if not channel.members:
+            self._end(channel)
+            if channel.task is not None:
+                channel.task.cancel()
+
+    def _end(self, channel: Channel) -> None:
+        self.channels.discard(channel)
+        if channel.key is not None and self._shared_channels.get(channel.key) is channel:
+            del self._shared_channels[channel.key]
+
+    async def _run(self, channel: Channel, run: Callable[[Channel], Awaitable[None]]) -> None:
+        try:
+            await run(channel)
+        except asyncio.CancelledError:
+            raise
+        except JangkauError as exc:
+            self._end(channel)
+            for m in list(channel.members):
+                m.fail(exc)
+            return
+        except Exception:  # noqa: BLE001 - the members are told; the feed goes on
+            log.exception("live feed: a channel failed")
+            self._end(channel)
+            for m in list(channel.members):
+                m.fail(Resync("the live feed failed: resubscribe with `since`"))
+            return
+        # No one joins an ending channel: they start a new one.
+        self._end(channel)
+        for m in list(channel.members):
+            m.offer(END)
+
+    async def publish(self, channel: Channel, message: Message, reads: list[Entry]) -> None:
+        """Offer `message` to the channel's members once the reads of others' activities it
+        carries (`reads`, as a member reads them) are logged for each. It is posted, not
+        awaited, so the run goes on to its next result while the log is written; what all
+        channels post meanwhile is logged in one statement and offered in order. A member that
+        joins meanwhile gets the next message, not this unlogged one."""
+        members = list(channel.members)
+        if not reads and not self._outbox:
+            for m in members:
+                m.offer(message)
+            return
+        self._outbox.append(([(m.reader, reads) for m in members if m.reader is not None],
+                             members, channel, message))
+        if self._post is None or self._post.done():
+            self._post = asyncio.create_task(self._deliver_posted())
+        if len(self._outbox) >= QUEUE_SIZE:      # the log lags far behind: wait for it
+            await asyncio.shield(self._post)
+
+    async def _deliver_posted(self) -> None:
+        while self._outbox:
+            posted, self._outbox = self._outbox, []
+            reads = [r for logged, _, _, _ in posted for r in logged]
+            try:
+                if any(entries for _, entries in reads):
+                    async with self.engine.begin() as conn:
+                        await write_many(conn, reads)
+            except Exception:  # noqa: BLE001 - nothing unlogged leaves: its readers are told
+                log.exception("live feed: the access log could not be written")
+                for _, members, _, _ in posted:
+                    for m in members:
+                        m.fail(Resync("the live feed could not log what it was sending: "
+                                      "resubscribe with `since`"))
+                continue
+            for _, members, channel, message in posted:
+                for m in members:
+                    if m in channel.members:
+                        m.offer(message)
 
     async def shared(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> T:
         """`work()` run once for all the subscribers that ask for `key` at the same moment
@@ -135,9 +278,7 @@ class Hub:
         return result
 
     def unsubscribe(self, sub: Subscriber) -> None:
-        if sub in self.subscribers:
-            self.subscribers.discard(sub)
-            self.owners[sub.owner] -= 1
+        self.subscribers.discard(sub)
 
     async def _listen(self) -> None:
         backoff, listened = 0.1, False
@@ -201,20 +342,10 @@ class Hub:
             return
         async with self.engine.connect() as conn:
             batch = await changes(conn, list(ids), inserted)
-        picks = [(s, picked) for s in list(self.subscribers) if (picked := s.accept(batch))]
-        reads = []
-        for s, picked in picks:
-            if s.reader is not None:
-                ledger = Ledger(s.reader)
-                ledger.note(s.what, ((r.id, r.staff_id) for r in picked))
-                reads.append((s.reader, ledger.entries()))
-        if any(entries for _, entries in reads):
-            # Nothing of another person's location leaves before its reading is on record:
-            # one statement for every subscriber of the batch, not one each.
-            async with self.engine.begin() as conn:
-                await write_many(conn, reads)
-        for s, picked in picks:
-            s.offer(picked)
+        for s in list(self.subscribers):
+            picked = s.accept(batch)
+            if picked:
+                s.offer(picked)
 
 
 async def _alive(conn: asyncpg.Connection) -> bool:

@@ -35,7 +35,13 @@ from graph.context import Context, context_of
 from graph.edge import error_response, headers_for, internal_error, log_outage
 from graph.errors import format_error
 from graph.graphiql import graphiql_page
-from graph.streams import close_on_expiry, close_on_revocation, is_sse, serve_sse
+from graph.streams import (
+    TransportWSHandler,
+    close_on_expiry,
+    close_on_revocation,
+    is_sse,
+    serve_sse,
+)
 
 log = logging.getLogger("jangkau.access")
 
@@ -70,6 +76,9 @@ async def _write_access_log(request: Request) -> None:
 
 
 class GraphQLView(GraphQL[Context, None]):
+    # Subscriptions run once per channel of clients asking the same (graph.streams).
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     def encode_json(self, data: object) -> bytes:
         # orjson passes GeoJSON Fragments through untouched: no parse, no re-serialise.
         return orjson.dumps(data)

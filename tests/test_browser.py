@@ -775,3 +775,66 @@ async def test_map_page_team_downloads_and_live_figures(demo_url: str, tmp_path:
             await page.click_on("#tab-map")
             await check_live(page, base, busiest["staff"]["id"])
             assert page.errors == []
+
+
+async def dark_dots_at_centre(page: Page, colour: RGB, half: int = 12) -> int:
+    """Pixels of `colour` (a met activity's dot) in a small box at the map's centre."""
+    box = await page.js(f"{RECT_JS}('#map')")
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    dots = await page.pixels(await page.screenshot(), step=1, only=[colour])
+    return sum(1 for x, y in dots if abs(x - cx) <= half and abs(y - cy) <= half)
+
+
+@pytest.mark.browser
+async def test_map_page_zoomed_in_draws_a_new_point_without_a_reload(demo_url: str,
+                                                                     tmp_path: Path) -> None:
+    """Zoomed in where points are drawn, an activity recorded through the API at the centre of
+    the view appears there as a dot, without a reload."""
+    supervisor = token("supervisor", str(uuid.uuid4()), "DINKES")
+    admin = token("admin")
+    with serve_http(demo_url) as base:
+        recent = await graphql_as(base, admin, """query($f: ActivityFilter) {
+            activities(filter: $f, first: 1) {
+                edges { node { staff { id } category outcome } } } }""",
+                                  {"f": {"unitCode": "DINKES"}})
+        like = recent["activities"]["edges"][0]["node"]
+        areas = await graphql_as(base, admin, "{ areas(level: KELURAHAN) { code labelPoint } }",
+                                 {})
+        async with chromium(tmp_path / "profile") as page:
+            await page.goto(f"{base}/")
+            await page.ready()
+            await sign_in(page, supervisor)
+            await page.js("window.notReloaded = true")
+            colour: RGB = (0x11, 0x18, 0x27)       # web/layers.js POINT_MET
+            # A spot off a kelurahan's label (no name drawn there) with no dot on it yet.
+            for area in areas["areas"][::17]:
+                lon, lat = area["labelPoint"]["coordinates"]
+                lon += 0.002
+                await page.js(f"location.hash = '#16/{lat:.6f}/{lon:.6f}'")
+                await page.wait_for("document.querySelector('#points-hint .point-key')")
+                await page.ready()
+                if await dark_dots_at_centre(page, colour) == 0:
+                    break
+            else:
+                pytest.fail("no empty spot found to record at")
+            now = datetime.now(WIB).replace(microsecond=0) - timedelta(minutes=1)
+            recorded = await graphql_as(base, admin, """mutation($i: [ActivityInput!]!) {
+                recordActivities(inputs: $i) { status activity { id flags } } }""", {"i": [{
+                "id": str(uuid.uuid4()), "staffId": like["staff"]["id"],
+                "category": like["category"], "startedAt": now.isoformat(),
+                "location": {"type": "Point", "coordinates": [lon, lat]},
+                "accuracyMeters": 5.0, "citizensServed": 1, "outcome": like["outcome"],
+                "outcomeMet": True}]})
+            stored = recorded["recordActivities"][0]["activity"]
+            if stored["flags"]:     # a flagged activity is drawn once accepted
+                await graphql_as(base, admin, """mutation($id: ID!) {
+                    resolveFlags(activityId: $id, decision: ACCEPTED, reason: "browser test") {
+                        id } }""", {"id": stored["id"]})
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WAIT_S
+            while await dark_dots_at_centre(page, colour) < 20:
+                if loop.time() > deadline:
+                    pytest.fail(f"the new point was not drawn; page errors: {page.errors}")
+                await asyncio.sleep(0.25)
+            assert await page.js("window.notReloaded") is True
+            assert page.errors == []

@@ -15,7 +15,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from geo import api_keys
-from geo.hub import QUEUE_SIZE, Overflow, Subscriber
+from geo.hub import QUEUE_SIZE, Hub, Overflow, Subscriber
 from graph import streams
 from tests.conftest import settings_for
 from tests.live_server import Live, live_server
@@ -44,10 +44,16 @@ async def live(db_url: str) -> AsyncIterator[Live]:
         yield server
 
 
+def joined(hub: Hub, n: int) -> bool:
+    """`n` clients are members of channels, and every channel's run is on the feed."""
+    members = sum(len(c.members) for c in hub.channels)
+    return members == n and len(hub.subscribers) == len(hub.channels)
+
+
 async def subscribers(live: Live, n: int) -> None:
-    """Wait until the hub has `n` subscribers (a subscribe message is handled asynchronously)."""
+    """Wait until `n` clients are subscribed (a subscribe message is handled asynchronously)."""
     async def check() -> None:
-        while len(live.app.state.hub.subscribers) != n:
+        while not joined(live.app.state.hub, n):
             await asyncio.sleep(0.01)
     await asyncio.wait_for(check(), 10)
 
@@ -203,7 +209,7 @@ async def test_open_subscriptions_are_capped_per_caller(db_url: str) -> None:
 
 
 async def test_a_subscriber_that_falls_behind_is_told_and_closed() -> None:
-    sub = Subscriber("x", lambda batch: batch)
+    sub = Subscriber(accept=lambda batch: batch)
     assert all(sub.offer([n]) for n in range(QUEUE_SIZE))
     assert not sub.offer(["one too many"])
     with pytest.raises(Overflow):
@@ -295,3 +301,54 @@ async def test_a_filter_code_in_any_case_matches_live_as_in_a_query(live: Live) 
         await record(live, activity(14))                      # category POSYANDU
         got = (await receive(ws))["payload"]["data"]["activityRecorded"]
     assert (got["id"], got["category"]) == (activity(14)["id"], "POSYANDU")
+
+
+async def test_clients_asking_the_same_in_one_scope_share_one_run_and_no_one_else_does(
+        live: Live) -> None:
+    """Two admins share a channel (one execution, the same bytes, each on the access log as
+    themselves); each staff member runs alone and gets their own activities only; a planner
+    asking the same document is refused, not handed the admins' results."""
+    admins = [token("admin", f"admin-{n}") for n in (1, 2)]
+    s1, s2 = token("staff", str(S1), "DINKES"), token("staff", str(S2), "DINKES")
+    hub = live.app.state.hub
+    async with socket(live, admins[0]) as a1, socket(live, admins[1]) as a2, \
+            socket(live, s1) as w1, socket(live, s2) as w2, \
+            socket(live, token("planner", unit="BAPPEDA")) as planner:
+        for n, ws in enumerate((a1, a2, w1, w2)):
+            await start(ws, str(n), ACTIVITY)
+        await subscribers(live, 4)
+        assert len(hub.channels) == 3          # the admins', S1's, S2's
+        await start(planner, "p", ACTIVITY)
+        refused = await receive(planner)
+        await record(live, activity(21), activity(22, staffId=str(S2)))
+        got = {name: [await receive(ws) for _ in range(n)]
+               for name, ws, n in (("a1", a1, 2), ("a2", a2, 2), ("w1", w1, 1), ("w2", w2, 1))}
+    errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    assert [m["payload"] for m in got["a1"]] == [m["payload"] for m in got["a2"]]
+    ids = {k: [m["payload"]["data"]["activityRecorded"]["id"] for m in v] for k, v in got.items()}
+    assert sorted(ids["a1"]) == sorted([activity(21)["id"], activity(22)["id"]])
+    assert (ids["w1"], ids["w2"]) == ([activity(21)["id"]], [activity(22)["id"]])
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        log = "{ accessLog(first: 50) { edges { node { actorSub what subject { id } } } } }"
+        r = await http.post("/graphql", headers={"Authorization": f"Bearer {ADMIN}"},
+                            json={"query": log})
+    entries = [e["node"] for e in r.json()["data"]["accessLog"]["edges"]]
+    for sub in ("admin-1", "admin-2"):
+        for staff in (S1, S2):
+            assert {"actorSub": sub, "what": "activityRecorded",
+                    "subject": {"id": str(staff)}} in entries
+    assert not any(e["actorSub"] in (str(S1), str(S2)) for e in entries)   # their own: unlogged
+
+
+def test_a_subscription_given_since_runs_alone() -> None:
+    """Its catch-up is its own: no channel key when `since` is given in any form."""
+    q = "subscription($s: DateTime) { activityRecorded(since: $s) { id } }"
+    assert streams.channel_key(q, {}, None, None) is not None
+    assert streams.channel_key(q, {"s": None}, None, None) is not None
+    assert streams.channel_key(q, {"s": "2026-10-01T00:00:00Z"}, None, None) is None
+    for alone in ('subscription { activityRecorded(since: "2026-10-01T00:00:00Z") { id } }',
+                  'subscription($s: DateTime = "2026-10-01T00:00:00Z") { '
+                  'activityRecorded(since: $s) { id } }',
+                  "subscription { ...F } fragment F on Subscription { activityRecorded { id } }"):
+        assert streams.channel_key(alone, {}, None, None) is None

@@ -1,7 +1,12 @@
 """Subscriptions: activityRecorded and coverageChanged, fed by the process's one LISTEN
 connection (geo.hub). Filters and permissions are resolved once, when the subscription starts,
 with the same rules as the `activities` and `coverage` queries; each batch is then judged in
-memory. Others' activities delivered live go to the access log, as a query's would."""
+memory. Others' activities delivered live go to the access log, as a query's would: a live one
+is noted on the context's ledger as it is yielded, and graph.streams logs it for every client
+the result goes to before it leaves.
+
+These run once per channel (graph.streams): for all the clients that asked the same in the same
+permission scope, with a context whose principal is that scope."""
 
 from __future__ import annotations
 
@@ -62,14 +67,12 @@ async def activity_recorded(
     f = await permissions.records(ctx, f)
     async with ctx.db() as conn:
         m = await live.matcher(conn, f)
-    assert ctx.principal is not None        # records() refuses the anonymous
 
     def accept(batch: list[Change]) -> list[ActivityRow]:
         # New activities only: a later change of flags or review is not a new recording.
         return [c.row for c in batch if c.inserted and m.matches(c)]
 
-    sub = hub.subscribe(ctx.principal.sub, accept, reader=ctx.ledger.reader if ctx.ledger else None,
-                        what="activityRecorded")
+    sub = hub.subscribe(accept)
     try:
         caught_up: set[uuid.UUID] = set()   # read by the catch-up and maybe announced again
         if since is not None:
@@ -84,10 +87,10 @@ async def activity_recorded(
                 caught_up.add(r.id)
                 yield Activity(row=r)
         while True:
-            # The hub logged this batch's reads before offering it.
             fresh = [r for r in await sub.next() if r.id not in caught_up]
             for r in fresh:
                 ctx.loaders.activity.prime(r.id, r)
+                permissions.note_reads(ctx, "activityRecorded", [r])
                 yield Activity(row=r)
     finally:
         hub.unsubscribe(sub)
@@ -111,8 +114,7 @@ async def coverage_changed(
     def accept(batch: list[Change]) -> set[int]:
         return {a for c in batch if m.matches(c) for a in (c.areas or {OUTSIDE})}
 
-    owner = ctx.principal.sub if ctx.principal else "anonymous"
-    sub = hub.subscribe(owner, accept)
+    sub = hub.subscribe(accept)
     k = permissions.min_staff(ctx, f)
 
     async def figures() -> list[Coverage]:
