@@ -159,6 +159,7 @@ def join(schema: BaseSchema, ctx: Context, query: str, variables: dict[str, Any]
     key = channel_key(query, variables, operation_name, ctx.principal)
     # A run of its own: a context of its own (its ledger and loaders are no one else's).
     run_ctx = Context(settings=ctx.settings, engine=ctx.engine, replicas=ctx.replicas, hub=hub,
+                      access_writer=ctx.access_writer,
                       principal=scope_of(ctx.principal) if key is not None else ctx.principal)
 
     async def run(channel: Channel) -> None:
