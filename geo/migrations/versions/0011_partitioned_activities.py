@@ -46,7 +46,7 @@ depends_on = None
 log = logging.getLogger("jangkau.migrate")
 
 # Defaults of `jangkau db upgrade`'s copy; tests pass smaller ones through the Alembic config.
-COPY_ROWS = 10_000
+COPY_ROWS = 2_000
 COPY_PAUSE_S = 0.0
 ATTEMPTS = 50
 MONTHS_AHEAD = 3
@@ -208,26 +208,41 @@ CREATE TRIGGER activities_mirror_delete AFTER DELETE ON activities
 
 -- The copy: batches in id order, each its own transaction (CALL it outside one). Locking the
 -- batch's rows FOR SHARE waits for a writer of them and reads what it committed; a row the
--- mirror already brought over keeps its id claimed and is skipped.
+-- mirror already brought over keeps its id claimed and is skipped. Waiting on a writer, a
+-- batch gives up well before the deadlock check (the writer never loses) and is tried again.
 CREATE PROCEDURE activities_copy(batch integer, pause double precision) LANGUAGE plpgsql AS $$
 DECLARE
     last   uuid := '00000000-0000-0000-0000-000000000000';
+    upto   uuid;
     copied integer;
+    wait   text := least(250, extract(epoch FROM CAST(current_setting('deadlock_timeout')
+                                                      AS interval)) * 250)::integer || 'ms';
 BEGIN
     LOOP
         PERFORM set_config('jangkau.ids_preclaimed', 'on', true);
-        WITH b AS MATERIALIZED (
-            SELECT * FROM activities WHERE id > last ORDER BY id LIMIT batch FOR SHARE
-        ),
-        claimed AS (
-            INSERT INTO activity_ids (id, started_at) SELECT id, started_at FROM b
-            ON CONFLICT (id) DO NOTHING RETURNING id
-        ),
-        moved AS (
-            INSERT INTO activities_next SELECT * FROM b WHERE id IN (SELECT id FROM claimed)
-        )
-        SELECT count(*), (SELECT id FROM b ORDER BY id DESC LIMIT 1) INTO copied, last FROM b;
+        PERFORM set_config('lock_timeout', wait, true);
+        BEGIN
+            WITH b AS MATERIALIZED (
+                SELECT * FROM activities WHERE id > last ORDER BY id LIMIT batch FOR SHARE
+            ),
+            claimed AS (
+                INSERT INTO activity_ids (id, started_at) SELECT id, started_at FROM b
+                ON CONFLICT (id) DO NOTHING RETURNING id
+            ),
+            moved AS (
+                INSERT INTO activities_next SELECT * FROM b WHERE id IN (SELECT id FROM claimed)
+            )
+            SELECT count(*), (SELECT id FROM b ORDER BY id DESC LIMIT 1) INTO copied, upto
+            FROM b;
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            copied := NULL;
+        END;
         COMMIT;
+        IF copied IS NULL THEN
+            PERFORM pg_sleep(0.05);
+            CONTINUE;
+        END IF;
+        last := upto;
         EXIT WHEN copied < batch;
         PERFORM pg_sleep(pause);
     END LOOP;
