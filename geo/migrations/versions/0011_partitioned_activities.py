@@ -20,10 +20,12 @@ creation fail. The API and `jangkau db upgrade` keep months ahead with it (`geo.
 An empty table is swapped at once. One with rows is migrated while the service keeps writing
 (docs/SCALE.md, "Partitioning"): the partitioned table is built beside it, statement triggers on
 the old table mirror every insert, update and delete, committed batches copy the rows in id order
-(locking each batch's rows FOR SHARE, so no write slips between the read and the copy), and one
-short transaction swaps the names and moves the triggers. The copied rows are already in the
-rollups, and the new table has no rollup trigger until the swap, so nothing is counted twice.
-An interrupted copy resumes when `jangkau db upgrade` runs again.
+(locking each batch's rows FOR SHARE, so no write slips between the read and the copy), one
+short transaction swaps the names and moves the triggers, and another drops the old table. The
+copied rows are already in the rollups, and the new table has no rollup trigger until the swap,
+so nothing is counted twice. Every step that locks gives way to writers (its waits are shorter
+than the deadlock check) and is tried again. An interrupted migration resumes when
+`jangkau db upgrade` runs again.
 """
 
 from __future__ import annotations
@@ -54,9 +56,10 @@ MONTHS_AHEAD = 3
 # Partition upkeep, identity of ids, and the month rule: what stays after the migration.
 FUNCTIONS = r"""
 -- One WIB month's partition of `parent`, created unless present. Rows of that month sitting in
--- the default partition are moved into the new table before it is attached.
+-- the default partition are moved into the new table before it is attached. A short lock wait:
+-- queries queue behind a waiting ATTACH, and the upkeep is tried again later anyway.
 CREATE FUNCTION activities_partition_create(parent regclass, month date) RETURNS boolean
-LANGUAGE plpgsql SET lock_timeout = '5s' AS $$
+LANGUAGE plpgsql SET lock_timeout = '500ms' AS $$
 DECLARE
     m    date := date_trunc('month', month)::date;
     name text := format('activities_p%s', to_char(m, 'YYYY_MM'));
