@@ -85,6 +85,7 @@ class Settings:
     shutdown_timeout_s: float = 10.0
     log_format: str = "text"                # or "json": one JSON object a line
     pool_size: int = 20     # kept open; as many again in overflow, closed when returned
+    partition_months_ahead: int = 3         # activities partitions kept ahead (geo.partitions)
     max_first: int = 500
     # Pages of activities answered as JSON written by PostgreSQL (graph.compile); 0 resolves
     # every field instead (the same answers, slower).
@@ -158,6 +159,7 @@ class Settings:
             shutdown_timeout_s=_seconds(e, "JANGKAU_SHUTDOWN_TIMEOUT_S", 10.0),
             log_format=log_format(e.get("JANGKAU_LOG_FORMAT", "text")),
             pool_size=int(e.get("JANGKAU_POOL_SIZE", 20)),
+            partition_months_ahead=int(e.get("JANGKAU_PARTITION_MONTHS_AHEAD", 3)),
             max_first=int(e.get("JANGKAU_MAX_FIRST", 500)),
             compile_pages=e.get("JANGKAU_COMPILE_PAGES", "1").lower() not in {"0", "false", "no"},
             max_batch=int(e.get("JANGKAU_MAX_BATCH", 1_000)),
