@@ -5,6 +5,14 @@ A batch is answered item by item, in order. The same id with the same content is
 nothing. Valid items are written in one statement and committed before the answer goes out, so
 nothing acknowledged is lost; should the database still refuse one, each item is retried alone
 so that one bad row cannot sink the others.
+
+A batch in the database, in order, one transaction: (1) one statement checks the staff,
+categories and outcomes it names, and holds the rollups back for the transaction; (2) one INSERT
+stores the valid new items, its row trigger giving each its kelurahan (`kelurahan_at`); (3)
+`judge_new` (`activities_judge`, migration 0013) takes the per-staff locks, judges the new rows'
+flags and their neighbours' (`activity_flags_refresh`), recounts the neighbours whose counting
+changed, and then adds the new rows to the rollups once, in their final review state; (4)
+COMMIT, which also delivers the NOTIFY of the inserted and changed ids (migration 0010).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from geo.codes import unknown
 from geo.errors import BadInput, Conflict, JangkauError, NotFound
 from geo.periods import check_instant
-from geo.plausibility import evaluate
+from geo.plausibility import judge_new
 from geo.validate import parse_geometry
 
 log = logging.getLogger("jangkau.record")
@@ -158,11 +166,13 @@ def _columns(items: list[NewActivity]) -> dict[str, list[Any]]:
     return {param: [getattr(i, name) for i in items] for name, param in PARAMS.items()}
 
 
-# The batch's staff, categories and outcomes that exist: one round trip for the three.
+# The batch's staff, categories and outcomes that exist: one round trip for the three, which
+# also tells the INSERT's rollup trigger to leave the rows to `judge_new` (geo.plausibility).
 KNOWN = """
     SELECT ARRAY(SELECT id FROM staff WHERE id = ANY(:staff)),
            ARRAY(SELECT code FROM service_categories WHERE code = ANY(:cats)),
-           ARRAY(SELECT code FROM indicators WHERE code = ANY(:outs))
+           ARRAY(SELECT code FROM indicators WHERE code = ANY(:outs)),
+           set_config('jangkau.rollups_after_judging', 'on', true)
 """
 
 
@@ -245,7 +255,7 @@ async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
             first.setdefault(i.id, i)
     created = await _insert(conn, list(first.values()))
     if created:
-        await evaluate(conn, list(created))   # flags, never a refusal: see geo.plausibility
+        await judge_new(conn, list(created))   # flags, never a refusal; then the rollups
     others = [i for i in first if i not in created]
     stored: dict[uuid.UUID, NewActivity] = {}
     if others:
