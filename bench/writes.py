@@ -26,6 +26,8 @@ BATCH = 500
 CLIENTS = 4
 # Recorded activities lie before the read scenarios' 90 days, so they change none of them.
 RECORD_DAYS_BACK = (100, 130)
+# The judged reference's copies lie this much earlier, so that no judgement sees another's rows.
+JUDGED_SHIFT = timedelta(days=40)
 
 
 async def bulk_load(b: Bench) -> Row:
@@ -93,19 +95,21 @@ def _send(port: int, bodies: list[bytes]) -> list[str]:
         http.close()
 
 
-def _raw_row(item: dict[str, Any]) -> tuple[Any, ...]:
-    """An ActivityInput as the reference's INSERT parameters, under a new id."""
-    started = datetime.fromisoformat(item["startedAt"])
+def _raw_row(item: dict[str, Any], shift: timedelta = timedelta(0)) -> tuple[Any, ...]:
+    """An ActivityInput as the reference's INSERT parameters, under a new id, `shift` earlier."""
+    started = datetime.fromisoformat(item["startedAt"]) - shift
     lon, lat = item["location"]["coordinates"]
     return (uuid.uuid4(), uuid.UUID(item["staffId"]), item["category"], started,
-            datetime.fromisoformat(item["endedAt"]), None, lon, lat, item["accuracyMeters"],
-            False, item["citizensServed"], item["outcome"], item["outcomeMet"], None)
+            datetime.fromisoformat(item["endedAt"]) - shift, None, lon, lat,
+            item["accuracyMeters"], False, item["citizensServed"], item["outcome"],
+            item["outcomeMet"], None)
 
 
-async def _raw_client(url: str, batches: list[list[tuple[Any, ...]]]) -> int:
-    """The reference's client: each batch one transaction of `executemany`. Row triggers
-    upsert rollup rows, so concurrent batches can deadlock: the batch is then sent again
-    (detected after 20 ms rather than the server's 1 s). Returns how many times that happened."""
+async def _raw_client(url: str, batches: list[list[tuple[Any, ...]]], judge: bool) -> int:
+    """The reference's client: each batch one transaction of `executemany`, and with `judge`
+    the batch's `activity_flags_refresh` before COMMIT. Row triggers upsert rollup rows, so
+    concurrent batches can deadlock: the batch is then sent again (detected after 20 ms rather
+    than the server's 1 s). Returns how many times that happened."""
     settings = {**server_settings(0), "deadlock_timeout": "20ms"}
     conn = await asyncpg.connect(url, server_settings=settings)
     retries = 0
@@ -115,6 +119,8 @@ async def _raw_client(url: str, batches: list[list[tuple[Any, ...]]]) -> int:
                 try:
                     async with conn.transaction():
                         await conn.executemany(sql.RECORD_INSERT, rows)
+                        if judge:
+                            await conn.execute(sql.RECORD_JUDGE, [r[0] for r in rows])
                     break
                 except asyncpg.DeadlockDetectedError:
                     retries += 1
@@ -138,12 +144,22 @@ async def _in_rollup_order(conn: asyncpg.Connection,
     return [sorted(batch, key=key) for batch in batches]
 
 
-async def _raw_reference(url: str,
-                         per_client: list[list[list[tuple[Any, ...]]]]) -> tuple[float, int]:
-    """Seconds for CLIENTS connections to write their batches at once, and their retries."""
+async def _raw_reference(conn: asyncpg.Connection, url: str, sent: list[list[list[dict[str, Any]]]],
+                         judge: bool) -> tuple[float, int, int]:
+    """Seconds for CLIENTS connections to write copies of the `sent` batches at once, their
+    retries and the rows they stored; then the copies are deleted again (untimed), so that
+    the database holds what Jangkau wrote. Judged copies lie JUDGED_SHIFT earlier, among
+    other neighbours than Jangkau's rows."""
+    shift = JUDGED_SHIFT if judge else timedelta(0)
+    raw = [await _in_rollup_order(conn, [[_raw_row(i, shift) for i in items] for items in client])
+           for client in sent]
+    before = await conn.fetchval(sql.COUNT)
     t0 = time.perf_counter()
-    retries = await asyncio.gather(*(_raw_client(url, batches) for batches in per_client))
-    return time.perf_counter() - t0, sum(retries)
+    retries = await asyncio.gather(*(_raw_client(url, batches, judge) for batches in raw))
+    seconds = time.perf_counter() - t0
+    stored = await conn.fetchval(sql.COUNT) - before
+    await conn.execute(sql.RECORD_DELETE, [r[0] for c in raw for rows in c for r in rows])
+    return seconds, sum(retries), stored
 
 
 async def record_activities(b: Bench) -> Row:
@@ -179,13 +195,10 @@ async def record_activities(b: Bench) -> Row:
     statuses = warm + [s for client in answers for s in client]
     refused = sum(s != "CREATED" for s in statuses)
 
-    raw = [await _in_rollup_order(b.conn, [[_raw_row(i) for i in items] for items in client])
-           for client in sent[1:]]
-    ref_seconds, retries = await _raw_reference(b.url, raw)
-    ref_stored = await b.conn.fetchval(sql.COUNT) - before - stored
-    # The reference's rows go again (untimed), so the database holds what Jangkau wrote.
-    await b.conn.execute(sql.RECORD_DELETE, [r[0] for c in raw for rows in c for r in rows])
-    first_day = b.opts.until - timedelta(days=RECORD_DAYS_BACK[1] + 1)
+    ref_seconds, retries, ref_stored = await _raw_reference(b.conn, b.url, sent[1:], False)
+    judged_seconds, judged_retries, judged_stored = await _raw_reference(b.conn, b.url, sent[1:],
+                                                                         True)
+    first_day = b.opts.until - timedelta(days=RECORD_DAYS_BACK[1] + 1) - JUDGED_SHIFT
     last_day = b.opts.until - timedelta(days=RECORD_DAYS_BACK[0] - 1)
     drift = await b.conn.fetchval(sql.ROLLUP_DRIFT, first_day, last_day)
 
@@ -193,11 +206,17 @@ async def record_activities(b: Bench) -> Row:
                    "seconds": round(seconds, 3), "stored": stored, "lost": total - stored,
                    "rollup_drift": drift}
     row.ref = {"value": round(total / ref_seconds, 1), "seconds": round(ref_seconds, 3),
-               "stored": ref_stored}
-    row.errors = refused + abs(total - stored) + drift + abs(total - ref_stored)
+               "stored": ref_stored, "judged_value": round(total / judged_seconds, 1),
+               "judged_seconds": round(judged_seconds, 3), "judged_stored": judged_stored}
+    row.errors = (refused + abs(total - stored) + drift + abs(total - ref_stored)
+                  + abs(total - judged_stored))
     row.note = (f"{total:,} activities in {CLIENTS * b.opts.record_batches} batches (after one "
                 f"warm-up batch); {stored:,} new rows counted after, {refused} not CREATED; "
                 f"rollups of those days against the base table: {drift} rows differ. "
                 f"Reference: {ref_stored:,} rows in {ref_seconds:.1f} s ({retries} batches "
-                "sent again after a deadlock), then deleted.")
+                "sent again after a deadlock), then deleted. The same work as Jangkau's, "
+                "flags included (the reference plus `activity_flags_refresh` of each batch "
+                f"before its COMMIT, rows {JUDGED_SHIFT.days} days earlier): "
+                f"{total / judged_seconds:,.0f} activities/s, {judged_retries} batches sent "
+                f"again; Jangkau is {total / seconds / (total / judged_seconds):.2f}× that.")
     return row.finish()
