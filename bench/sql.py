@@ -138,6 +138,9 @@ RECORD_AREAS = """
     SELECT id, kelurahan_at(ST_SetSRID(ST_MakePoint(lon, lat), 4326))
     FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS t(id, lon, lat)
 """
+# A reference batch takes this lock shared; one sent again after a deadlock, exclusive.
+RECORD_TOGETHER = "SELECT pg_advisory_xact_lock_shared(hashtext('jangkau.bench.record'))"
+RECORD_ALONE = "SELECT pg_advisory_xact_lock(hashtext('jangkau.bench.record'))"
 RECORD_JUDGE = "SELECT activity_flags_refresh($1::uuid[])"
 RECORD_DELETE = "DELETE FROM activities WHERE id = ANY($1)"
 # Rollup rows of the WIB days [$1, $2) that differ from the base table (0 when exact): the

@@ -108,22 +108,26 @@ def _raw_row(item: dict[str, Any], shift: timedelta = timedelta(0)) -> tuple[Any
 async def _raw_client(url: str, batches: list[list[tuple[Any, ...]]], judge: bool) -> int:
     """The reference's client: each batch one transaction of `executemany`, and with `judge`
     the batch's `activity_flags_refresh` before COMMIT. Row triggers upsert rollup rows, so
-    concurrent batches can deadlock: the batch is then sent again (detected after 20 ms rather
-    than the server's 1 s). Returns how many times that happened."""
+    concurrent batches can deadlock (detected after 20 ms rather than the server's 1 s): the
+    batch is then sent again alone, holding exclusively the lock that first attempts hold
+    shared, so it cannot deadlock twice. Returns how many batches were sent again."""
     settings = {**server_settings(0), "deadlock_timeout": "20ms"}
     conn = await asyncpg.connect(url, server_settings=settings)
     retries = 0
     try:
         for rows in batches:
+            alone = False
             while True:
                 try:
                     async with conn.transaction():
+                        await conn.execute(sql.RECORD_ALONE if alone else sql.RECORD_TOGETHER)
                         await conn.executemany(sql.RECORD_INSERT, rows)
                         if judge:
                             await conn.execute(sql.RECORD_JUDGE, [r[0] for r in rows])
                     break
                 except asyncpg.DeadlockDetectedError:
                     retries += 1
+                    alone = True
     finally:
         await conn.close()
     return retries
