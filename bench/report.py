@@ -28,6 +28,7 @@ class Goal:
     on: str            # "ratio" | "value"
     op: str            # "<=" | ">="
     limit: float
+    floor: float | None = None     # and Jangkau's own headline figure at least this
 
     def holds(self, x: float) -> bool:
         return x <= self.limit if self.op == "<=" else x >= self.limit
@@ -71,6 +72,9 @@ class Row:
             self.jangkau[self.headline] if self.jangkau else None)
         if x is None or self.status == FAILED:
             return None
+        if self.goal.floor is not None and (
+                not self.jangkau or self.jangkau[self.headline] < self.goal.floor):
+            return False
         return self.goal.holds(x) and self.errors == 0
 
     def as_json(self) -> dict[str, Any]:

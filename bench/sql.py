@@ -124,6 +124,60 @@ JANGKAU_ASSIGNED = "SELECT count(*) FROM activities WHERE area_id IS NOT NULL"
 RAW_ASSIGNED = "SELECT count(*) FROM bench_raw_activities WHERE area_id IS NOT NULL"
 COUNT = "SELECT count(*) FROM activities"
 
+# recordActivities' reference: each row its own INSERT (asyncpg `executemany`, one transaction a
+# batch), so the kelurahan trigger runs per row and the statement triggers (rollups, NOTIFY) per
+# row too. No flags are judged: that is work the reference does not do.
+RECORD_INSERT = """
+    INSERT INTO activities (id, staff_id, category_code, started_at, ended_at, device_time, geom,
+        accuracy_m, mock_location, citizens_served, outcome_code, outcome_met, note)
+    VALUES ($1, $2, $3, $4, $5, $6, ST_SetSRID(ST_MakePoint($7, $8), 4326), $9, $10, $11, $12,
+            $13, $14)
+"""
+# Each reference row's kelurahan ($1 ids, $2 longitudes, $3 latitudes), to sort a batch by.
+RECORD_AREAS = """
+    SELECT id, kelurahan_at(ST_SetSRID(ST_MakePoint(lon, lat), 4326))
+    FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS t(id, lon, lat)
+"""
+# A reference batch takes this lock shared; one sent again after a deadlock, exclusive.
+RECORD_TOGETHER = "SELECT pg_advisory_xact_lock_shared(hashtext('jangkau.bench.record'))"
+RECORD_ALONE = "SELECT pg_advisory_xact_lock(hashtext('jangkau.bench.record'))"
+RECORD_JUDGE = "SELECT activity_flags_refresh($1::uuid[])"
+RECORD_DELETE = "DELETE FROM activities WHERE id = ANY($1)"
+# Rollup rows of the WIB days [$1, $2) that differ from the base table (0 when exact): the
+# per-day figures, and each staff member's days of presence.
+ROLLUP_DRIFT = """
+    WITH base_day AS (
+        SELECT wib_day(started_at) AS day, area_id, category_code, outcome_code, count(*)::int,
+               (count(*) FILTER (WHERE outcome_met))::int, sum(citizens_served)::bigint,
+               max(started_at)
+        FROM activities a
+        WHERE started_at >= $1::date::timestamp AT TIME ZONE 'Asia/Jakarta'
+          AND started_at < $2::date::timestamp AT TIME ZONE 'Asia/Jakarta' AND """ + COUNTED + """
+        GROUP BY 1, 2, 3, 4
+    ),
+    roll_day AS (
+        SELECT day, area_id, category_code, outcome_code, activities, met, citizens, last_at
+        FROM rollup_area_day WHERE day >= $1 AND day < $2
+    ),
+    base_presence AS (
+        SELECT DISTINCT staff_id, area_id, category_code, wib_day(started_at) AS day
+        FROM activities a
+        WHERE started_at >= $1::date::timestamp AT TIME ZONE 'Asia/Jakarta'
+          AND started_at < $2::date::timestamp AT TIME ZONE 'Asia/Jakarta' AND """ + COUNTED + """
+    ),
+    roll_presence AS (
+        SELECT r.staff_id, r.area_id, r.category_code, d::date AS day
+        FROM rollup_presence r
+        CROSS JOIN LATERAL unnest(r.days * datemultirange(daterange($1, $2))) u
+        CROSS JOIN LATERAL generate_series(lower(u), upper(u) - 1, interval '1 day') d
+        WHERE r.days && datemultirange(daterange($1, $2))
+    )
+    SELECT (SELECT count(*) FROM ((TABLE base_day EXCEPT TABLE roll_day)
+                                  UNION ALL (TABLE roll_day EXCEPT TABLE base_day)) x)
+         + (SELECT count(*) FROM ((TABLE base_presence EXCEPT TABLE roll_presence)
+                                  UNION ALL (TABLE roll_presence EXCEPT TABLE base_presence)) y)
+"""
+
 # What PostGraphile serves beyond the tables, as a team would add it: the coverage aggregate,
 # and the activities that count (sortable, so `orderBy` works on it).
 PEER_SCHEMA = "peer"

@@ -75,6 +75,18 @@ async def evaluate(conn: AsyncConnection, ids: Sequence[uuid.UUID] | None) -> in
     return int(n or 0)
 
 
+async def judge_new(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> int:
+    """Judge activities just inserted by this transaction, as `evaluate` does; when their
+    writer held the rollups back (`jangkau.rollups_after_judging`, geo.record), add them to
+    the rollups afterwards, once, flagged or not, rather than count and un-count them.
+
+    Returns how many activities' flags changed.
+    """
+    n = await conn.scalar(text("SELECT activities_judge(CAST(:ids AS uuid[]))"),
+                          {"ids": list(ids)})
+    return int(n or 0)
+
+
 @dataclass(frozen=True)
 class ReviewRow:
     id: int

@@ -5,6 +5,14 @@ A batch is answered item by item, in order. The same id with the same content is
 nothing. Valid items are written in one statement and committed before the answer goes out, so
 nothing acknowledged is lost; should the database still refuse one, each item is retried alone
 so that one bad row cannot sink the others.
+
+A batch in the database, in order, one transaction: (1) one statement checks the staff,
+categories and outcomes it names, and holds the rollups back for the transaction; (2) one INSERT
+stores the valid new items, its row trigger giving each its kelurahan (`kelurahan_at`); (3)
+`judge_new` (`activities_judge`, migration 0013) takes the per-staff locks, judges the new rows'
+flags and their neighbours' (`activity_flags_refresh`), recounts the neighbours whose counting
+changed, and then adds the new rows to the rollups once, in their final review state; (4)
+COMMIT, which also delivers the NOTIFY of the inserted and changed ids (migration 0010).
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from dataclasses import astuple, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from geo.codes import unknown
 from geo.errors import BadInput, Conflict, JangkauError, NotFound
 from geo.periods import check_instant
-from geo.plausibility import evaluate
+from geo.plausibility import judge_new
 from geo.validate import parse_geometry
 
 log = logging.getLogger("jangkau.record")
@@ -146,32 +155,40 @@ STORED = """
     FROM activities WHERE id = ANY(:ids)
 """
 
+# The INSERT's parameter of each NewActivity field, in the field order STORED reads them back.
+PARAMS = dict(zip((f.name for f in fields(NewActivity)),
+                  ("id", "staff", "cat", "t0", "t1", "td", "lon", "lat", "acc", "mock", "cit",
+                   "out", "met", "note"), strict=True))
+
 
 def _columns(items: list[NewActivity]) -> dict[str, list[Any]]:
-    cols = list(zip(*(astuple(i) for i in items), strict=True)) if items else [()] * 14
-    keys = ["id", "staff", "cat", "t0", "t1", "td", "lon", "lat", "acc", "mock", "cit", "out",
-            "met", "note"]
-    return {k: list(v) for k, v in zip(keys, cols, strict=True)}
+    """One array per column, read straight off the items (`astuple` would deep-copy each)."""
+    return {param: [getattr(i, name) for i in items] for name, param in PARAMS.items()}
 
 
-async def _known(conn: AsyncConnection, sql: str, values: set[Any]) -> set[Any]:
-    """Which of `values` the query (`... = ANY(:v)`) finds."""
-    return set((await conn.execute(text(sql), {"v": list(values)})).scalars())
+# The batch's staff, categories and outcomes that exist: one round trip for the three, which
+# also tells the INSERT's rollup trigger to leave the rows to `judge_new` (geo.plausibility).
+KNOWN = """
+    SELECT ARRAY(SELECT id FROM staff WHERE id = ANY(:staff)),
+           ARRAY(SELECT code FROM service_categories WHERE code = ANY(:cats)),
+           ARRAY(SELECT code FROM indicators WHERE code = ANY(:outs)),
+           set_config('jangkau.rollups_after_judging', 'on', true)
+"""
 
 
 async def _missing_references(conn: AsyncConnection,
                               items: list[NewActivity]) -> dict[uuid.UUID, JangkauError]:
-    staff = await _known(conn, "SELECT id FROM staff WHERE id = ANY(:v)",
-                         {i.staff_id for i in items})
-    cats = await _known(conn, "SELECT code FROM service_categories WHERE code = ANY(:v)",
-                        {i.category for i in items})
-    outs = await _known(conn, "SELECT code FROM indicators WHERE code = ANY(:v)",
-                        {i.outcome for i in items if i.outcome})
+    wanted_cats = {i.category for i in items}
+    wanted_outs = {i.outcome for i in items if i.outcome}
+    found = (await conn.execute(text(KNOWN), {
+        "staff": list({i.staff_id for i in items}), "cats": list(wanted_cats),
+        "outs": list(wanted_outs)})).one()
+    staff, cats, outs = set(found[0]), set(found[1]), set(found[2])
     # Recorded codes must be exact (a sync client sends what it was given): name the closest.
     hints = {("service_categories", c): await unknown(conn, "service_categories", c)
-             for c in {i.category for i in items} - cats}
+             for c in wanted_cats - cats}
     hints |= {("indicators", o): await unknown(conn, "indicators", o, "outcome indicator")
-              for o in {i.outcome for i in items if i.outcome} - outs}
+              for o in wanted_outs - outs}
     bad: dict[uuid.UUID, JangkauError] = {}
     for i in items:
         if i.staff_id not in staff:
@@ -196,21 +213,35 @@ def _refused_for_its_values(exc: DBAPIError) -> bool:
 
 
 async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.UUID]:
-    """Insert, returning the ids that were new. One statement; per item only if it fails."""
+    """Insert, returning the ids that were new. One statement; per item only if it fails.
+
+    The batch's statement needs no savepoint (two round trips): it is the transaction's first
+    write, so when the database refuses it the transaction is rolled back whole and the items
+    are tried one by one, each in a savepoint of a new transaction.
+    """
     if not items:
         return set()
     try:
-        async with conn.begin_nested():
-            return set((await conn.execute(text(INSERT), _columns(items))).scalars())
+        return set((await conn.execute(text(INSERT), _columns(items))).scalars())
     except DBAPIError as exc:
         if not _refused_for_its_values(exc):
             raise
-        if len(items) == 1:
-            return set()   # refused: the caller answers it REJECTED, not created, not stored
+    await conn.rollback()
     created: set[uuid.UUID] = set()
     for item in items:
-        created |= await _insert(conn, [item])
+        created |= await _insert_alone(conn, item)
     return created
+
+
+async def _insert_alone(conn: AsyncConnection, item: NewActivity) -> set[uuid.UUID]:
+    """One item in a savepoint: refused for its values, it is not created, nothing else lost."""
+    try:
+        async with conn.begin_nested():
+            return set((await conn.execute(text(INSERT), _columns([item]))).scalars())
+    except DBAPIError as exc:
+        if not _refused_for_its_values(exc):
+            raise
+        return set()   # refused: the caller answers it REJECTED, not created, not stored
 
 
 async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
@@ -224,12 +255,13 @@ async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
             first.setdefault(i.id, i)
     created = await _insert(conn, list(first.values()))
     if created:
-        await evaluate(conn, list(created))   # flags, never a refusal: see geo.plausibility
+        await judge_new(conn, list(created))   # flags, never a refusal; then the rollups
     others = [i for i in first if i not in created]
-    stored: dict[uuid.UUID, tuple[Any, ...]] = {}
+    stored: dict[uuid.UUID, NewActivity] = {}
     if others:
         rows = await conn.execute(text(STORED), {"ids": others})
-        stored = {r[0]: tuple(r) for r in rows.all()}
+        found: Sequence[tuple[Any, ...]] = rows.all()
+        stored = {r[0]: NewActivity(*r) for r in found}
     await conn.commit()
 
     return [_answer(raw_id, item, bad, first, created, stored)
@@ -238,7 +270,7 @@ async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
 
 def _answer(raw_id: str, item: NewActivity | JangkauError, bad: dict[uuid.UUID, JangkauError],
             first: dict[uuid.UUID, NewActivity], created: set[uuid.UUID],
-            stored: dict[uuid.UUID, tuple[Any, ...]]) -> Recorded:
+            stored: dict[uuid.UUID, NewActivity]) -> Recorded:
     if isinstance(item, JangkauError):
         return Recorded(raw_id, "REJECTED", item)
     if item.id in bad:
@@ -246,8 +278,9 @@ def _answer(raw_id: str, item: NewActivity | JangkauError, bad: dict[uuid.UUID, 
     if item.id in created and first[item.id] is item:
         return Recorded(raw_id, "CREATED")
     if item.id in created or item.id in stored:
-        kept = astuple(first[item.id]) if item.id in created else stored[item.id]
-        if astuple(item) == kept:
+        # Field by field (the dataclass's ==), no copies.
+        kept = first[item.id] if item.id in created else stored[item.id]
+        if item == kept:
             return Recorded(raw_id, "DUPLICATE")
         return Recorded(raw_id, "REJECTED", Conflict(
             f"activity {item.id} is already stored with different content; "

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from tests.conftest import Api, serve, settings_for
 from tests.payloads import ACTIVITY_FIELDS, RECORD_MANY, RECORD_ONE, activity, new_id
 from tests.seed import K1, K2, K3, OUTSIDE, S1, S3, aid
+from tests.sql_log import statements
 
 STORED = f"query($id: ID!) {{ activity(id: $id) {{ {ACTIVITY_FIELDS} }} }}"
 
@@ -397,3 +398,25 @@ async def refusing_api(api: Api) -> Api:
     """`api`, whose database refuses one note (see refuse_in_the_database)."""
     await refuse_in_the_database(api)
     return api
+
+
+async def test_a_batch_costs_four_statements_and_no_read_back_unless_asked(api: Api) -> None:
+    """A phone syncing its queue asks for id and status: the stored rows are not read again.
+    The batch's statements: the reference check, the INSERT, the judgement, COMMIT (not seen
+    here: it is no cursor statement)."""
+    lean = """mutation($i: [ActivityInput!]!) {
+        recordActivities(inputs: $i) { id status ... on RecordResult { error { code } } } }"""
+    with statements(api) as seen:
+        data = await api.data(lean, {"i": [activity(1), activity(2)]})
+    assert [r["status"] for r in data["recordActivities"]] == ["CREATED", "CREATED"]
+    assert not [s for s in seen if "FROM activities a WHERE a.id = ANY" in s]
+    batch = [s for s in seen if s.strip() != "SELECT 1"]      # (the pool's pre-ping)
+    assert len(batch) == 3 and not any("SAVEPOINT" in s for s in batch), batch
+    # Asked for (here through a fragment), they are read back in one statement.
+    with_fragment = """mutation($i: [ActivityInput!]!) {
+        recordActivities(inputs: $i) { id status ...Stored } }
+        fragment Stored on RecordResult { activity { id area { code } } }"""
+    with statements(api, "FROM activities a WHERE a.id = ANY") as seen:
+        data = await api.data(with_fragment, {"i": [activity(3, K2)]})
+    assert data["recordActivities"][0]["activity"]["area"] == {"code": K2}
+    assert len(seen) == 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -13,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from geo.coverage import attainment, coverage
 from geo.db import create_engine
 from geo.demo import load_demo
+from geo.errors import JangkauError
 from geo.filters import ActivityFilter
 from geo.periods import Period
+from geo.record import NewActivity, record
 
 UNTIL = date(2026, 10, 31)
 
@@ -98,3 +101,50 @@ async def _snapshot(conn: AsyncConnection) -> tuple[object, object]:
         SELECT staff_id, area_id, category_code, days::text FROM rollup_presence
         ORDER BY 1, 2, 3"""))).all()
     return days, presence
+
+
+async def test_recorded_batches_are_rolled_up_once_judged(demo: AsyncConnection) -> None:
+    """The API's path (geo.record): new rows join the rollups after their judgement, flagged or
+    not, while neighbours their arrival flags are taken out; a batch the database refuses in
+    part takes the per-item path, where the INSERT trigger counts. Rollups stay exact."""
+    await demo.execute(text("ALTER TABLE activities ADD CONSTRAINT refuse_note "
+                            "CHECK (note IS DISTINCT FROM 'refuse')"))
+    await demo.commit()
+    rows = (await demo.execute(text("""
+        SELECT staff_id, category_code, outcome_code, started_at, ST_X(geom), ST_Y(geom)
+        FROM activities WHERE review = 'NONE' AND area_id IS NOT NULL
+        ORDER BY md5(id::text) LIMIT 60"""))).all()
+    rng = random.Random(4)
+
+    def new(staff: uuid.UUID, category: str, outcome: str | None, at: datetime, lon: float,
+            lat: float, note: str | None = None) -> NewActivity:
+        return NewActivity(uuid.uuid4(), staff, category, at, None, None, lon, lat, 10.0, False,
+                           rng.randint(0, 5), outcome, rng.random() < 0.5, note)
+
+    # A leap of 20 km two minutes after a counted record flags both ends: the neighbour is
+    # taken out of the rollups, its keys recounted, while a record 20 minutes before it, in
+    # place (the same keys), is new in the same batch. Others arrive an hour later, in place.
+    leaps = [new(s, c, o, t + timedelta(minutes=m), x + dx, y)
+             for s, c, o, t, x, y in rows[:30] for m, dx in ((2, 0.2), (-20, 0.0))]
+    calm = [new(s, c, o, t + timedelta(hours=1), x, y) for s, c, o, t, x, y in rows[30:]]
+    refused = [new(s, c, o, t + timedelta(hours=2), x, y, note="refuse")
+               for s, c, o, t, x, y in rows[:5]]
+    for batch in (leaps[:30], calm[:15] + leaps[30:], calm[15:] + refused):
+        items: list[NewActivity | JangkauError] = list(batch)
+        done = await record(demo, items, [str(i.id) for i in batch])
+        assert {d.status for d in done} <= {"CREATED", "REJECTED"}
+    flagged = await demo.scalar(text("""
+        SELECT count(*) FROM activities
+        WHERE id = ANY(:ids) AND 'IMPOSSIBLE_SPEED' = ANY(flags)"""),
+        {"ids": [i.id for i in leaps[::2]]})
+    neighbours = await demo.scalar(text("""
+        SELECT count(*) FROM activities a JOIN unnest(CAST(:s AS uuid[]), CAST(:t AS timestamptz[]))
+            AS o(staff, at) ON a.staff_id = o.staff AND a.started_at = o.at
+        WHERE a.review = 'PENDING'"""),
+        {"s": [r[0] for r in rows[:30]], "t": [r[3] for r in rows[:30]]})
+    assert flagged == 30 and neighbours >= 25
+    assert await demo.scalar(text("SELECT count(*) FROM activities WHERE note = 'refuse'")) == 0
+    assert await _agree(demo, random.Random(3)) > 1000
+    before = await _snapshot(demo)
+    await demo.execute(text("SELECT rollups_rebuild()"))
+    assert await _snapshot(demo) == before

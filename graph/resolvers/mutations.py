@@ -7,10 +7,12 @@ may record anyone's); the batch's other items are still stored."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import strawberry
 from shapely.geometry import Point
+from strawberry.types.nodes import SelectedField, Selection
 
 from geo import offices, targets
 from geo.errors import JangkauError, LimitExceeded
@@ -31,10 +33,24 @@ def _checked(ctx: Context, inp: ActivityInput, now: datetime) -> NewActivity | J
     return check_item(inp.fields(), now)
 
 
+def _selects(selections: Sequence[Selection], name: str) -> bool:
+    """Whether `name` is asked for among `selections`, fragments included."""
+    for s in selections:
+        if isinstance(s, SelectedField):
+            if s.name == name:
+                return True
+        elif _selects(s.selections, name):
+            return True
+    return False
+
+
 async def _results(info: Info, done: list[Recorded]) -> list[RecordResult]:
-    """Stored activities come back with the result, read in one batch."""
+    """Stored activities come back with the result, read in one batch, and only when the
+    answer asks for them (a phone syncing its queue asks for id and status alone)."""
     keys = [uuid.UUID(r.id) for r in done if r.status != "REJECTED"]
-    rows = dict(zip(keys, await info.context.loaders.activity.load_many(keys), strict=True))
+    rows = {}
+    if any(_selects(f.selections, "activity") for f in info.selected_fields):
+        rows = dict(zip(keys, await info.context.loaders.activity.load_many(keys), strict=True))
     out = []
     for r in done:
         row = rows.get(uuid.UUID(r.id)) if r.status != "REJECTED" else None
