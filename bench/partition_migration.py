@@ -1,7 +1,7 @@
-"""`python -m bench.partition_migration --activities N --database NAME`: migration 0011 online.
+"""`python -m bench.partition_migration --activities N --database NAME`: migration 0012 online.
 
 (Re)creates NAME on the server of DATABASE_URL (the private cluster's by default), loads N demo
-activities at head, migrates down to 0010 (one table, offline), then runs the online upgrade
+activities at head, migrates down to 0011 (one table, offline), then runs the online upgrade
 while one task reads every 10 ms and another records 20 activities every 50 ms through
 `geo.record`. Prints the upgrade's time, the slowest read and write meanwhile, and checks that
 every id is stored once. Drops NAME at the end unless --keep.
@@ -85,8 +85,8 @@ async def main(activities: int, database: str, copy_rows: int, keep: bool) -> No
     print(f"demo load of {activities:,} at head: {time.perf_counter() - t0:.1f} s")
     await engine.dispose()
     t0 = time.perf_counter()
-    await asyncio.to_thread(migrate.downgrade, url, "0010")
-    print(f"downgrade to 0010 (offline, one transaction): {time.perf_counter() - t0:.1f} s")
+    await asyncio.to_thread(migrate.downgrade, url, "0011")
+    print(f"downgrade to 0011 (offline, one transaction): {time.perf_counter() - t0:.1f} s")
 
     stop, worst = asyncio.Event(), Worst()
     tasks = [asyncio.create_task(_reader(engine, stop, worst)),
@@ -97,7 +97,7 @@ async def main(activities: int, database: str, copy_rows: int, keep: bool) -> No
     took = time.perf_counter() - t0
     stop.set()
     await asyncio.gather(*tasks)
-    print(f"online upgrade to 0011 (copy in {copy_rows:,}-row batches, swap, drop): {took:.1f} s")
+    print(f"online upgrade to 0012 (copy in {copy_rows:,}-row batches, swap, drop): {took:.1f} s")
     print(f"meanwhile: {worst.calls['read']} reads, slowest {worst.seconds['read'] * 1000:.0f} ms;"
           f" {worst.calls['write']} record() calls of 20, slowest "
           f"{worst.seconds['write'] * 1000:.0f} ms")

@@ -169,6 +169,11 @@ async def fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Sequ
     if options.get("isolation_level") != "AUTOCOMMIT":
         return (await conn.exec_driver_sql(sql, args)).all()
     driver = await raw_connection(conn)
+    if conn.sync_connection is not None:
+        # The engine's own event, so that what observes SQL (tracing, the tests' statement
+        # log) sees these reads too.
+        conn.sync_connection.dispatch.before_cursor_execute(
+            conn.sync_connection, None, sql, args, None, False)
     try:
         rows: list[asyncpg.Record] = await driver.fetch(sql, *args)
     except Exception as err:

@@ -27,7 +27,7 @@ def _config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head", *, copy_rows: int | None = None,
             copy_pause_s: float | None = None) -> None:
-    """Migrate up. `copy_rows` and `copy_pause_s` pace an online copy (0011: rows a committed
+    """Migrate up. `copy_rows` and `copy_pause_s` pace an online copy (0012: rows a committed
     batch, seconds between batches); the migration's defaults when None."""
     cfg = _config(url)
     if copy_rows is not None:

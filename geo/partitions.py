@@ -1,6 +1,6 @@
 """Month partitions of `activities` created ahead of time, by a function of our own.
 
-Migration 0011 defines `activities_partitions_ensure(lo, hi)` in the database; this module only
+Migration 0012 defines `activities_partitions_ensure(lo, hi)` in the database; this module only
 calls it: at `jangkau db upgrade`, when the API starts, and once a day while it runs. Why not
 pg_partman: one more extension to install in every image and CI, a configuration table and a
 scheduler of its own, to do what one 30-line function does (docs/SCALE.md, "Partitioning").

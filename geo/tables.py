@@ -121,7 +121,7 @@ targets = Table(
     Column("target_value", Float, nullable=False),
 )
 
-# Partitioned by WIB month of started_at (migration 0011): the key includes it, and the id alone is
+# Partitioned by WIB month of started_at (migration 0012): the key includes it, and the id alone is
 # kept unique across months by `activity_ids`.
 activities = Table(
     "activities", metadata,

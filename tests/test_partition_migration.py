@@ -1,4 +1,4 @@
-"""Migration 0011 on a database with rows: the figures are those of the unpartitioned table, and
+"""Migration 0012 on a database with rows: the figures are those of the unpartitioned table, and
 the online copy loses and doubles nothing while writers keep recording, reviewing and deleting."""
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ async def test_figures_are_the_same_partitioned_and_not(demo: AsyncEngine,
         assert await conn.scalar(PARTITIONS) >= 4    # August to October, and the default
         await conn.rollback()
     await demo.dispose()
-    await asyncio.to_thread(migrate.downgrade, bare_db_url, "0010")
+    await asyncio.to_thread(migrate.downgrade, bare_db_url, "0011")
     async with demo.connect() as conn:
         assert await conn.scalar(text(
             "SELECT relkind::text FROM pg_class WHERE oid = 'activities'::regclass")) == "r"
@@ -173,7 +173,7 @@ async def _rollups_exact(conn: AsyncConnection) -> bool:
 async def test_online_migration_loses_and_doubles_nothing(demo: AsyncEngine,
                                                           bare_db_url: str) -> None:
     await demo.dispose()
-    await asyncio.to_thread(migrate.downgrade, bare_db_url, "0010")
+    await asyncio.to_thread(migrate.downgrade, bare_db_url, "0011")
     async with demo.connect() as conn:
         before = (await conn.execute(text(
             "SELECT id, flags, review, flag_notes FROM activities ORDER BY id"))).all()

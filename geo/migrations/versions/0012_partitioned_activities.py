@@ -1,7 +1,7 @@
 """Activities partitioned by WIB calendar month of started_at, migrated online in batches.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02
 
 `activities` becomes `PARTITION BY RANGE (started_at)`, one partition per WIB month named
@@ -40,8 +40,8 @@ from sqlalchemy.util import await_only
 
 from geo.migrations.script import run_script
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

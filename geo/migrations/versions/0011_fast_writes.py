@@ -1,7 +1,7 @@
 """Fast writes (issue 13): an API batch is judged before it is rolled up.
 
-Revision ID: 0013
-Revises: 0011
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02
 
 Before, a batch of new activities was added to the rollups by the INSERT's statement trigger,
@@ -25,8 +25,8 @@ import re
 
 from geo.migrations.script import run_script
 
-revision = "0013"
-down_revision = "0011"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
