@@ -15,6 +15,7 @@ from bench.client import GraphQL, Http
 from bench.context import Bench
 from bench.database import admin_headers
 from bench.report import Goal, Row
+from bench.stats import summarize
 from geo.catalog import SERVICES
 from geo.periods import WIB
 
@@ -79,12 +80,20 @@ def _activity(rng: random.Random, staff: list[str], day0: datetime) -> dict[str,
     }
 
 
-def _send(port: int, bodies: list[bytes]) -> list[str]:
-    """One client: its batches one after another; the status of every item."""
+def _send(port: int, bodies: list[bytes]) -> tuple[list[str], list[float]]:
+    """One client: its batches one after another; the status of every item, each batch's
+    seconds."""
     http = Http(port, headers=admin_headers())
+    statuses: list[str] = []
+    seconds: list[float] = []
     try:
         api = GraphQL(http)
-        return [r["status"] for body in bodies for r in api.post(body)["recordActivities"]]
+        for body in bodies:
+            t0 = time.perf_counter()
+            answer = api.post(body)["recordActivities"]
+            seconds.append(time.perf_counter() - t0)
+            statuses.extend(r["status"] for r in answer)
+        return statuses, seconds
     finally:
         http.close()
 
@@ -100,7 +109,7 @@ async def record_activities(b: Bench) -> Row:
         items = [_activity(rng, staff, day0) for _ in range(BATCH)]
         return GraphQL.body(queries.RECORD, {"inputs": items})
 
-    warm = _send(b.jangkau.port, [batch()])
+    warm, _ = _send(b.jangkau.port, [batch()])
     per_client = [[batch() for _ in range(b.opts.record_batches)] for _ in range(CLIENTS)]
     total = CLIENTS * b.opts.record_batches * BATCH
     before = await b.conn.fetchval(sql.COUNT)
@@ -109,10 +118,12 @@ async def record_activities(b: Bench) -> Row:
         answers = list(pool.map(lambda bodies: _send(b.jangkau.port, bodies), per_client))
         seconds = time.perf_counter() - t0
     stored = await b.conn.fetchval(sql.COUNT) - before
-    statuses = warm + [s for client in answers for s in client]
+    statuses = warm + [s for client, _ in answers for s in client]
     refused = sum(s != "CREATED" for s in statuses)
+    batches = summarize([s for _, client in answers for s in client])
     row.jangkau = {"value": round(total / seconds, 1), "activities": total,
-                   "seconds": round(seconds, 3), "stored": stored, "lost": total - stored}
+                   "seconds": round(seconds, 3), "stored": stored, "lost": total - stored,
+                   "batch_p50_ms": round(batches.p50, 3), "batch_p95_ms": round(batches.p95, 3)}
     row.errors = refused + abs(total - stored)
     row.note = (f"{total:,} activities in {CLIENTS * b.opts.record_batches} batches (after one "
                 f"warm-up batch); {stored:,} new rows counted after, {refused} not CREATED.")
