@@ -27,6 +27,7 @@ from geo.demo import load_demo
 from geo.errors import JangkauError
 from geo.settings import Settings
 from graph.auth import ROLES, Verifier, mint
+from graph.cli_activities import activities_app
 from graph.cli_keys import keys_app
 
 
@@ -55,6 +56,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
 app.add_typer(units_app, name="units")
 app.add_typer(keys_app, name="keys")
+app.add_typer(activities_app, name="activities")
 console = Console(stderr=True)
 T = TypeVar("T")
 DEV_SECRET = "dev-jwt-secret"   # in JANGKAU_HOME: written by `jangkau up`, read by `jangkau token`

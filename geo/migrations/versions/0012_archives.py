@@ -1,0 +1,113 @@
+"""Archived months: which months of `activities` were detached to a file, and whether the
+rollups still hold their figures.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-02
+
+`jangkau activities archive` detaches a month's partition and dumps it; the rollups keep that
+month's figures (coverage, maps and series read them) until the operator forgets them
+(`jangkau activities forget-figures`), because archiving is about disk, not about what the
+city achieved. So the rollups equal the base table on every day except those of archived
+months whose figures are kept, and `rollups_rebuild()` must leave those days alone.
+
+- `activity_archives`: one row per archived WIB month (its first day), when, how many rows,
+  the file's name, and `figures_forgotten_at` once its figures left the rollups.
+- `rollups_kept_archived()`: the WIB days of archived months whose figures are kept.
+- `rollups_refresh(span)`: recompute both rollups on the days of `span` from the base table;
+  forgetting an archived month's figures and restoring it are both this (with the rows gone,
+  and with them back). Run range by range with the bounds as values, so that the planner
+  prunes to the partitions of the span.
+- `rollups_rebuild()`: now the refresh of every day except `rollups_kept_archived()`.
+"""
+
+from __future__ import annotations
+
+from geo.migrations.script import run_script
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+UPGRADE = r"""
+CREATE TABLE activity_archives (
+    month                date PRIMARY KEY CHECK (extract(day FROM month) = 1),
+    archived_at          timestamptz NOT NULL DEFAULT now(),
+    rows                 bigint NOT NULL CHECK (rows >= 0),
+    file                 text NOT NULL CHECK (file <> ''),
+    figures_forgotten_at timestamptz
+);
+
+CREATE FUNCTION rollups_kept_archived() RETURNS datemultirange LANGUAGE sql STABLE AS $$
+    SELECT coalesce(range_agg(daterange(month, (month + interval '1 month')::date)),
+                    '{}'::datemultirange)
+    FROM activity_archives WHERE figures_forgotten_at IS NULL
+$$;
+
+CREATE FUNCTION rollups_refresh(span datemultirange) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r daterange;
+    t0 timestamptz;
+    t1 timestamptz;
+BEGIN
+    DELETE FROM rollup_area_day WHERE day <@ span;
+    UPDATE rollup_presence SET days = days - span WHERE days && span;
+    DELETE FROM rollup_presence WHERE isempty(days);
+    FOR r IN SELECT unnest(span) LOOP
+        t0 := coalesce(lower(r)::timestamp AT TIME ZONE 'Asia/Jakarta', '-infinity');
+        t1 := coalesce(upper(r)::timestamp AT TIME ZONE 'Asia/Jakarta', 'infinity');
+        INSERT INTO rollup_area_day (day, area_id, category_code, outcome_code, activities,
+                                     met, citizens, last_at)
+        SELECT wib_day(started_at), area_id, category_code, outcome_code, count(*),
+               count(*) FILTER (WHERE outcome_met), sum(citizens_served), max(started_at)
+        FROM activities
+        WHERE review IN ('NONE', 'ACCEPTED') AND started_at >= t0 AND started_at < t1
+        GROUP BY 1, 2, 3, 4;
+        INSERT INTO rollup_presence AS p (staff_id, area_id, category_code, days)
+        SELECT staff_id, area_id, category_code, range_agg(daterange(d, d, '[]'))
+        FROM (SELECT DISTINCT staff_id, area_id, category_code, wib_day(started_at) AS d
+              FROM activities
+              WHERE review IN ('NONE', 'ACCEPTED') AND started_at >= t0 AND started_at < t1) x
+        GROUP BY 1, 2, 3
+        ON CONFLICT (staff_id, coalesce(area_id, 0), category_code) DO UPDATE
+        SET days = p.days + EXCLUDED.days;
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION rollups_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF isempty(rollups_kept_archived()) THEN
+        TRUNCATE rollup_area_day, rollup_presence;     -- the quick way when nothing is kept
+    END IF;
+    PERFORM rollups_refresh('{(,)}'::datemultirange - rollups_kept_archived());
+END $$;
+"""
+
+# The rebuild as 0004 wrote it; archived months' figures go with the table.
+DOWNGRADE = r"""
+CREATE OR REPLACE FUNCTION rollups_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE rollup_area_day, rollup_presence;
+    INSERT INTO rollup_area_day (day, area_id, category_code, outcome_code, activities, met,
+                                 citizens, last_at)
+    SELECT wib_day(started_at), area_id, category_code, outcome_code, count(*),
+           count(*) FILTER (WHERE outcome_met), sum(citizens_served), max(started_at)
+    FROM activities WHERE review IN ('NONE', 'ACCEPTED') GROUP BY 1, 2, 3, 4;
+    INSERT INTO rollup_presence (staff_id, area_id, category_code, days)
+    SELECT staff_id, area_id, category_code, range_agg(daterange(d, d, '[]'))
+    FROM (SELECT DISTINCT staff_id, area_id, category_code, wib_day(started_at) AS d
+          FROM activities WHERE review IN ('NONE', 'ACCEPTED')) x
+    GROUP BY 1, 2, 3;
+END $$;
+DROP FUNCTION IF EXISTS rollups_refresh(datemultirange), rollups_kept_archived();
+DROP TABLE IF EXISTS activity_archives;
+"""
+
+
+def upgrade() -> None:
+    run_script(UPGRADE)
+
+
+def downgrade() -> None:
+    run_script(DOWNGRADE)
