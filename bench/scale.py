@@ -49,23 +49,23 @@ class ScaleOptions(Options):
 
     @property
     def warmup(self) -> int:
-        return 2
+        return 1 if self.quick else 2
 
     @property
     def min_reps(self) -> int:
-        return 20
+        return 3 if self.quick else 20
 
     @property
     def max_reps(self) -> int:
-        return 100
+        return 3 if self.quick else 100
 
     @property
     def budget_s(self) -> float:
-        return 20.0
+        return 0.0 if self.quick else 20.0
 
     @property
     def record_batches(self) -> int:
-        return 5
+        return 1 if self.quick else 5
 
 
 async def sizes(conn: asyncpg.Connection, activities: int) -> dict[str, Any]:
@@ -133,7 +133,8 @@ def _headline(row: dict[str, Any]) -> tuple[str, float] | None:
     if not f:
         return None
     if row["unit"] == "ms":
-        return f"p50 {f['p50']:,.1f} · p95 {f['p95']:,.1f} ms", f["p50"]
+        raw = f" (raw SQL p50 {row['ref']['p50']:,.1f})" if row["ref"] else ""
+        return f"p50 {f['p50']:,.1f} · p95 {f['p95']:,.1f} ms{raw}", f["p50"]
     if "batch_p50_ms" in f:
         return (f"{f['value']:,.0f}/s; a batch p50 {f['batch_p50_ms']:,.0f} · "
                 f"p95 {f['batch_p95_ms']:,.0f} ms"), f["batch_p50_ms"]
@@ -174,6 +175,8 @@ def parse(argv: list[str]) -> tuple[ScaleOptions | None, Path]:
     p.add_argument("--activities", type=int, help="demo activities to load")
     p.add_argument("--database", help="database to (re)create (default jangkau_scale_<N>)")
     p.add_argument("--keep", action="store_true", help="leave the database behind")
+    p.add_argument("--quick", action="store_true",
+                   help="3 repetitions, one recording batch per client: keeps the harness honest")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--table", action="store_true",
                    help="print the growth table of the scale-*.json runs, measure nothing")
@@ -182,7 +185,8 @@ def parse(argv: list[str]) -> tuple[ScaleOptions | None, Path]:
         return None, a.results_dir
     if not a.activities or a.activities < 1:
         p.error("--activities N (positive) is needed unless --table")
-    opts = ScaleOptions(activities=a.activities, keep=a.keep, results_dir=a.results_dir,
+    opts = ScaleOptions(activities=a.activities, keep=a.keep, quick=a.quick,
+                        results_dir=a.results_dir,
                         database=a.database or f"jangkau_scale_{a.activities}", readme=None,
                         command=shlex.join(["python", "-m", "bench.scale", *argv]))
     return opts, a.results_dir

@@ -153,3 +153,35 @@ SIZES = """
     GROUP BY t.name ORDER BY t.name
 """
 DATABASE_SIZE = "SELECT pg_database_size(current_database())"
+
+# Partition pruning (bench.pruning): a partitioned copy of `activities` in schema `part`, by WIB
+# month as the partitioned schema has it, with the btree indexes the two queries below use; the
+# same SQL texts then run against either table through search_path.
+PART_SCHEMA = "part"
+PART_TABLE = f"""
+    DROP SCHEMA IF EXISTS {PART_SCHEMA} CASCADE;
+    CREATE SCHEMA {PART_SCHEMA};
+    CREATE TABLE {PART_SCHEMA}.activities (LIKE public.activities INCLUDING DEFAULTS)
+        PARTITION BY RANGE (started_at);
+"""
+PART_MONTHS = """
+    SELECT (date_trunc('month', min(started_at) AT TIME ZONE 'Asia/Jakarta'))::date,
+           (date_trunc('month', max(started_at) AT TIME ZONE 'Asia/Jakarta'))::date
+    FROM public.activities
+"""
+PART_COPY = f"INSERT INTO {PART_SCHEMA}.activities SELECT * FROM public.activities"
+PART_INDEXES = [
+    f"CREATE INDEX ON {PART_SCHEMA}.activities (area_id, started_at)",
+    f"CREATE INDEX ON {PART_SCHEMA}.activities (started_at, id)",
+    f"ANALYZE {PART_SCHEMA}.activities",
+]
+
+# A page of the newest activities of a period ($2, $3), with location and staff.
+ACTIVITIES_PERIOD_PAGE = """
+    SELECT a.id, a.started_at, a.category_code, ST_AsGeoJSON(a.geom, 6) AS location,
+           s.id AS staff_id, s.name AS staff_name
+    FROM activities a JOIN staff s ON s.id = a.staff_id
+    WHERE a.started_at >= $2 AND a.started_at < $3
+    ORDER BY a.started_at DESC, a.id DESC
+    LIMIT $1
+"""
