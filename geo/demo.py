@@ -302,9 +302,12 @@ LAY_OUT_DAYS = """
 
 
 # (drop, restore) for each index of `activities` that backs no constraint, and each of its
-# foreign keys: the names and definitions come from the catalog, never from input.
+# foreign keys: the names and definitions come from the catalog, never from input. The catalog
+# writes a partitioned table's index `ON ONLY` (the parent alone): restored without it, it is
+# built on every partition.
 DEFERRABLE = text("""
-    SELECT format('DROP INDEX %s', x.indexrelid::regclass), pg_get_indexdef(x.indexrelid)
+    SELECT format('DROP INDEX %s', x.indexrelid::regclass),
+           replace(pg_get_indexdef(x.indexrelid), ' ON ONLY ', ' ON ')
     FROM pg_index x
     WHERE x.indrelid = 'activities'::regclass
       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
@@ -347,10 +350,21 @@ async def bulk_insert_staged(conn: AsyncConnection) -> int:
         "SELECT (SELECT count(*) FROM demo_staging), (SELECT count(*) FROM activities)"))).one()
     staged, stored = counts
     restore = await _defer_indexes_and_foreign_keys(conn) if staged >= stored else []
-    # Bulk writers assign kelurahan and rebuild rollups in one pass each, not row by row.
+    # Every staged month gets its partition rather than the default one.
+    await conn.execute(text("""
+        SELECT activities_partitions_ensure(to_timestamp(min(started)), to_timestamp(max(started)))
+        FROM demo_staging HAVING count(*) > 0"""))
+    # Bulk writers assign kelurahan, claim ids and rebuild rollups in one pass each, not row by
+    # row. A known id is skipped (a re-run inserts nothing).
     await conn.execute(text("SET LOCAL jangkau.area_preassigned = 'on'"))
+    await conn.execute(text("SET LOCAL jangkau.ids_preclaimed = 'on'"))
     await conn.execute(text("SET LOCAL jangkau.rollups_deferred = 'on'"))
     result = await conn.execute(text("""
+        WITH claimed AS (
+            INSERT INTO activity_ids (id, started_at)
+            SELECT id, to_timestamp(started) FROM demo_staging
+            ON CONFLICT (id) DO NOTHING RETURNING id
+        )
         INSERT INTO activities (id, staff_id, category_code, started_at, ended_at, device_time,
             received_at, geom, accuracy_m, mock_location, citizens_served, outcome_code,
             outcome_met, note, area_id, outside_kelurahan)
@@ -358,9 +372,10 @@ async def bulk_insert_staged(conn: AsyncConnection) -> int:
             to_timestamp(s.device), to_timestamp(s.received), p.geom, s.accuracy_m,
             s.mock_location, s.citizens_served, s.outcome_code, s.outcome_met, s.note,
             h.area_id, h.area_id IS NULL
-        FROM demo_staging s JOIN demo_points p USING (id) LEFT JOIN demo_hits h USING (id)
-        ON CONFLICT (id) DO NOTHING"""))
+        FROM demo_staging s JOIN claimed c USING (id) JOIN demo_points p USING (id)
+        LEFT JOIN demo_hits h USING (id)"""))
     await conn.execute(text("SET LOCAL jangkau.area_preassigned = 'off'"))
+    await conn.execute(text("SET LOCAL jangkau.ids_preclaimed = 'off'"))
     for statement in restore:
         await conn.execute(text(statement))
     # Plausibility flags in one pass over every activity, with the (staff, time) index back.

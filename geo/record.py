@@ -136,7 +136,7 @@ INSERT = """
                 CAST(:met AS boolean[]), CAST(:note AS text[]))
         AS t(id, staff_id, category_code, started_at, ended_at, device_time, lon, lat, accuracy_m,
              mock_location, citizens_served, outcome_code, outcome_met, note)
-    ON CONFLICT (id) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING id
 """
 

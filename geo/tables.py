@@ -121,12 +121,14 @@ targets = Table(
     Column("target_value", Float, nullable=False),
 )
 
+# Partitioned by WIB month of started_at (migration 0011): the key includes it, and the id alone is
+# kept unique across months by `activity_ids`.
 activities = Table(
     "activities", metadata,
     Column("id", Uuid, primary_key=True),
     Column("staff_id", Uuid, ForeignKey("staff.id"), nullable=False),
     Column("category_code", Text, ForeignKey("service_categories.code"), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), primary_key=True),
     Column("ended_at", DateTime(timezone=True)),
     Column("device_time", DateTime(timezone=True)),
     Column("received_at", DateTime(timezone=True), nullable=False),
@@ -145,10 +147,17 @@ activities = Table(
     Column("confidence", Float, nullable=False),     # 0..1: how much it needs a human
 )
 
+# Every activity's id, whatever its month: the idempotency key, and what references point at.
+activity_ids = Table(
+    "activity_ids", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+)
+
 flag_reviews = Table(
     "flag_reviews", metadata,
     Column("id", Integer, primary_key=True),
-    Column("activity_id", Uuid, ForeignKey("activities.id"), nullable=False),
+    Column("activity_id", Uuid, ForeignKey("activity_ids.id"), nullable=False),
     Column("decision", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("reviewer", Text),

@@ -34,13 +34,14 @@ from geo.tables import metadata
 # Tables that come with PostGIS or Alembic, not with Jangkau.
 NOT_OURS = {"spatial_ref_sys", "alembic_version"}
 OUR_FUNCTIONS = {"areas_derive", "areas_subdivide", "kelurahan_at", "activities_assign_area"}
-INDEX_RE = re.compile(r" ON (?:\w+\.)?(\w+) USING (\w+) \((.*)\)")
+INDEX_RE = re.compile(r" ON (?:ONLY )?(?:\w+\.)?(\w+) USING (\w+) \((.*)\)")
 
 
 async def _tables(conn: AsyncConnection) -> set[str]:
+    """Tables in `public`, partitions left out (they are their parent's)."""
     rows = await conn.execute(text(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"))
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"))
     return {r[0] for r in rows} - NOT_OURS
 
 
