@@ -1,8 +1,9 @@
 """`python -m bench.pruning --database jangkau_scale_10000000`: what partition pruning saves.
 
-In a database `bench.scale --keep` left loaded (unpartitioned, as main's schema is), builds a
-copy of `activities` partitioned by WIB month (schema `part`, with the btree indexes the queries
-use), then runs the same SQL texts against both tables through `search_path`: a month's
+In a database `bench.scale --keep` left loaded, builds a copy of `activities` of the other kind
+(schema `part`: partitioned by WIB month when the loaded table is plain, plain when it is
+partitioned, with the btree indexes the queries use), then runs the same SQL texts against both
+tables through `search_path`: a month's
 coverage from the base table (bench/sql.py COVERAGE: what a query the rollups cannot serve
 costs) and a page of a period's newest activities. For each: the partitions the plan touches
 (EXPLAIN ANALYZE: those pruned at plan time are absent, those pruned at run time say "never
@@ -47,26 +48,30 @@ def _instant(day: date) -> datetime:
 
 
 async def build(conn: asyncpg.Connection) -> dict[str, Any]:
-    """The partitioned copy: one partition per WIB month holding rows, then the indexes."""
-    await conn.execute(sql.PART_TABLE)
-    first, last = await conn.fetchrow(sql.PART_MONTHS)
-    month = first
+    """The copy of the other kind: partitioned (a partition per WIB month holding rows) when
+    `public.activities` is plain, plain when it is partitioned; then the indexes."""
+    public_partitioned = await conn.fetchval(sql.PUBLIC_PARTITIONED)
+    await conn.execute(sql.PART_TABLE + ("" if public_partitioned
+                                         else " PARTITION BY RANGE (started_at)"))
     names = []
-    while month <= last:
-        name = f"activities_p{month:%Y_%m}"
-        await conn.execute(
-            f"CREATE TABLE {sql.PART_SCHEMA}.{name} PARTITION OF {sql.PART_SCHEMA}.activities "
-            f"FOR VALUES FROM ('{_instant(month).isoformat()}') "
-            f"TO ('{_instant(_next_month(month)).isoformat()}')")
-        names.append(name)
-        month = _next_month(month)
+    if not public_partitioned:
+        first, last = await conn.fetchrow(sql.PART_MONTHS)
+        month = first
+        while month <= last:
+            name = f"activities_p{month:%Y_%m}"
+            lo, hi = _instant(month).isoformat(), _instant(_next_month(month)).isoformat()
+            await conn.execute(
+                f"CREATE TABLE {sql.PART_SCHEMA}.{name} PARTITION OF "
+                f"{sql.PART_SCHEMA}.activities FOR VALUES FROM ('{lo}') TO ('{hi}')")
+            names.append(name)
+            month = _next_month(month)
     t0 = time.perf_counter()
     await conn.execute(sql.PART_COPY)
     t1 = time.perf_counter()
     for statement in sql.PART_INDEXES:
         await conn.execute(statement)
-    return {"partitions": names, "copy_seconds": round(t1 - t0, 1),
-            "index_seconds": round(time.perf_counter() - t1, 1)}
+    return {"public_partitioned": public_partitioned, "partitions": names,
+            "copy_seconds": round(t1 - t0, 1), "index_seconds": round(time.perf_counter() - t1, 1)}
 
 
 async def plan(conn: asyncpg.Connection, query: str, *args: Any) -> dict[str, Any]:
@@ -111,20 +116,21 @@ async def measure(opts: ScaleOptions, flat: asyncpg.Connection, part: asyncpg.Co
 
 async def run(opts: ScaleOptions, month: date, drop_copy: bool) -> dict[str, Any]:
     url = database.with_database(database.server_url(), opts.database)
-    flat = await asyncpg.connect(url, server_settings=server_settings(0))
-    part = await asyncpg.connect(url, server_settings={**server_settings(0),
+    public = await asyncpg.connect(url, server_settings=server_settings(0))
+    copy = await asyncpg.connect(url, server_settings={**server_settings(0),
                                                        "search_path": f"{sql.PART_SCHEMA}, public"})
     try:
-        activities = await flat.fetchval(sql.COUNT)
-        print(f"[pruning] copying {activities:,} activities into a partitioned table …",
+        activities = await public.fetchval(sql.COUNT)
+        print(f"[pruning] copying {activities:,} activities into a table of the other kind …",
               flush=True)
-        built = await build(flat)
+        built = await build(public)
+        flat, part = (copy, public) if built["public_partitioned"] else (public, copy)
         rows, plans = await measure(opts, flat, part, month)
         if drop_copy:
-            await flat.execute(f"DROP SCHEMA {sql.PART_SCHEMA} CASCADE")
+            await public.execute(f"DROP SCHEMA {sql.PART_SCHEMA} CASCADE")
     finally:
-        await flat.close()
-        await part.close()
+        await public.close()
+        await copy.close()
     print(table(rows))
     return {"meta": {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
                      "command": opts.command, "activities": activities,

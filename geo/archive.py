@@ -48,6 +48,7 @@ PARTITIONS = """
     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
     WHERE i.inhparent = 'activities'::regclass
     ORDER BY c.relname"""
+REFRESH = "SELECT rollups_refresh(CAST(CAST(:span AS text) AS datemultirange))"
 # Columns COPY can write (generated ones are computed again), in table order.
 COLUMNS = """
     SELECT attname FROM pg_attribute
@@ -233,8 +234,7 @@ async def forget_figures(conn: AsyncConnection, before: date) -> list[date]:
     if not months:
         raise NotFound(f"no archived month before {month_text(before)} still has its figures "
                        "in the rollups")
-    await conn.execute(text("SELECT rollups_refresh(CAST(:span AS datemultirange))"),
-                       {"span": _span(sorted(months))})
+    await conn.execute(text(REFRESH), {"span": _span(sorted(months))})
     await conn.commit()
     return sorted(months)
 
@@ -286,6 +286,21 @@ def _stream(tar: tarfile.TarFile, entry: dict[str, Any]) -> IO[bytes]:
     return f
 
 
+async def _take_from_default(conn: AsyncConnection, table: str, month: date) -> None:
+    """Rows of the month written while it was archived sit in the default partition (they are in
+    the rollups already): they join the restored ones, or the attach would fail."""
+    default = await conn.scalar(text(
+        "SELECT nullif(partdefid, 0)::regclass::text FROM pg_partitioned_table "
+        "WHERE partrelid = 'activities'::regclass"))
+    if default is None:
+        return
+    await conn.execute(text(
+        f"WITH moved AS (DELETE FROM {default} WHERE started_at >= :lo AND started_at < :hi "
+        f"RETURNING *) INSERT INTO {_quoted(table)} SELECT * FROM moved"),
+        {"lo": datetime.combine(month, datetime.min.time(), WIB),
+         "hi": datetime.combine(_next_month(month), datetime.min.time(), WIB)})
+
+
 async def restore(conn: AsyncConnection, source: Path) -> Moved:
     """Re-attach every month in `source` exactly as it was archived, in one transaction."""
     with _open(source) as tar:
@@ -317,6 +332,8 @@ async def restore(conn: AsyncConnection, source: Path) -> Moved:
                     "INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE)"))
                 await raw.copy_to_table(part["partition"], columns=part["columns"],
                                         source=_stream(tar, part))
+                await _take_from_default(conn, part["partition"],
+                                         parse_month(part["month"], "the archive's month"))
                 await conn.execute(text(
                     f"ALTER TABLE activities ATTACH PARTITION {name} {part['bound']}"))
             for entry in manifest["tables"]:
@@ -327,8 +344,7 @@ async def restore(conn: AsyncConnection, source: Path) -> Moved:
                 dependents[entry["table"]] = dependents.get(entry["table"], 0) + entry["rows"]
             await conn.execute(text("DELETE FROM activity_archives WHERE month = ANY(:m)"),
                                {"m": months})
-            await conn.execute(text("SELECT rollups_refresh(CAST(:span AS datemultirange))"),
-                               {"span": _span(sorted(months))})
+            await conn.execute(text(REFRESH), {"span": _span(sorted(months))})
             await conn.commit()
         except BaseException:
             await conn.rollback()

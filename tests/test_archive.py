@@ -211,3 +211,29 @@ async def test_cli_round_trip_and_errors(conn: AsyncConnection, bare_db_url: str
     async with e.connect() as c:
         assert await _rows(c, "activities") == rows
     await e.dispose()
+
+
+async def test_a_late_row_of_an_archived_month_is_kept_and_restored_with_it(
+        conn: AsyncConnection, tmp_path: Path) -> None:
+    rows = await _rows(conn, "activities")
+    file = tmp_path / "old.tar.gz"
+    await archive.archive(conn, BEFORE, file, today=TODAY)
+    late = await conn.scalar(text("""
+        INSERT INTO activities (id, staff_id, category_code, started_at, received_at, geom,
+                                citizens_served, outcome_code, outcome_met)
+        SELECT gen_random_uuid(), staff_id, category_code, '2026-08-15 09:00+07', received_at,
+               geom, citizens_served, outcome_code, outcome_met
+        FROM activities ORDER BY id LIMIT 1
+        RETURNING id::text"""))
+    await conn.commit()
+    # It lands in the default partition, and counts on top of the kept figures.
+    assert await conn.scalar(text(
+        "SELECT count(*) FROM activities_default WHERE id = CAST(:id AS uuid)"), {"id": late}) == 1
+
+    await archive.restore(conn, file)
+    after = await _rows(conn, "activities")
+    assert len(after) == len(rows) + 1 and set(rows) < set(after)
+    assert await conn.scalar(text("SELECT count(*) FROM activities_default")) == 0
+    exact = await _rollups(conn)
+    await conn.execute(text("SELECT rollups_rebuild()"))
+    assert await _rollups(conn) == exact
