@@ -8,7 +8,7 @@ coverage from the base table (bench/sql.py COVERAGE: what a query the rollups ca
 costs) and a page of a period's newest activities. For each: the partitions the plan touches
 (EXPLAIN ANALYZE: those pruned at plan time are absent, those pruned at run time say "never
 executed"), and p50/p95 of both, alternating, answers compared first. JSON to
-bench/results/pruning-<N>.json. `--drop-copy` removes schema `part` afterwards.
+bench/results/pruning-<database>.json. `--drop-copy` removes schema `part` afterwards.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                         command=shlex.join(["python", "-m", "bench.pruning", *args]))
     doc = asyncio.run(run(opts, month, a.drop_copy))
     a.results_dir.mkdir(parents=True, exist_ok=True)
-    path = a.results_dir / f"pruning-{doc['meta']['activities']}.json"
+    path = a.results_dir / f"pruning-{a.database}.json"
     path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     print(f"\nresults: {path}")
     return 0

@@ -50,7 +50,7 @@ def test_scale_run_then_pruning(admin: str, tmp_path: Path) -> None:
     assert "| figure | 3,000 | growth |" in growth.stdout
     assert "| bytes per activity (all of the above) |" in growth.stdout
 
-    plans = json.loads((tmp_path / "pruning-3000.json").read_text())
+    plans = json.loads((tmp_path / f"pruning-{name}.json").read_text())
     # The loaded table is partitioned (0011): the copy is the plain one.
     assert plans["copy"]["public_partitioned"] is True and plans["copy"]["partitions"] == []
     # A month asked reads that month's partition only; the unpartitioned table has none.
