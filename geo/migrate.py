@@ -25,8 +25,16 @@ def _config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, copy_rows: int | None = None,
+            copy_pause_s: float | None = None) -> None:
+    """Migrate up. `copy_rows` and `copy_pause_s` pace an online copy (0011: rows a committed
+    batch, seconds between batches); the migration's defaults when None."""
+    cfg = _config(url)
+    if copy_rows is not None:
+        cfg.attributes["copy_rows"] = copy_rows
+    if copy_pause_s is not None:
+        cfg.attributes["copy_pause_s"] = copy_pause_s
+    command.upgrade(cfg, revision)
 
 
 def downgrade(url: str, revision: str) -> None:

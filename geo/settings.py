@@ -85,6 +85,7 @@ class Settings:
     shutdown_timeout_s: float = 10.0
     log_format: str = "text"                # or "json": one JSON object a line
     pool_size: int = 10
+    partition_months_ahead: int = 3         # activities partitions kept ahead (geo.partitions)
     max_first: int = 500
     max_batch: int = 1_000
     max_period_days: int = 400
@@ -155,6 +156,7 @@ class Settings:
             shutdown_timeout_s=_seconds(e, "JANGKAU_SHUTDOWN_TIMEOUT_S", 10.0),
             log_format=log_format(e.get("JANGKAU_LOG_FORMAT", "text")),
             pool_size=int(e.get("JANGKAU_POOL_SIZE", 10)),
+            partition_months_ahead=int(e.get("JANGKAU_PARTITION_MONTHS_AHEAD", 3)),
             max_first=int(e.get("JANGKAU_MAX_FIRST", 500)),
             max_batch=int(e.get("JANGKAU_MAX_BATCH", 1_000)),
             max_period_days=int(e.get("JANGKAU_MAX_PERIOD_DAYS", 400)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from geo import migrate
+from geo import migrate, partitions
 from geo.db import create_engine, schema_revision
 from geo.hub import Hub
 from geo.plausibility import configure_engine
@@ -85,9 +87,19 @@ def create_app(settings: Settings) -> Starlette:
         app.state.hub = Hub(settings.listen_url or settings.resolved_database_url(), engine,
                             settings.max_subscriptions)
         await app.state.hub.start()
+        # Month partitions ahead: once now, before the first request, then daily.
+        # (A failure is logged by ensure_quietly; a database too slow to answer is /readyz's.)
+        with contextlib.suppress(TimeoutError):
+            await bounded(partitions.ensure_quietly(engine, settings.partition_months_ahead),
+                          settings.request_timeout_s)
+        upkeep = asyncio.create_task(partitions.keep_ahead(engine,
+                                                           settings.partition_months_ahead))
         try:
             yield
         finally:
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
             await app.state.hub.stop()
             await app.state.replicas.stop()
             await engine.dispose()

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo import cluster, migrate, population, roster
+from geo import cluster, migrate, partitions, population, roster
 from geo.boundaries import import_areas
 from geo.database import ensure_database, private_cluster
 from geo.db import connect
@@ -79,12 +79,24 @@ def _migrate(settings: Settings) -> str:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(
-        help="Alembic revision", metavar="REV")] = "head") -> None:
-    """Migrate up to REV (default: head), in DATABASE_URL or the private cluster."""
-    url = ensure_database(Settings.from_env())
-    migrate.upgrade(url, revision)
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Alembic revision", metavar="REV")] = "head",
+    copy_rows: Annotated[int, typer.Option(
+        min=1, help="Rows a committed batch when activities are copied into partitions")] = 10_000,
+    copy_pause: Annotated[float, typer.Option(
+        min=0, help="Seconds between two such batches (to leave the disk to the service)")] = 0.0,
+) -> None:
+    """Migrate up to REV (default: head), in DATABASE_URL or the private cluster, online: the
+    service may keep running. At head, activities' month partitions are then kept ahead."""
+    settings = Settings.from_env()
+    url = ensure_database(settings)
+    migrate.upgrade(url, revision, copy_rows=copy_rows, copy_pause_s=copy_pause)
     console.print(f"[green]migrated[/] to {revision}")
+    if revision == "head":
+        created = _with_db(settings, lambda conn: partitions.ensure_ahead(
+            conn, settings.partition_months_ahead))
+        console.print(f"activities partitions: {created} month(s) created, "
+                      f"{settings.partition_months_ahead} kept ahead")
 
 
 @db_app.command("downgrade")
