@@ -239,6 +239,12 @@ async def forget_figures(conn: AsyncConnection, before: date) -> list[date]:
     return sorted(months)
 
 
+async def rollups_drift(conn: AsyncConnection) -> int:
+    """Rollup rows that differ from the base table, outside the archived months whose figures
+    are kept: 0 when the rollups are exact."""
+    return int(await conn.scalar(text("SELECT rollups_drift()")) or 0)
+
+
 def _manifest(tar: tarfile.TarFile, source: Path) -> dict[str, Any]:
     try:
         member = tar.extractfile(MANIFEST)

@@ -1,5 +1,5 @@
-"""`jangkau activities archive | restore | forget-figures | archives`: old months out to a file
-and back (geo.archive; docs/OPERATIONS.md)."""
+"""`jangkau activities archive | restore | forget-figures | archives | check-rollups`: old
+months out to a file and back (geo.archive; docs/OPERATIONS.md)."""
 
 from __future__ import annotations
 
@@ -87,3 +87,14 @@ def archives_cmd() -> None:
                  if a.figures_forgotten_at else "figures kept")
         typer.echo(f"{archive.month_text(a.month)}  {a.rows:>10,}  {state:<28} {a.file}")
     console.print(f"{len(rows)} archived months")
+
+
+@activities_app.command("check-rollups")
+def check_rollups() -> None:
+    """Compare the rollups with the activities, outside archived months whose figures are kept;
+    exit 1 when they differ (`SELECT rollups_rebuild()` repairs them)."""
+    drift = _run(archive.rollups_drift)
+    if drift:
+        console.print(f"[red]{drift} rollup rows differ[/] from the activities")
+        raise typer.Exit(1)
+    console.print("[green]the rollups are exact[/] (archived months with kept figures aside)")

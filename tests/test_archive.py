@@ -79,6 +79,7 @@ async def _exact_outside_archives(conn: AsyncConnection) -> None:
     """The rollups equal the base table on every day not kept for an archived month."""
     live = Period(BEFORE, UNTIL)
     assert await _figures(conn, live) == await _figures(conn, live, rollups=False)
+    assert await archive.rollups_drift(conn) == 0
 
 
 async def test_archive_then_restore_round_trips(conn: AsyncConnection, tmp_path: Path) -> None:
@@ -87,6 +88,7 @@ async def test_archive_then_restore_round_trips(conn: AsyncConnection, tmp_path:
     old = await conn.scalar(text(
         "SELECT count(*) FROM activities WHERE started_at < '2026-10-01 00:00+07'"))
     assert len(reviews) == REVIEWED and old > 1000
+    assert await archive.rollups_drift(conn) == 0
 
     file = tmp_path / "2026-08_09.tar.gz"
     moved = await archive.archive(conn, BEFORE, file, today=TODAY)
@@ -117,6 +119,10 @@ async def test_figures_stay_until_forgotten(conn: AsyncConnection, tmp_path: Pat
     file = tmp_path / "old.tar.gz"
     await archive.archive(conn, BEFORE, file, today=TODAY)
 
+    # The check knows the kept months: it would count them as drift otherwise.
+    await conn.execute(text("UPDATE activity_archives SET figures_forgotten_at = now()"))
+    assert await archive.rollups_drift(conn) > 0
+    await conn.rollback()
     # A rebuild (as a bulk load runs) keeps what is archived, too.
     await conn.execute(text("SELECT rollups_rebuild()"))
     await conn.commit()
@@ -205,6 +211,8 @@ async def test_cli_round_trip_and_errors(conn: AsyncConnection, bare_db_url: str
     assert "figures stay in the rollups" in done.output
     listed = await jangkau(bare_db_url, home, "activities", "archives")
     assert "2026-08" in listed.output and "figures kept" in listed.output
+    checked = await jangkau(bare_db_url, home, "activities", "check-rollups")
+    assert checked.code == 0 and "exact" in checked.output, checked.output
     back = await jangkau(bare_db_url, home, "activities", "restore", str(file))
     assert back.code == 0 and "restored" in back.output, back.output
     e = create_engine(bare_db_url, pool_size=1)

@@ -18,6 +18,8 @@ months whose figures are kept, and `rollups_rebuild()` must leave those days alo
   forgetting an archived month's figures and restoring it are both this (with the rows gone,
   and with them back). Run range by range with the bounds as values, so that the planner
   prunes to the partitions of the span.
+- `rollups_drift()`: how many rollup rows differ from the base table outside the kept archived
+  months (0 when exact): the exactness check that knows about archives.
 - `rollups_rebuild()`: now the refresh of every day except `rollups_kept_archived()`.
 """
 
@@ -75,6 +77,40 @@ BEGIN
     END LOOP;
 END $$;
 
+-- How many rollup rows differ from the base table, on every day but the kept archived ones
+-- (0 when exact): the exactness check, for tests and for `jangkau activities check-rollups`.
+CREATE FUNCTION rollups_drift() RETURNS bigint LANGUAGE sql STABLE AS $$
+    WITH kept AS (SELECT rollups_kept_archived() AS k),
+    counted AS (
+        SELECT a.* FROM activities a, kept
+        WHERE a.review IN ('NONE', 'ACCEPTED') AND NOT wib_day(a.started_at) <@ kept.k
+    ),
+    day_truth AS (
+        SELECT wib_day(started_at) AS day, area_id, category_code, outcome_code,
+               count(*)::integer AS activities, count(*) FILTER (WHERE outcome_met)::integer,
+               sum(citizens_served)::bigint, max(started_at)
+        FROM counted GROUP BY 1, 2, 3, 4
+    ),
+    day_held AS (
+        SELECT day, area_id, category_code, outcome_code, activities, met, citizens, last_at
+        FROM rollup_area_day, kept WHERE NOT day <@ kept.k
+    ),
+    presence_truth AS (
+        SELECT staff_id, area_id, category_code, range_agg(daterange(d, d, '[]'))::text
+        FROM (SELECT DISTINCT staff_id, area_id, category_code, wib_day(started_at) AS d
+              FROM counted) x
+        GROUP BY 1, 2, 3
+    ),
+    presence_held AS (
+        SELECT staff_id, area_id, category_code, (days - kept.k)::text
+        FROM rollup_presence, kept WHERE NOT isempty(days - kept.k)
+    )
+    SELECT (SELECT count(*) FROM ((TABLE day_truth EXCEPT ALL TABLE day_held) UNION ALL
+                                  (TABLE day_held EXCEPT ALL TABLE day_truth)) d)
+         + (SELECT count(*) FROM ((TABLE presence_truth EXCEPT ALL TABLE presence_held) UNION ALL
+                                  (TABLE presence_held EXCEPT ALL TABLE presence_truth)) p)
+$$;
+
 CREATE OR REPLACE FUNCTION rollups_rebuild() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF isempty(rollups_kept_archived()) THEN
@@ -100,7 +136,7 @@ BEGIN
           FROM activities WHERE review IN ('NONE', 'ACCEPTED')) x
     GROUP BY 1, 2, 3;
 END $$;
-DROP FUNCTION IF EXISTS rollups_refresh(datemultirange), rollups_kept_archived();
+DROP FUNCTION IF EXISTS rollups_drift(), rollups_refresh(datemultirange), rollups_kept_archived();
 DROP TABLE IF EXISTS activity_archives;
 """
 
