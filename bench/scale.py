@@ -34,7 +34,8 @@ from bench.writes import record_activities
 from geo.db import server_settings
 
 # What holds one activity's bytes: the table and what the write path keeps up beside it.
-RELATIONS = ["activities", "flag_reviews", "rollup_area_day", "rollup_presence"]
+# `activity_ids` exists once activities are partitioned (0011): the id's uniqueness across months.
+RELATIONS = ["activities", "activity_ids", "flag_reviews", "rollup_area_day", "rollup_presence"]
 
 
 @dataclass(frozen=True)
@@ -158,9 +159,11 @@ def growth(docs: list[dict[str, Any]]) -> str:
         (f"{d['load']['seconds']:,.0f} s, {d['load']['rows_per_s']:,.0f} rows/s",
          d["load"]["seconds"]) for d in docs])
     for rel in RELATIONS:
-        line(f"`{rel}` heap + indexes", [
-            (f"{(r := d['sizes']['relations'][rel])['heap'] / 2**20:,.0f} + "
-             f"{r['indexes'] / 2**20:,.0f} MB", r["heap"] + r["indexes"]) for d in docs])
+        sizes = [d["sizes"]["relations"].get(rel) for d in docs]
+        if any(sizes):
+            line(f"`{rel}` heap + indexes", [
+                (f"{r['heap'] / 2**20:,.0f} + {r['indexes'] / 2**20:,.0f} MB",
+                 r["heap"] + r["indexes"]) if r else None for r in sizes])
     line("bytes per activity (all of the above)", [
         (f"{d['sizes']['per_activity']:,.0f} B", d["sizes"]["per_activity"]) for d in docs])
     for key, title in [(r["key"], r["scenario"]) for r in docs[-1]["rows"]]:

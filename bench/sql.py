@@ -142,12 +142,12 @@ PEER_OBJECTS = f"""
 VERSIONS = "SELECT current_setting('server_version'), postgis_lib_version(), " \
            "current_setting('jit')"
 
-# For the scale run: heap and index bytes of each relation, its partitions summed
+# For the scale run: heap and index bytes of each relation that exists, its partitions summed
 # (pg_partition_tree has no rows for a plain table, hence the union with the table itself).
 SIZES = """
     SELECT t.name, sum(pg_table_size(p.rel))::bigint AS heap,
            sum(pg_indexes_size(p.rel))::bigint AS indexes
-    FROM unnest($1::text[]) t(name)
+    FROM (SELECT name FROM unnest($1::text[]) name WHERE to_regclass(name) IS NOT NULL) t
     CROSS JOIN LATERAL (SELECT relid FROM pg_partition_tree(t.name::regclass)
                         UNION SELECT t.name::regclass) p(rel)
     GROUP BY t.name ORDER BY t.name

@@ -38,8 +38,9 @@ def test_scale_run_then_pruning(admin: str, tmp_path: Path) -> None:
     assert [r["key"] for r in doc["rows"]] == KEYS
     assert all(r["errors"] == 0 and r["jangkau"] for r in doc["rows"])
     sizes = doc["sizes"]
-    assert set(sizes["relations"]) == {"activities", "flag_reviews", "rollup_area_day",
-                                       "rollup_presence"}
+    assert set(sizes["relations"]) == {"activities", "activity_ids", "flag_reviews",
+                                       "rollup_area_day", "rollup_presence"}
+    assert sizes["relations"]["activity_ids"]["heap"] > 3000 * 40
     assert sizes["relations"]["activities"]["heap"] > 3000 * 100
     assert sizes["per_activity"] == round(sizes["total"] / 3000, 1)
     assert doc["load"]["rows_per_s"] > 0
