@@ -122,7 +122,7 @@ async def run(opts: ScaleOptions) -> dict[str, Any]:
     print(table(rows))
     return {"meta": {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
                      "command": opts.command, "activities": opts.activities,
-                     "seed": opts.seed, "until": opts.until.isoformat(),
+                     "seed": opts.seed, "until": opts.until.isoformat(), "staff": opts.staff,
                      "database": opts.database, "commit": commit(), "machine": host},
             "load": {"seconds": round(load_seconds, 3),
                      "rows_per_s": round(opts.activities / load_seconds, 1)},
@@ -177,6 +177,9 @@ def parse(argv: list[str]) -> tuple[ScaleOptions | None, Path]:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--activities", type=int, help="demo activities to load")
     p.add_argument("--database", help="database to (re)create (default jangkau_scale_<N>)")
+    p.add_argument("--staff", type=int, default=None,
+                   help="staff sharing the activities (`demo load --staff`); the demo's default "
+                        "caps them at 2,000, so 10M would give each 55 activities a working day")
     p.add_argument("--keep", action="store_true", help="leave the database behind")
     p.add_argument("--quick", action="store_true",
                    help="3 repetitions, one recording batch per client: keeps the harness honest")
@@ -188,7 +191,7 @@ def parse(argv: list[str]) -> tuple[ScaleOptions | None, Path]:
         return None, a.results_dir
     if not a.activities or a.activities < 1:
         p.error("--activities N (positive) is needed unless --table")
-    opts = ScaleOptions(activities=a.activities, keep=a.keep, quick=a.quick,
+    opts = ScaleOptions(activities=a.activities, keep=a.keep, quick=a.quick, staff=a.staff,
                         results_dir=a.results_dir,
                         database=a.database or f"jangkau_scale_{a.activities}", readme=None,
                         command=shlex.join(["python", "-m", "bench.scale", *argv]))

@@ -25,8 +25,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_scale_run_then_pruning(admin: str, tmp_path: Path) -> None:
     name = f"{dbs.PREFIX}scale"
     try:
-        run = _run("bench.scale", "--quick", "--keep", "--activities", "3000", "--database",
-                   name, "--results-dir", str(tmp_path))
+        run = _run("bench.scale", "--quick", "--keep", "--activities", "3000", "--staff", "60",
+                   "--database", name, "--results-dir", str(tmp_path))
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
         pruned = _run("bench.pruning", "--quick", "--database", name, "--results-dir",
                       str(tmp_path))
@@ -35,6 +35,7 @@ def test_scale_run_then_pruning(admin: str, tmp_path: Path) -> None:
         dbs.run_sync(lambda: dbs.drop(admin, name))
 
     doc = json.loads((tmp_path / "scale-3000.json").read_text())
+    assert doc["meta"]["staff"] == 60
     assert [r["key"] for r in doc["rows"]] == KEYS
     assert all(r["errors"] == 0 and r["jangkau"] for r in doc["rows"])
     sizes = doc["sizes"]
