@@ -82,7 +82,7 @@ def _migrate(settings: Settings) -> str:
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Alembic revision", metavar="REV")] = "head",
     copy_rows: Annotated[int, typer.Option(
-        min=1, help="Rows a committed batch when activities are copied into partitions")] = 10_000,
+        min=1, help="Rows a committed batch when activities are copied into partitions")] = 2_000,
     copy_pause: Annotated[float, typer.Option(
         min=0, help="Seconds between two such batches (to leave the disk to the service)")] = 0.0,
 ) -> None:

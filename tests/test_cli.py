@@ -52,6 +52,10 @@ async def test_db_upgrade_migrates_database_url(empty_db_url: str, tmp_path: Pat
     assert (run.code, "migrated" in run.output) == (0, True), run.output
     async with connect(empty_db_url) as conn:
         assert await schema_revision(conn) == migrate.head()
+        # This month and three ahead (one more if a month began meanwhile), and the default.
+        assert await conn.scalar(text(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'activities'::regclass")) >= 5
+    assert "month(s) created, 3 kept ahead" in run.output
     assert not (tmp_path / "pgdata").exists()       # DATABASE_URL given: no private cluster
 
 

@@ -20,10 +20,12 @@ creation fail. The API and `jangkau db upgrade` keep months ahead with it (`geo.
 An empty table is swapped at once. One with rows is migrated while the service keeps writing
 (docs/SCALE.md, "Partitioning"): the partitioned table is built beside it, statement triggers on
 the old table mirror every insert, update and delete, committed batches copy the rows in id order
-(locking each batch's rows FOR SHARE, so no write slips between the read and the copy), and one
-short transaction swaps the names and moves the triggers. The copied rows are already in the
-rollups, and the new table has no rollup trigger until the swap, so nothing is counted twice.
-An interrupted copy resumes when `jangkau db upgrade` runs again.
+(locking each batch's rows FOR SHARE, so no write slips between the read and the copy), one
+short transaction swaps the names and moves the triggers, and another drops the old table. The
+copied rows are already in the rollups, and the new table has no rollup trigger until the swap,
+so nothing is counted twice. Every step that locks gives way to writers (its waits are shorter
+than the deadlock check) and is tried again. An interrupted migration resumes when
+`jangkau db upgrade` runs again.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import logging
 
 from alembic import context, op
 from asyncpg import Connection
-from asyncpg.exceptions import LockNotAvailableError
+from asyncpg.exceptions import DeadlockDetectedError, LockNotAvailableError
 from sqlalchemy.util import await_only
 
 from geo.migrations.script import run_script
@@ -46,17 +48,18 @@ depends_on = None
 log = logging.getLogger("jangkau.migrate")
 
 # Defaults of `jangkau db upgrade`'s copy; tests pass smaller ones through the Alembic config.
-COPY_ROWS = 10_000
+COPY_ROWS = 2_000
 COPY_PAUSE_S = 0.0
-SWAP_ATTEMPTS = 20
+ATTEMPTS = 50
 MONTHS_AHEAD = 3
 
 # Partition upkeep, identity of ids, and the month rule: what stays after the migration.
 FUNCTIONS = r"""
 -- One WIB month's partition of `parent`, created unless present. Rows of that month sitting in
--- the default partition are moved into the new table before it is attached.
+-- the default partition are moved into the new table before it is attached. A short lock wait:
+-- queries queue behind a waiting ATTACH, and the upkeep is tried again later anyway.
 CREATE FUNCTION activities_partition_create(parent regclass, month date) RETURNS boolean
-LANGUAGE plpgsql SET lock_timeout = '5s' AS $$
+LANGUAGE plpgsql SET lock_timeout = '500ms' AS $$
 DECLARE
     m    date := date_trunc('month', month)::date;
     name text := format('activities_p%s', to_char(m, 'YYYY_MM'));
@@ -208,26 +211,41 @@ CREATE TRIGGER activities_mirror_delete AFTER DELETE ON activities
 
 -- The copy: batches in id order, each its own transaction (CALL it outside one). Locking the
 -- batch's rows FOR SHARE waits for a writer of them and reads what it committed; a row the
--- mirror already brought over keeps its id claimed and is skipped.
+-- mirror already brought over keeps its id claimed and is skipped. Waiting on a writer, a
+-- batch gives up well before the deadlock check (the writer never loses) and is tried again.
 CREATE PROCEDURE activities_copy(batch integer, pause double precision) LANGUAGE plpgsql AS $$
 DECLARE
     last   uuid := '00000000-0000-0000-0000-000000000000';
+    upto   uuid;
     copied integer;
+    wait   text := least(250, extract(epoch FROM CAST(current_setting('deadlock_timeout')
+                                                      AS interval)) * 250)::integer || 'ms';
 BEGIN
     LOOP
         PERFORM set_config('jangkau.ids_preclaimed', 'on', true);
-        WITH b AS MATERIALIZED (
-            SELECT * FROM activities WHERE id > last ORDER BY id LIMIT batch FOR SHARE
-        ),
-        claimed AS (
-            INSERT INTO activity_ids (id, started_at) SELECT id, started_at FROM b
-            ON CONFLICT (id) DO NOTHING RETURNING id
-        ),
-        moved AS (
-            INSERT INTO activities_next SELECT * FROM b WHERE id IN (SELECT id FROM claimed)
-        )
-        SELECT count(*), (SELECT id FROM b ORDER BY id DESC LIMIT 1) INTO copied, last FROM b;
+        PERFORM set_config('lock_timeout', wait, true);
+        BEGIN
+            WITH b AS MATERIALIZED (
+                SELECT * FROM activities WHERE id > last ORDER BY id LIMIT batch FOR SHARE
+            ),
+            claimed AS (
+                INSERT INTO activity_ids (id, started_at) SELECT id, started_at FROM b
+                ON CONFLICT (id) DO NOTHING RETURNING id
+            ),
+            moved AS (
+                INSERT INTO activities_next SELECT * FROM b WHERE id IN (SELECT id FROM claimed)
+            )
+            SELECT count(*), (SELECT id FROM b ORDER BY id DESC LIMIT 1) INTO copied, upto
+            FROM b;
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            copied := NULL;
+        END;
         COMMIT;
+        IF copied IS NULL THEN
+            PERFORM pg_sleep(0.05);
+            CONTINUE;
+        END IF;
+        last := upto;
         EXIT WHEN copied < batch;
         PERFORM pg_sleep(pause);
     END LOOP;
@@ -235,9 +253,11 @@ END $$;
 """.replace("@MONTHS_AHEAD@", str(MONTHS_AHEAD))
 
 # One short transaction: the partitioned table takes the name, the triggers and the references.
+# Every lock is taken first, in the order writers take them (activities, then what its triggers
+# and references touch), and the old table is only renamed: dropping it needs locks on the
+# tables it references, which CLEANUP takes afterwards on its own.
 SWAP = r"""
-LOCK TABLE activities IN ACCESS EXCLUSIVE MODE;
-LOCK TABLE activities_next IN ACCESS EXCLUSIVE MODE;
+LOCK TABLE activities, activities_next, flag_reviews, activity_ids IN ACCESS EXCLUSIVE MODE;
 DO $$
 BEGIN
     IF (SELECT count(*) FROM activities) <> (SELECT count(*) FROM activities_next) THEN
@@ -245,9 +265,25 @@ BEGIN
     END IF;
 END $$;
 ALTER TABLE flag_reviews DROP CONSTRAINT flag_reviews_activity_id_fkey;
-DROP TABLE activities;
-DROP FUNCTION activities_mirror();
-DROP PROCEDURE activities_copy(integer, double precision);
+DROP TRIGGER activities_mirror_insert ON activities;
+DROP TRIGGER activities_mirror_update ON activities;
+DROP TRIGGER activities_mirror_delete ON activities;
+DROP TRIGGER activities_assign_area ON activities;
+DROP TRIGGER rollups_insert ON activities;
+DROP TRIGGER rollups_update ON activities;
+DROP TRIGGER rollups_delete ON activities;
+DROP TRIGGER activities_notify_insert ON activities;
+DROP TRIGGER activities_notify_update ON activities;
+ALTER TABLE activities RENAME TO activities_unpartitioned;
+ALTER TABLE activities_unpartitioned
+    RENAME CONSTRAINT activities_pkey TO activities_unpartitioned_pkey;
+ALTER INDEX activities_geom_gist RENAME TO activities_unpartitioned_geom_gist;
+ALTER INDEX activities_area_time_idx RENAME TO activities_unpartitioned_area_time_idx;
+ALTER INDEX activities_staff_time_idx RENAME TO activities_unpartitioned_staff_time_idx;
+ALTER INDEX activities_time_idx RENAME TO activities_unpartitioned_time_idx;
+ALTER INDEX activities_flagged_idx RENAME TO activities_unpartitioned_flagged_idx;
+ALTER INDEX activities_flagged_confidence_idx
+    RENAME TO activities_unpartitioned_flagged_confidence_idx;
 ALTER TABLE activities_next RENAME TO activities;
 ALTER TABLE activities RENAME CONSTRAINT activities_next_pkey TO activities_pkey;
 ALTER INDEX activities_next_geom_gist RENAME TO activities_geom_gist;
@@ -276,6 +312,22 @@ ALTER TABLE flag_reviews ADD CONSTRAINT flag_reviews_activity_id_fkey FOREIGN KE
 """
 
 VALIDATE = "ALTER TABLE flag_reviews VALIDATE CONSTRAINT flag_reviews_activity_id_fkey;"
+
+# The old table, gone: its foreign keys' triggers live on the tables it referenced.
+CLEANUP = r"""
+LOCK TABLE activities_unpartitioned, staff, service_categories, indicators, areas
+    IN ACCESS EXCLUSIVE MODE;
+DROP TABLE activities_unpartitioned;
+DROP FUNCTION activities_mirror();
+DROP PROCEDURE activities_copy(integer, double precision);
+"""
+
+# A wait for a lock shorter than the deadlock check: should a writer and a step of this
+# migration wait on each other, the migration gives way (and tries again), never the writer.
+YIELDING = r"""
+SELECT set_config('lock_timeout', least(500, extract(epoch FROM
+    CAST(current_setting('deadlock_timeout') AS interval)) * 500)::integer || 'ms', true);
+"""
 
 # Back to one table, offline, in the migration's transaction.
 DOWNGRADE = r"""
@@ -316,38 +368,42 @@ def _raw() -> Connection:
     return raw  # type: ignore[no-any-return]
 
 
-async def _swap(raw: Connection) -> None:
-    """The swap, retried while writers hold the old table: each wait is short (lock_timeout),
-    so requests queued behind it are never held for long."""
-    for attempt in range(1, SWAP_ATTEMPTS + 1):
+async def _patiently(raw: Connection, what: str, script: str) -> None:
+    """`script` in a transaction of its own, retried while others hold what it must lock; each
+    wait is short, so the requests queued behind it are never held for long."""
+    for attempt in range(1, ATTEMPTS + 1):
         try:
             async with raw.transaction():
-                await raw.execute("SET LOCAL lock_timeout = '2s'")
-                await raw.execute(SWAP)
+                await raw.execute(YIELDING + script)
             return
-        except LockNotAvailableError:
-            log.warning("activities swap: table busy, attempt %d of %d", attempt, SWAP_ATTEMPTS)
-            await asyncio.sleep(0.5 * attempt)
-    raise RuntimeError("activities could not be locked for the swap; run the upgrade again")
+        except (LockNotAvailableError, DeadlockDetectedError):
+            log.warning("activities %s: tables busy, attempt %d of %d", what, attempt, ATTEMPTS)
+            await asyncio.sleep(0.2 * attempt)
+    raise RuntimeError(f"activities {what}: tables stayed busy; run the upgrade again")
+
+
+def _exists(raw: Connection, name: str) -> bool:
+    return bool(await_only(raw.fetchval("SELECT to_regclass($1) IS NOT NULL", name)))
 
 
 def upgrade() -> None:
     raw = _raw()
-    resuming = await_only(raw.fetchval("SELECT to_regclass('activities_next') IS NOT NULL"))
-    if not resuming:
+    if not _exists(raw, "activities_next") and not _exists(raw, "activities_unpartitioned"):
         run_script(FUNCTIONS + PREPARE)
-    if not await_only(raw.fetchval("SELECT EXISTS (SELECT 1 FROM activities)")):
-        run_script(SWAP + VALIDATE)
-        return
+        if not await_only(raw.fetchval("SELECT EXISTS (SELECT 1 FROM activities)")):
+            run_script(SWAP + VALIDATE + CLEANUP)      # nothing to copy: all at once
+            return
     options = context.config.attributes
     rows = int(options.get("copy_rows", COPY_ROWS))
     pause = float(options.get("copy_pause_s", COPY_PAUSE_S))
-    # Committed so far: the mirror is live; the copy and the swap commit on their own.
+    # Committed so far: the mirror is live; the copy and each step commit on their own.
     with op.get_context().autocommit_block():
-        log.info("activities: copying into partitions, %d rows a batch", rows)
-        await_only(raw.execute(f"CALL activities_copy({rows}, {pause})"))
-        await_only(_swap(raw))
+        if _exists(raw, "activities_next"):
+            log.info("activities: copying into partitions, %d rows a batch", rows)
+            await_only(raw.execute(f"CALL activities_copy({rows}, {pause})"))
+            await_only(_patiently(raw, "swap", SWAP))
         await_only(raw.execute(VALIDATE))
+        await_only(_patiently(raw, "cleanup", CLEANUP))
 
 
 def downgrade() -> None:
