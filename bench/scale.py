@@ -43,6 +43,8 @@ class ScaleOptions(Options):
     """Fewer, longer repetitions than the bench: at 10M a raw 90-day aggregate takes seconds."""
 
     keep: bool = False
+    reps: int | None = None             # a fixed number of repetitions, no warm-up beyond one
+    reuse_load_s: float | None = None   # measure the database as it is, loaded in this many s
 
     @property
     def peers(self) -> bool:
@@ -50,19 +52,19 @@ class ScaleOptions(Options):
 
     @property
     def warmup(self) -> int:
-        return 1 if self.quick else 2
+        return 1 if self.quick or self.reps else 2
 
     @property
     def min_reps(self) -> int:
-        return 3 if self.quick else 20
+        return self.reps or (3 if self.quick else 20)
 
     @property
     def max_reps(self) -> int:
-        return 3 if self.quick else 100
+        return self.reps or (3 if self.quick else 100)
 
     @property
     def budget_s(self) -> float:
-        return 0.0 if self.quick else 20.0
+        return 0.0 if self.quick or self.reps else 20.0
 
     @property
     def record_batches(self) -> int:
@@ -97,9 +99,13 @@ async def run(opts: ScaleOptions) -> dict[str, Any]:
     base = database.server_url()
     url = database.with_database(base, opts.database)
     admin = database.with_database(base, "postgres")
-    await database.recreate(admin, opts.database)
-    print(f"[scale] loading {opts.activities:,} activities into {opts.database} …", flush=True)
-    load_seconds = await database.prepare(opts, url)
+    if opts.reuse_load_s is None:
+        await database.recreate(admin, opts.database)
+        print(f"[scale] loading {opts.activities:,} activities into {opts.database} …",
+              flush=True)
+        load_seconds = await database.prepare(opts, url)
+    else:
+        load_seconds = opts.reuse_load_s
     conn = await asyncpg.connect(url, server_settings=server_settings(0))
     server = None
     try:
@@ -123,7 +129,8 @@ async def run(opts: ScaleOptions) -> dict[str, Any]:
     return {"meta": {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
                      "command": opts.command, "activities": opts.activities,
                      "seed": opts.seed, "until": opts.until.isoformat(), "staff": opts.staff,
-                     "database": opts.database, "commit": commit(), "machine": host},
+                     "database": opts.database, "commit": commit(), "machine": host,
+                     "reused": opts.reuse_load_s is not None},
             "load": {"seconds": round(load_seconds, 3),
                      "rows_per_s": round(opts.activities / load_seconds, 1)},
             "sizes": size, "rows": [r.as_json() for r in rows]}
@@ -181,6 +188,12 @@ def parse(argv: list[str]) -> tuple[ScaleOptions | None, Path]:
                    help="staff sharing the activities (`demo load --staff`); the demo's default "
                         "caps them at 2,000, so 10M would give each 55 activities a working day")
     p.add_argument("--keep", action="store_true", help="leave the database behind")
+    p.add_argument("--reps", type=int, default=None,
+                   help="exactly N repetitions of each side (at 10M a raw 90-day aggregate "
+                        "takes tens of seconds)")
+    p.add_argument("--reuse", type=float, default=None, metavar="LOAD_SECONDS",
+                   help="measure the database left by an earlier --keep run as it is; its load "
+                        "took LOAD_SECONDS (the earlier run's wall time of `demo load`)")
     p.add_argument("--quick", action="store_true",
                    help="3 repetitions, one recording batch per client: keeps the harness honest")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -192,6 +205,7 @@ def parse(argv: list[str]) -> tuple[ScaleOptions | None, Path]:
     if not a.activities or a.activities < 1:
         p.error("--activities N (positive) is needed unless --table")
     opts = ScaleOptions(activities=a.activities, keep=a.keep, quick=a.quick, staff=a.staff,
+                        reps=a.reps, reuse_load_s=a.reuse,
                         results_dir=a.results_dir,
                         database=a.database or f"jangkau_scale_{a.activities}", readme=None,
                         command=shlex.join(["python", "-m", "bench.scale", *argv]))
