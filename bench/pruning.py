@@ -146,10 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--month", default="2026-10", help="the WIB month asked (YYYY-MM)")
     p.add_argument("--drop-copy", action="store_true", help="drop the partitioned copy after")
     p.add_argument("--quick", action="store_true", help="3 repetitions (for the test)")
+    p.add_argument("--reps", type=int, default=None, help="exactly N repetitions a side")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     a = p.parse_args(args)
     month = date.fromisoformat(f"{a.month}-01")
-    opts = ScaleOptions(database=a.database, readme=None, quick=a.quick,
+    opts = ScaleOptions(database=a.database, readme=None, quick=a.quick, reps=a.reps,
                         command=shlex.join(["python", "-m", "bench.pruning", *args]))
     doc = asyncio.run(run(opts, month, a.drop_copy))
     a.results_dir.mkdir(parents=True, exist_ok=True)
