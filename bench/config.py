@@ -26,6 +26,7 @@ class Options:
     command: str = "python -m bench"
     seed: int = SEED
     until: date = UNTIL
+    staff: int | None = None       # `demo load --staff`; None: the demo's own default
 
     @property
     def peers(self) -> bool:

@@ -70,8 +70,9 @@ async def prepare(opts: Options, url: str) -> float:
     """Migrate, import the boundaries, then load the demo activities: the load's seconds."""
     jangkau(["db", "upgrade"], url)
     jangkau(["areas", "import", *map(str, BOUNDARY_FILES)], url)
+    staff = ["--staff", str(opts.staff)] if opts.staff else []
     seconds = jangkau(["demo", "load", "--activities", str(opts.activities),
-                       "--seed", str(opts.seed), "--until", opts.until.isoformat()], url)
+                       "--seed", str(opts.seed), "--until", opts.until.isoformat(), *staff], url)
     conn = await asyncpg.connect(url)
     try:
         loaded = await conn.fetchval(sql.COUNT)

@@ -40,13 +40,13 @@ def _memory_gib() -> float:
     return 0.0
 
 
-def _commit() -> str:
+def commit() -> str:
     res = subprocess.run(["git", "-C", str(BENCH_DIR), "describe", "--always", "--dirty"],
                          capture_output=True, text=True)
     return res.stdout.strip() or "unknown"
 
 
-async def _machine(conn: asyncpg.Connection) -> dict[str, Any]:
+async def machine(conn: asyncpg.Connection) -> dict[str, Any]:
     pg, postgis, jit = await conn.fetchrow(sql.VERSIONS)
     return {"nproc": os.cpu_count(), "memory_gib": _memory_gib(), "cpu": _cpu(),
             "postgresql": pg, "postgis": postgis, "jit": jit,
@@ -60,7 +60,7 @@ def start_jangkau(url: str, log_dir: Path) -> Server:
                  database.jangkau_env(url), port, log_dir, answers("/readyz"))
 
 
-async def _guarded(rows: list[Row], key: str,
+async def guarded(rows: list[Row], key: str,
                    work: Callable[[], Awaitable[Row | list[Row]]]) -> None:
     """Run one scenario; a failure becomes a failed row and the run goes on."""
     try:
@@ -87,7 +87,7 @@ async def run(opts: Options) -> tuple[dict[str, Any], list[Row]]:
     servers: list[Server] = []
     rows: list[Row] = []
     try:
-        machine = await _machine(conn)
+        host = await machine(conn)
         servers.append(jangkau := start_jangkau(url, log_dir))
         tipg = postgraphile = None
         if opts.peers:
@@ -110,7 +110,7 @@ async def run(opts: Options) -> tuple[dict[str, Any], list[Row]]:
         ]
         for key, work in steps:
             print(f"[bench] {key} …", flush=True)
-            await _guarded(rows, key, work)
+            await guarded(rows, key, work)
         b.close()
     finally:
         for s in servers:
@@ -119,7 +119,7 @@ async def run(opts: Options) -> tuple[dict[str, Any], list[Row]]:
     meta = {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
             "command": opts.command, "activities": opts.activities, "quick": opts.quick,
             "seed": opts.seed, "until": opts.until.isoformat(), "database": opts.database,
-            "commit": _commit(), "machine": machine, "logs": str(log_dir)}
+            "commit": commit(), "machine": host, "logs": str(log_dir)}
     return meta, rows
 
 

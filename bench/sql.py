@@ -195,3 +195,48 @@ PEER_OBJECTS = f"""
 # For the report: what the database is.
 VERSIONS = "SELECT current_setting('server_version'), postgis_lib_version(), " \
            "current_setting('jit')"
+
+# For the scale run: heap and index bytes of each relation that exists, its partitions summed
+# (pg_partition_tree has no rows for a plain table, hence the union with the table itself).
+SIZES = """
+    SELECT t.name, sum(pg_table_size(p.rel))::bigint AS heap,
+           sum(pg_indexes_size(p.rel))::bigint AS indexes
+    FROM (SELECT name FROM unnest($1::text[]) name WHERE to_regclass(name) IS NOT NULL) t
+    CROSS JOIN LATERAL (SELECT relid FROM pg_partition_tree(t.name::regclass)
+                        UNION SELECT t.name::regclass) p(rel)
+    GROUP BY t.name ORDER BY t.name
+"""
+DATABASE_SIZE = "SELECT pg_database_size(current_database())"
+
+# Partition pruning (bench.pruning): a copy of `activities` of the other kind in schema `part`
+# (partitioned by WIB month, as 0012 does it, when `public.activities` is a plain table, and plain
+# when it is partitioned) with the btree indexes the two queries below use; the same SQL texts
+# then run against either table through search_path.
+PART_SCHEMA = "part"
+PUBLIC_PARTITIONED = "SELECT relkind = 'p' FROM pg_class WHERE oid = 'public.activities'::regclass"
+PART_TABLE = f"""
+    DROP SCHEMA IF EXISTS {PART_SCHEMA} CASCADE;
+    CREATE SCHEMA {PART_SCHEMA};
+    CREATE TABLE {PART_SCHEMA}.activities (LIKE public.activities INCLUDING DEFAULTS)
+"""
+PART_MONTHS = """
+    SELECT (date_trunc('month', min(started_at) AT TIME ZONE 'Asia/Jakarta'))::date,
+           (date_trunc('month', max(started_at) AT TIME ZONE 'Asia/Jakarta'))::date
+    FROM public.activities
+"""
+PART_COPY = f"INSERT INTO {PART_SCHEMA}.activities SELECT * FROM public.activities"
+PART_INDEXES = [
+    f"CREATE INDEX ON {PART_SCHEMA}.activities (area_id, started_at)",
+    f"CREATE INDEX ON {PART_SCHEMA}.activities (started_at, id)",
+    f"ANALYZE {PART_SCHEMA}.activities",
+]
+
+# A page of the newest activities of a period ($2, $3), with location and staff.
+ACTIVITIES_PERIOD_PAGE = """
+    SELECT a.id, a.started_at, a.category_code, ST_AsGeoJSON(a.geom, 6) AS location,
+           s.id AS staff_id, s.name AS staff_name
+    FROM activities a JOIN staff s ON s.id = a.staff_id
+    WHERE a.started_at >= $2 AND a.started_at < $3
+    ORDER BY a.started_at DESC, a.id DESC
+    LIMIT $1
+"""

@@ -18,6 +18,7 @@ from bench.client import GraphQL, Http
 from bench.context import Bench
 from bench.database import admin_headers
 from bench.report import Goal, Row
+from bench.stats import summarize
 from geo.catalog import SERVICES
 from geo.db import server_settings
 from geo.periods import WIB
@@ -85,12 +86,20 @@ def _activity(rng: random.Random, staff: list[str], day0: datetime) -> dict[str,
     }
 
 
-def _send(port: int, bodies: list[bytes]) -> list[str]:
-    """One client: its batches one after another; the status of every item."""
+def _send(port: int, bodies: list[bytes]) -> tuple[list[str], list[float]]:
+    """One client: its batches one after another; the status of every item, each batch's
+    seconds."""
     http = Http(port, headers=admin_headers())
+    statuses: list[str] = []
+    seconds: list[float] = []
     try:
         api = GraphQL(http)
-        return [r["status"] for body in bodies for r in api.post(body)["recordActivities"]]
+        for body in bodies:
+            t0 = time.perf_counter()
+            answer = api.post(body)["recordActivities"]
+            seconds.append(time.perf_counter() - t0)
+            statuses.extend(r["status"] for r in answer)
+        return statuses, seconds
     finally:
         http.close()
 
@@ -184,7 +193,7 @@ async def record_activities(b: Bench) -> Row:
         return GraphQL.body(queries.RECORD, {"inputs": items})
 
     sent.append([])
-    warm = _send(b.jangkau.port, [batch()])
+    warm, _ = _send(b.jangkau.port, [batch()])
     per_client = []
     for _ in range(CLIENTS):
         sent.append([])
@@ -196,8 +205,9 @@ async def record_activities(b: Bench) -> Row:
         answers = list(pool.map(lambda bodies: _send(b.jangkau.port, bodies), per_client))
         seconds = time.perf_counter() - t0
     stored = await b.conn.fetchval(sql.COUNT) - before
-    statuses = warm + [s for client in answers for s in client]
+    statuses = warm + [s for client, _ in answers for s in client]
     refused = sum(s != "CREATED" for s in statuses)
+    batches = summarize([s for _, client in answers for s in client])
 
     ref_seconds, retries, ref_stored = await _raw_reference(b.conn, b.url, sent[1:], False)
     judged_seconds, judged_retries, judged_stored = await _raw_reference(b.conn, b.url, sent[1:],
@@ -208,7 +218,8 @@ async def record_activities(b: Bench) -> Row:
 
     row.jangkau = {"value": round(total / seconds, 1), "activities": total,
                    "seconds": round(seconds, 3), "stored": stored, "lost": total - stored,
-                   "rollup_drift": drift}
+                   "rollup_drift": drift, "batch_p50_ms": round(batches.p50, 3),
+                   "batch_p95_ms": round(batches.p95, 3)}
     row.ref = {"value": round(total / ref_seconds, 1), "seconds": round(ref_seconds, 3),
                "stored": ref_stored, "judged_value": round(total / judged_seconds, 1),
                "judged_seconds": round(judged_seconds, 3), "judged_stored": judged_stored}

@@ -216,3 +216,14 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
 )
+
+# WIB months of `activities` archived to a file (migration 0013, geo.archive): the rollups keep
+# their figures until `figures_forgotten_at` is set.
+activity_archives = Table(
+    "activity_archives", metadata,
+    Column("month", Date, primary_key=True),
+    Column("archived_at", DateTime(timezone=True), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("file", Text, nullable=False),
+    Column("figures_forgotten_at", DateTime(timezone=True)),
+)

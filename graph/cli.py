@@ -27,6 +27,7 @@ from geo.demo import load_demo
 from geo.errors import JangkauError
 from geo.settings import Settings
 from graph.auth import ROLES, Verifier, mint
+from graph.cli_activities import activities_app
 from graph.cli_keys import keys_app
 
 
@@ -55,6 +56,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
 app.add_typer(units_app, name="units")
 app.add_typer(keys_app, name="keys")
+app.add_typer(activities_app, name="activities")
 console = Console(stderr=True)
 T = TypeVar("T")
 DEV_SECRET = "dev-jwt-secret"   # in JANGKAU_HOME: written by `jangkau up`, read by `jangkau token`
@@ -157,12 +159,13 @@ def population_import(
     console.print(f"[green]imported[/] {count} population figures")
 
 
-def _load_demo(s: Settings, activities: int, seed: int, until: date | None) -> int:
+def _load_demo(s: Settings, activities: int, seed: int, until: date | None,
+               staff: int | None = None) -> int:
     with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=not console.is_terminal) as bar:
         task = bar.add_task("activities", total=activities)
         return _with_db(s, lambda conn: load_demo(
-            conn, activities, seed, until, progress=lambda n: bar.advance(task, n)))
+            conn, activities, seed, until, staff, progress=lambda n: bar.advance(task, n)))
 
 
 @demo_app.command("load")
@@ -171,11 +174,16 @@ def demo_load(
     seed: Annotated[int, typer.Option(help="Same seed, same rows")] = 42,
     until: Annotated[str | None, typer.Option(help="Last day (WIB), YYYY-MM-DD", metavar="DATE",
                                               show_default="yesterday")] = None,
+    staff: Annotated[int | None, typer.Option(
+        min=1, help="How many staff share them (a large load keeps each person's day "
+                    "realistic with more)", show_default="one per 250 activities, 40 to 2,000")
+    ] = None,
 ) -> None:
     """Load the real boundaries (if missing), units, staff, targets and N activities."""
     s = Settings.from_env()
     _migrate(s)
-    inserted = _load_demo(s, activities, seed, date.fromisoformat(until) if until else None)
+    inserted = _load_demo(s, activities, seed, date.fromisoformat(until) if until else None,
+                          staff)
     console.print(f"[green]loaded[/] {inserted} activities")
 
 
