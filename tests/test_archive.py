@@ -55,12 +55,6 @@ async def engine(bare_db_url: str) -> AsyncIterator[AsyncEngine]:
     await e.dispose()
 
 
-@pytest.fixture
-async def conn(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    async with engine.connect() as c:
-        yield c
-
-
 async def _rows(conn: AsyncConnection, table: str) -> list[str]:
     return list((await conn.execute(text(
         f"SELECT t::text FROM {table} t ORDER BY t::text"))).scalars())
