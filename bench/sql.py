@@ -179,7 +179,7 @@ ROLLUP_DRIFT = """
 """
 
 # What PostGraphile serves beyond the tables, as a team would add it: the coverage aggregate,
-# and the activities that count (sortable, so `orderBy` works on it).
+# and the activities through a view.
 PEER_SCHEMA = "peer"
 PEER_OBJECTS = f"""
     DROP SCHEMA IF EXISTS {PEER_SCHEMA} CASCADE;
@@ -190,6 +190,11 @@ PEER_OBJECTS = f"""
     );
     CREATE FUNCTION {PEER_SCHEMA}.coverage_kelurahan(t0 timestamptz, t1 timestamptz)
         RETURNS SETOF {PEER_SCHEMA}.coverage_row LANGUAGE sql STABLE AS $$ {COVERAGE} $$;
+    -- PostGraphile v4 does not serve a partitioned table: the same rows through a view, whose
+    -- key and foreign key it learns from smart comments (activityById, staffByStaffId).
+    CREATE VIEW {PEER_SCHEMA}.activities AS SELECT * FROM public.activities;
+    COMMENT ON VIEW {PEER_SCHEMA}.activities IS
+        E'@primaryKey id\n@foreignKey (staff_id) references public.staff (id)';
 """
 
 # For the report: what the database is.
