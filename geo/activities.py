@@ -59,37 +59,26 @@ async def by_ids(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> dict[uuid.U
     return {r[0]: ActivityRow(*r) for r in found}
 
 
-async def page(
-    conn: AsyncConnection, where: Where, first: int, after: tuple[datetime, uuid.UUID] | None
-) -> list[ActivityRow]:
-    """Up to `first + 1` rows after the cursor: the extra one tells whether a next page exists."""
-    params = {**where.params, "lim": first + 1}
-    keyset = "TRUE"
-    if after is not None:
-        keyset = "(a.started_at, a.id) < (:after_t, :after_id)"
-        params.update(after_t=after[0], after_id=after[1])
-    rows = await conn.execute(text(f"""
-        SELECT {COLUMNS} FROM activities a
-        WHERE {where.sql} AND {keyset}
-        ORDER BY a.started_at DESC, a.id DESC LIMIT :lim"""), params)
-    found: Sequence[tuple[Any, ...]] = rows.all()
-    return [ActivityRow(*r) for r in found]
+# A page's orders: the keyset condition after a cursor (its parameters after_c, after_t,
+# after_id) and the ORDER BY. Also the compiled pages' (geo.page_json).
+ORDERS = {
+    "newest": ("(a.started_at, a.id) < (:after_t, :after_id)",
+               "a.started_at DESC, a.id DESC"),
+    # The review queue: most confident flags first, then newest first.
+    "confidence": ("(a.confidence, a.started_at, a.id) < (:after_c, :after_t, :after_id)",
+                   "a.confidence DESC, a.started_at DESC, a.id DESC"),
+}
 
 
-async def page_by_confidence(
-    conn: AsyncConnection, where: Where, first: int,
-    after: tuple[float, datetime, uuid.UUID] | None,
-) -> list[ActivityRow]:
-    """As `page`, most confident flags first (the review queue), then newest first."""
-    params = {**where.params, "lim": first + 1}
-    keyset = "TRUE"
-    if after is not None:
-        keyset = "(a.confidence, a.started_at, a.id) < (:after_c, :after_t, :after_id)"
-        params.update(after_c=after[0], after_t=after[1], after_id=after[2])
+async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,
+               order: str = "newest") -> list[ActivityRow]:
+    """Up to `first + 1` rows in `order` after the cursor (`after`: its parameters): the extra
+    one tells whether a next page exists."""
+    keyset, order_by = ORDERS[order]
     rows = await conn.execute(text(f"""
         SELECT {COLUMNS} FROM activities a
-        WHERE {where.sql} AND {keyset}
-        ORDER BY a.confidence DESC, a.started_at DESC, a.id DESC LIMIT :lim"""), params)
+        WHERE {where.sql} AND {keyset if after else 'TRUE'}
+        ORDER BY {order_by} LIMIT :lim"""), {**where.params, "lim": first + 1, **(after or {})})
     found: Sequence[tuple[Any, ...]] = rows.all()
     return [ActivityRow(*r) for r in found]
 

@@ -3,7 +3,7 @@
 The caller describes the object it wants for each activity as a `Shape`: output keys (aliases
 included) in order, each a field of the catalogue below, a constant (`__typename`), or a nested
 shape of the activity's staff member, their unit, or its kelurahan. One statement reads the page
-(the same keyset order as geo.activities.page), joins what the shapes ask for, and returns every
+(the orders of geo.activities.page), joins what the shapes ask for, and returns every
 object as JSON text ready to be embedded in the answer untouched (an orjson Fragment), with the
 few columns the caller still needs for cursors and the access log.
 
@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo.activities import ORDERS
 from geo.areas import PRECISION
 from geo.filters import Where
 
@@ -168,14 +169,6 @@ class PageRow:
     started_at: datetime
     confidence: float
     objects: tuple[str, ...]
-
-
-ORDERS = {
-    "newest": ("(a.started_at, a.id) < (:after_t, :after_id)",
-               "a.started_at DESC, a.id DESC"),
-    "confidence": ("(a.confidence, a.started_at, a.id) < (:after_c, :after_t, :after_id)",
-                   "a.confidence DESC, a.started_at DESC, a.id DESC"),
-}
 
 
 async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,

@@ -91,17 +91,15 @@ async def connection(info: Info, f: ActivityFilter, first: int | None, after: st
     else:
         plain = decode_cursor(after) if after else None
         keyset = None if plain is None else {"after_t": plain[0], "after_id": plain[1]}
+    order = "confidence" if by_confidence else "newest"
     where = where_of(f, await permissions.ids(ctx, f))
     found = plan(info, "ActivityConnection") if ctx.compile_pages else None
     if found is not None and found.identifies and not await permissions.identifies_all(ctx, f):
         found = None    # resolved: each name the caller may not see is its own FORBIDDEN
     if found is not None:
-        return await _compiled(info, found, where, n, keyset, by_confidence, after)
+        return await _compiled(info, found, where, n, keyset, order, after)
     async with ctx.db() as conn:
-        if by_confidence:
-            rows = await activities.page_by_confidence(conn, where, n, ranked)
-        else:
-            rows = await activities.page(conn, where, n, plain)
+        rows = await activities.page(conn, where, n, keyset, order)
     page = rows[:n]
     for r in page:
         ctx.loaders.activity.prime(r.id, r)
@@ -118,12 +116,11 @@ def _page_info(cursors: list[str], more: bool, after: str | None) -> PageInfo:
 
 
 async def _compiled(info: Info, found: Plan, where: Where, n: int, keyset: dict[str, Any] | None,
-                    by_confidence: bool, after: str | None) -> ActivityConnection:
+                    order: str, after: str | None) -> ActivityConnection:
     async with info.context.db() as conn:
-        rows = await page_json.page(conn, where, n, keyset, found.shapes,
-                                    "confidence" if by_confidence else "newest")
+        rows = await page_json.page(conn, where, n, keyset, found.shapes, order)
     page = rows[:n]
-    cursors = [_cursor(r, by_confidence) for r in page]
+    cursors = [_cursor(r, order == "confidence") for r in page]
     nodes = [[orjson.Fragment(o) for o in r.objects] for r in page]
     edges = {key: [edge_values(e, c, objs) for c, objs in zip(cursors, nodes, strict=True)]
              for key, e in found.edges.items()}
