@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo import cluster, migrate, partitions, population, roster
 from geo.boundaries import import_areas
 from geo.database import ensure_database, private_cluster
-from geo.db import connect
 from geo.demo import load_demo
 from geo.errors import JangkauError
 from geo.settings import Settings
 from graph.auth import ROLES, Verifier, mint
 from graph.cli_activities import activities_app
+from graph.cli_db import with_db
 from graph.cli_keys import keys_app
 
 
@@ -58,18 +55,7 @@ app.add_typer(units_app, name="units")
 app.add_typer(keys_app, name="keys")
 app.add_typer(activities_app, name="activities")
 console = Console(stderr=True)
-T = TypeVar("T")
 DEV_SECRET = "dev-jwt-secret"   # in JANGKAU_HOME: written by `jangkau up`, read by `jangkau token`
-
-
-def _with_db(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    url = ensure_database(settings)
-
-    async def run() -> T:
-        async with connect(url) as conn:
-            return await work(conn)
-
-    return asyncio.run(run())
 
 
 def _migrate(settings: Settings) -> str:
@@ -93,7 +79,7 @@ def db_upgrade(
     migrate.upgrade(url, revision, copy_rows=copy_rows, copy_pause_s=copy_pause)
     console.print(f"[green]migrated[/] to {revision}")
     if revision == "head":
-        created = _with_db(settings, lambda conn: partitions.ensure_ahead(
+        created = with_db(settings, lambda conn: partitions.ensure_ahead(
             conn, settings.partition_months_ahead))
         console.print(f"activities partitions: {created} month(s) created, "
                       f"{settings.partition_months_ahead} kept ahead")
@@ -140,7 +126,7 @@ def areas_import(files: Annotated[list[Path], typer.Argument(exists=True, dir_ok
     """Import (or update in place) areas from GeoJSON FeatureCollections, all or nothing."""
     s = Settings.from_env()
     _migrate(s)
-    report = _with_db(s, lambda conn: import_areas(conn, files))
+    report = with_db(s, lambda conn: import_areas(conn, files))
     for note in report.repairs:
         console.print(f"[yellow]repaired[/] {escape(note)}")
     console.print(f"[green]imported[/] {report.inserted} new, {report.updated} updated areas; "
@@ -155,7 +141,7 @@ def population_import(
     per area and year; an existing figure is replaced), all or nothing."""
     s = Settings.from_env()
     _migrate(s)
-    count = _with_db(s, lambda conn: population.import_file(conn, file))
+    count = with_db(s, lambda conn: population.import_file(conn, file))
     console.print(f"[green]imported[/] {count} population figures")
 
 
@@ -164,7 +150,7 @@ def _load_demo(s: Settings, activities: int, seed: int, until: date | None,
     with Progress(*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=not console.is_terminal) as bar:
         task = bar.add_task("activities", total=activities)
-        return _with_db(s, lambda conn: load_demo(
+        return with_db(s, lambda conn: load_demo(
             conn, activities, seed, until, staff, progress=lambda n: bar.advance(task, n)))
 
 
@@ -226,7 +212,7 @@ def token(
         if unit is None and nip is None:
             raise JangkauError(f"a {role} token is for a person: give --unit CODE (a person of "
                                "it is picked), --nip NIP or --sub UUID")
-        person = _with_db(s, lambda conn: roster.pick(conn, unit, nip))
+        person = with_db(s, lambda conn: roster.pick(conn, unit, nip))
         sub, unit = str(person.id), person.unit_code
         console.print(f"a {role} token for {escape(person.name)} of {person.unit_code} "
                       f"(staff id {person.id})")
@@ -239,7 +225,7 @@ def token(
 def staff_list(unit: Annotated[str | None, typer.Option(
         help="Only this unit and the units below it")] = None) -> None:
     """Staff id, unit and name (for `jangkau token --sub`); the NIP is not shown."""
-    rows = _with_db(Settings.from_env(), lambda conn: roster.staff(conn, unit))
+    rows = with_db(Settings.from_env(), lambda conn: roster.staff(conn, unit))
     for r in rows:
         typer.echo(f"{r.id}  {r.unit_code:<16} {r.name}{'' if r.active else '  (inactive)'}")
     console.print(f"{len(rows)} staff")
@@ -248,7 +234,7 @@ def staff_list(unit: Annotated[str | None, typer.Option(
 @units_app.command("list")
 def units_list() -> None:
     """Unit code, kind, parent, active staff and name."""
-    rows = _with_db(Settings.from_env(), roster.units)
+    rows = with_db(Settings.from_env(), roster.units)
     for u in rows:
         typer.echo(f"{u.code:<16} {u.kind:<10} {u.parent_code or '-':<16} {u.staff:>5}  {u.name}")
     console.print(f"{len(rows)} units (code, kind, parent, active staff, name)")
@@ -306,7 +292,7 @@ def up(
     """Everything a newcomer needs: database, migrations, demo data when empty, then serve."""
     s = Settings.from_env()
     _migrate(s)
-    empty = _with_db(
+    empty = with_db(
         s, lambda conn: conn.scalar(text("SELECT NOT EXISTS (SELECT 1 FROM activities)")))
     if empty:
         console.print(f"loading demo data: real Surabaya boundaries and {activities} activities")

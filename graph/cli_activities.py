@@ -3,33 +3,19 @@ months out to a file and back (geo.archive; docs/OPERATIONS.md)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from geo import archive
-from geo.database import ensure_database
-from geo.db import connect
 from geo.settings import Settings
+from graph.cli_db import with_db
 
 activities_app = typer.Typer(help="Activities: archive old months to a file, restore them.",
                              no_args_is_help=True)
 console = Console(stderr=True)
-T = TypeVar("T")
-
-
-def _run(work: Callable[..., Awaitable[T]]) -> T:
-    url = ensure_database(Settings.from_env())
-
-    async def run() -> T:
-        async with connect(url) as conn:
-            return await work(conn)
-
-    return asyncio.run(run())
 
 
 def _months(moved: archive.Moved) -> str:
@@ -50,7 +36,7 @@ def archive_cmd(
     """Detach the months before --before and dump their rows (and flag reviews) to a file;
     their figures stay in coverage and maps unless --forget-figures."""
     month = archive.parse_month(before, "--before")
-    moved = _run(lambda conn: archive.archive(conn, month, to))
+    moved = with_db(Settings.from_env(), lambda conn: archive.archive(conn, month, to))
     console.print(f"[green]archived[/] {moved.activities:,} activities of {_months(moved)} "
                   f"and {_dependents(moved)} to {moved.file}")
     if forget_figures:
@@ -65,7 +51,7 @@ def forget(before: Annotated[str, typer.Option(
         help="Forget the figures of archived months before this one, YYYY-MM")]) -> None:
     """Remove archived months from the rollups: their figures leave coverage and maps."""
     month = archive.parse_month(before, "--before")
-    months = _run(lambda conn: archive.forget_figures(conn, month))
+    months = with_db(Settings.from_env(), lambda conn: archive.forget_figures(conn, month))
     console.print("[green]forgot[/] the figures of "
                   + ", ".join(archive.month_text(m) for m in months))
 
@@ -73,7 +59,7 @@ def forget(before: Annotated[str, typer.Option(
 @activities_app.command("restore")
 def restore_cmd(file: Annotated[Path, typer.Argument(help="An archive file")]) -> None:
     """Re-attach the months of an archive file exactly as they were, figures included."""
-    moved = _run(lambda conn: archive.restore(conn, file))
+    moved = with_db(Settings.from_env(), lambda conn: archive.restore(conn, file))
     console.print(f"[green]restored[/] {moved.activities:,} activities of {_months(moved)} "
                   f"and {_dependents(moved)} from {moved.file}")
 
@@ -81,7 +67,7 @@ def restore_cmd(file: Annotated[Path, typer.Argument(help="An archive file")]) -
 @activities_app.command("archives")
 def archives_cmd() -> None:
     """The archived months: rows, file, and whether their figures are still kept."""
-    rows = _run(archive.archives)
+    rows = with_db(Settings.from_env(), archive.archives)
     for a in rows:
         state = (f"figures forgotten {a.figures_forgotten_at:%Y-%m-%d}"
                  if a.figures_forgotten_at else "figures kept")
@@ -93,7 +79,7 @@ def archives_cmd() -> None:
 def check_rollups() -> None:
     """Compare the rollups with the activities, outside archived months whose figures are kept;
     exit 1 when they differ (`SELECT rollups_rebuild()` repairs them)."""
-    drift = _run(archive.rollups_drift)
+    drift = with_db(Settings.from_env(), archive.rollups_drift)
     if drift:
         console.print(f"[red]{drift} rollup rows differ[/] from the activities")
         raise typer.Exit(1)
