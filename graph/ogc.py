@@ -81,8 +81,6 @@ def _refused(request: Request, exc: JangkauError) -> JSONResponse:
                           status=404 if isinstance(exc, NotFound) else None)
 
 
-
-
 Handler = Callable[[Request, Context], Awaitable[Response]]
 
 

@@ -65,8 +65,6 @@ def _refused(request: Request, exc: JangkauError, status: int | None = None) -> 
     return error_response(exc, path=request.url.path, status=status)
 
 
-
-
 async def _allowed(ctx: Context, layer: Layer, q: TileQuery) -> TileQuery:
     """The layer's rule, and the query narrowed to what the caller may see."""
     areas = layer.id == "areas"
