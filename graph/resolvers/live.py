@@ -42,15 +42,13 @@ def _hub(ctx: Context) -> Hub:
 
 
 async def _log_reads(ctx: Context, rows: list[ActivityRow]) -> None:
-    """Others' activities of a catch-up, on record before they leave."""
+    """Others' activities of a catch-up, on record before they leave (committed with the
+    access-log rows of whatever else finishes meanwhile: geo.access_writer)."""
     if ctx.ledger is None:
         return
     ledger = access_log.Ledger(ctx.ledger.reader)
     ledger.note("activityRecorded", ((r.id, r.staff_id) for r in rows))
-    entries = ledger.entries()
-    if entries:
-        async with ctx.engine.begin() as conn:
-            await access_log.write(conn, ledger.reader, entries)
+    await ctx.access_writer.write(ledger.reader, ledger.entries())
 
 
 async def activity_recorded(
