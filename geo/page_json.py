@@ -159,6 +159,19 @@ def object_sql(shape: Shape) -> str:
     return f"json_build_object({', '.join(parts)})"
 
 
+def _joins(shapes: Sequence[Shape]) -> str:
+    """The joins the shapes' relations need (lists are subqueries of their own)."""
+    wanted = set().union(*(s.relations() for s in shapes)) if shapes else set()
+    return "\n".join(RELATIONS[r][1] for r in RELATIONS if r in wanted and r not in LISTS)
+
+
+def one_sql(shape: Shape) -> str:
+    """The activity `$1`: its staff id and the JSON text of `shape` (the driver's `$1`, for
+    graph.fastpath's lookups by id; no row when there is no such activity)."""
+    return (f"SELECT a.staff_id, CAST({object_sql(shape)} AS text) FROM activities a "
+            f"{_joins([shape])} WHERE a.id = $1")
+
+
 @dataclass(frozen=True)
 class PageRow:
     """One activity of a compiled page: what cursors and the access log need, and its objects'
@@ -177,15 +190,13 @@ async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str,
     after_t/after_id, and after_c by confidence), each with the JSON of `shapes`."""
     keyset, order_by = ORDERS[order]
     params = {**where.params, "lim": first + 1, **(after or {})}
-    joins = set().union(*(s.relations() for s in shapes)) if shapes else set()
-    join_sql = "\n".join(RELATIONS[r][1] for r in RELATIONS if r in joins and r not in LISTS)
     objects = "".join(f", CAST({object_sql(s)} AS text) AS o{i}" for i, s in enumerate(shapes))
     rows = await conn.execute(text(f"""
         SELECT a.id, a.staff_id, a.started_at, a.confidence{objects}
         FROM (SELECT * FROM activities a
               WHERE {where.sql} AND {keyset if after else 'TRUE'}
               ORDER BY {order_by} LIMIT :lim) a
-        {join_sql}
+        {_joins(shapes)}
         ORDER BY {order_by}"""), params)
     found: Sequence[Any] = rows.all()
     return [PageRow(r[0], r[1], r[2], r[3], tuple(r[4:])) for r in found]

@@ -26,6 +26,7 @@ from graph import exports, limits, ogc, permissions, tiles
 from graph.api_keys import scrub_access_log
 from graph.auth import Verifier
 from graph.edge import Authenticate, Edge, headers_for
+from graph.fastpath import FastPath
 from graph.logs import RequestLog
 from graph.middleware import BodySizeLimit, Deadlines, bounded
 from graph.schema import build_schema
@@ -107,7 +108,9 @@ def create_app(settings: Settings) -> Starlette:
             await app.state.replicas.stop()
             await engine.dispose()
 
-    graphql = GraphQLView(build_schema(limits.extensions(settings)),
+    rules = limits.rules(settings)
+    schema = build_schema(limits.extensions(settings, rules))
+    graphql = GraphQLView(schema, FastPath(schema._schema, settings, rules),
                           graphql_ide="graphiql" if settings.graphiql else None)
     routes = [
         Route("/healthz", healthz),

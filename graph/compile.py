@@ -29,6 +29,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLBoolean,
     GraphQLSchema,
@@ -87,6 +88,10 @@ def edge_values(edge: Edges, cursor: str, nodes: Sequence[Any]) -> dict[str, Any
             else "ActivityEdge" for k, what in edge.fields}
 
 
+class Unplannable(Exception):
+    """A @skip or @include met while collecting without variables (graph.fastpath)."""
+
+
 @dataclass(frozen=True)
 class Plan:
     edges: dict[str, Edges]          # by response key
@@ -95,21 +100,31 @@ class Plan:
     located: frozenset[str]          # the edges keys whose nodes select `location`
 
 
-class _Collector:
-    """graphql-core's CollectFields: response key -> its field nodes, in order."""
+class Collector:
+    """graphql-core's CollectFields: response key -> its field nodes, in order.
 
-    def __init__(self, info: Info) -> None:
+    `variables` None: the selection is collected for every request of a document
+    (graph.fastpath), so a @skip or @include, which depends on them, makes it uncompilable.
+    """
+
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode],
+                 variables: dict[str, Any] | None) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    @classmethod
+    def of(cls, info: Info) -> Collector:
         raw = info._raw_info
-        self.schema: GraphQLSchema = raw.schema
-        self.fragments = raw.fragments
-        self.variables = info.variable_values
-        self.field_nodes = raw.field_nodes
+        return cls(raw.schema, raw.fragments, info.variable_values)
 
     def _included(self, node: Any) -> bool:
         for d in node.directives or ():
             name = d.name.value
             if name not in ("skip", "include"):
                 continue
+            if self.variables is None:
+                raise Unplannable
             arg = next((a for a in d.arguments if a.name.value == "if"), None)
             value = value_from_ast(arg.value, GraphQLBoolean, self.variables) if arg else None
             if (name == "skip" and value is True) or (name == "include" and value is not True):
@@ -151,6 +166,12 @@ class _Collector:
     def shape(self, type_name: str, nodes: Sequence[FieldNode]) -> tuple[Shape, bool] | None:
         """The Shape of `nodes`' merged selection on `type_name`, and whether it asks for a
         name or NIP; None when a field cannot be compiled."""
+        try:
+            return self._shape(type_name, nodes)
+        except Unplannable:
+            return None
+
+    def _shape(self, type_name: str, nodes: Sequence[FieldNode]) -> tuple[Shape, bool] | None:
         kind, relations = TYPES[type_name]
         fields: list[tuple[str, str | Const | Shape]] = []
         identifies = False
@@ -162,7 +183,7 @@ class _Collector:
                 fields.append((key, Const(type_name)))
             elif name in relations:
                 sub_kind, sub_type = relations[name]
-                sub = self.shape(sub_type, fnodes)
+                sub = self._shape(sub_type, fnodes)
                 if sub is None:
                     return None
                 fields.append((key, sub[0]))
@@ -176,13 +197,13 @@ class _Collector:
 
 def plan(info: Info, connection_type: str) -> Plan | None:
     """How to answer this connection field's `edges` from SQL; None: resolve it."""
-    c = _Collector(info)
+    c = Collector.of(info)
     edges: dict[str, Edges] = {}
     shapes: list[Shape] = []
     identifies = False
     located: set[str] = set()
-    for key, nodes in c.collect(connection_type, [n.selection_set for n in c.field_nodes]
-                                ).items():
+    roots = [n.selection_set for n in info._raw_info.field_nodes]
+    for key, nodes in c.collect(connection_type, roots).items():
         if nodes[0].name.value != "edges":
             continue
         edge: list[tuple[str, str | int]] = []

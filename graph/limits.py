@@ -151,13 +151,18 @@ class Tokens(MaxTokensLimiter):
                               f"(max_tokens = {self.max_token_count:,})") from None
 
 
-def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """The guards for `settings`, as factories (one fresh extension per request).
+def rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The limits as validation rules, made once an app: the validation cache recognises them,
+    and graph.fastpath validates with the same ones."""
+    return [guard_rule(settings)]
 
-    The rule classes are made once here, so the validation cache recognises them; the
-    persisted-query map is read here, so a bad one stops the app from starting.
+
+def extensions(settings: Settings,
+               rules: list[type[ASTValidationRule]]) -> list[Callable[[], SchemaExtension]]:
+    """The guards for `settings` (its `rules`), as factories (one fresh extension per request).
+
+    The persisted-query map is read here, so a bad one stops the app from starting.
     """
-    rules: list[type[ASTValidationRule]] = [guard_rule(settings)]
     guards: list[Callable[[], SchemaExtension]] = []
     if settings.persisted_queries is not None:
         persisted = PersistedQueries.load(settings.persisted_queries)

@@ -23,6 +23,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -34,6 +35,7 @@ from graph.auth import CHALLENGE, Principal, Unauthenticated, Verifier, authenti
 from graph.context import Context, context_of
 from graph.edge import error_response, headers_for, internal_error, log_outage
 from graph.errors import format_error
+from graph.fastpath import FastPath
 from graph.graphiql import graphiql_page
 from graph.streams import (
     TransportWSHandler,
@@ -78,6 +80,11 @@ async def _write_access_log(request: Request) -> None:
 class GraphQLView(GraphQL[Context, None]):
     # Subscriptions run once per channel of clients asking the same (graph.streams).
     graphql_transport_ws_handler_class = TransportWSHandler
+
+    def __init__(self, schema: BaseSchema, fastpath: FastPath | None = None,
+                 **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.fastpath = fastpath    # lookups by id answered without the executor
 
     def encode_json(self, data: object) -> bytes:
         # orjson passes GeoJSON Fragments through untouched: no parse, no re-serialise.
@@ -169,7 +176,8 @@ class GraphQLView(GraphQL[Context, None]):
                 await serve_sse(self.schema, await self.get_context(request, None), request,
                                 scope, receive, send)
                 return
-            response = await self.run(request)
+            fast = await self.fastpath.answer(request) if self.fastpath else None
+            response = fast or await self.run(request)
         except HTTPException as exc:
             response = _refusal(exc)
         else:
