@@ -50,9 +50,16 @@ class Ledger:
 
     def note(self, what: str, rows: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
         """`rows` are (activity id, its staff id) pairs read through `what`."""
+        own, reads = self.reader.staff_id, self._reads    # a page notes 100 rows, twice
         for activity_id, staff_id in rows:
-            if staff_id != self.reader.staff_id:
-                self._reads.setdefault(staff_id, {}).setdefault(what, set()).add(activity_id)
+            if staff_id != own:
+                by_field = reads.get(staff_id)
+                if by_field is None:
+                    by_field = reads[staff_id] = {}
+                read = by_field.get(what)
+                if read is None:
+                    read = by_field[what] = set()
+                read.add(activity_id)
 
     def entries(self) -> list[Entry]:
         out = []
@@ -62,6 +69,13 @@ class Ledger:
                 "activities": len(ids),
                 "fields": {w: len(a) for w, a in sorted(by_field.items())}}))
         return out
+
+
+WRITE = """
+    INSERT INTO access_log (actor_sub, actor_role, subject_staff_id, what, detail)
+    SELECT r.sub, r.role, r.subject, r.what, CAST(r.detail AS jsonb)
+    FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[])
+         AS r(sub, role, subject, what, detail)"""
 
 
 async def write(conn: AsyncConnection, reader: Reader, entries: list[Entry]) -> int:
@@ -74,15 +88,10 @@ async def write_many(conn: AsyncConnection, reads: list[tuple[Reader, list[Entry
     rows = [(reader, e) for reader, entries in reads for e in entries]
     if not rows:
         return 0
-    await conn.execute(text("""
-        INSERT INTO access_log (actor_sub, actor_role, subject_staff_id, what, detail)
-        SELECT r.sub, r.role, r.subject, r.what, CAST(r.detail AS jsonb)
-        FROM unnest(CAST(:subs AS text[]), CAST(:roles AS text[]), CAST(:subjects AS uuid[]),
-                    CAST(:whats AS text[]), CAST(:details AS text[]))
-             AS r(sub, role, subject, what, detail)"""), {
-        "subs": [r.sub for r, _ in rows], "roles": [r.role for r, _ in rows],
-        "subjects": [e.subject for _, e in rows], "whats": [e.what for _, e in rows],
-        "details": [orjson.dumps(e.detail).decode() for _, e in rows]})
+    # The driver's text: every request that reads others' activities ends here.
+    await conn.exec_driver_sql(WRITE, (
+        [r.sub for r, _ in rows], [r.role for r, _ in rows], [e.subject for _, e in rows],
+        [e.what for _, e in rows], [orjson.dumps(e.detail).decode() for _, e in rows]))
     return len(rows)
 
 

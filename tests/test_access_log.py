@@ -169,3 +169,18 @@ def test_the_ledger_keeps_others_reads_by_person() -> None:
     (entry,) = ledger.entries()
     assert (entry.subject, entry.what, entry.detail) == (
         S1, "activities, activity", {"activities": 2, "fields": {"activities": 2, "activity": 1}})
+
+
+async def test_new_rows_have_time_ordered_ids(api: Api, conn: AsyncConnection) -> None:
+    """Version 7 ids (migration 0014): a request's rows append to the primary key's index."""
+    for n in (5, 6):
+        await api.data(f'{{ activity(id: "{aid(n)}") {{ id location }} }}')
+    found = (await conn.execute(text("SELECT id, at FROM access_log ORDER BY at"))).all()
+    await conn.rollback()
+    ids = [uuid.UUID(str(r[0])) for r in found]
+    assert len(ids) == 2 and {i.version for i in ids} == {7}
+    # The first 48 bits are the Unix milliseconds of the row's writing.
+    for i, (_, at) in zip(ids, found, strict=True):
+        assert abs(int(i.hex[:12], 16) - at.timestamp() * 1000) < 60_000
+    stamps = [i.hex[:12] for i in ids]
+    assert stamps == sorted(stamps)
