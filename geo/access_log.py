@@ -71,11 +71,8 @@ class Ledger:
         return out
 
 
-WRITE = """
-    INSERT INTO access_log (actor_sub, actor_role, subject_staff_id, what, detail)
-    SELECT r.sub, r.role, r.subject, r.what, CAST(r.detail AS jsonb)
-    FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[])
-         AS r(sub, role, subject, what, detail)"""
+# One INSERT over arrays, planned once a session with its foreign-key checks (migration 0015).
+WRITE = "SELECT access_log_write($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[])"
 
 
 async def write(conn: AsyncConnection, reader: Reader, entries: list[Entry]) -> int:

@@ -167,9 +167,10 @@ def _joins(shapes: Sequence[Shape]) -> str:
 
 def one_sql(shape: Shape) -> str:
     """The activity `$1`: its staff id and the JSON text of `shape` (the driver's `$1`, for
-    graph.fastpath's lookups by id; no row when there is no such activity)."""
-    return (f"SELECT a.staff_id, CAST({object_sql(shape)} AS text) FROM activities a "
-            f"{_joins([shape])} WHERE a.id = $1")
+    graph.fastpath's lookups by id; no row when there is no such activity). Read through
+    activities_by_id, whose plan is cached (migration 0015)."""
+    return (f"SELECT a.staff_id, CAST({object_sql(shape)} AS text) "
+            f"FROM activities_by_id(ARRAY[$1::uuid]) a {_joins([shape])}")
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ async def rows(conn: AsyncConnection) -> dict[str, tuple[str, str, str, dict[str
 async def test_a_supervisor_reading_locations_is_logged_per_person(
         api_as: ApiAs, conn: AsyncConnection) -> None:
     sup = api_as("supervisor", SUP, "DINKES")
-    with statements(sup, "INSERT INTO access_log") as seen:
+    with statements(sup, "access_log_write(") as seen:
         await sup.data(LOCATIONS)
     assert len(seen) == 1
     assert await rows(conn) == {
@@ -67,7 +67,7 @@ async def test_one_request_many_fields_is_one_row_a_person_in_one_statement(
         all: activities(first: 50) {{ edges {{ node {{ id }} }} }}
         one: activity(id: "{aid(5)}") {{ id location }}
         near: nearestActivities(lon: 112.7, lat: -7.3, limit: 2) {{ distanceMeters }} }}"""
-    with statements(api, "INSERT INTO access_log") as seen:
+    with statements(api, "access_log_write(") as seen:
         await api.data(query)
     assert len(seen) == 1
     logged = await rows(conn)

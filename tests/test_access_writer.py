@@ -24,7 +24,7 @@ def inserts(engine: AsyncEngine) -> Iterator[list[str]]:
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "INSERT INTO access_log" in statement:
+        if "access_log_write(" in statement:
             seen.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
