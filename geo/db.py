@@ -13,9 +13,11 @@ because the database is unreachable becomes DatabaseUnavailable (see `unavailabl
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -189,6 +191,28 @@ async def fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Sequ
             raise outage from None
         raise
     return rows
+
+
+# SQLAlchemy's own pattern for a text() clause's :name parameters (not `::` casts).
+_NAMED = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)")
+
+
+@lru_cache(maxsize=512)
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    names: dict[str, int] = {}
+
+    def number(m: re.Match[str]) -> str:
+        return f"${names.setdefault(m.group(1), len(names) + 1)}"
+
+    return _NAMED.sub(number, sql), tuple(names)
+
+
+async def fetch_named(conn: AsyncConnection, sql: str,
+                      params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+    """`fetch` of a statement written for text() (`:name` parameters), numbered once per
+    text: a page's statement, whose text() execution cost a third of its Python time."""
+    numbered, names = _numbered(sql)
+    return await fetch(conn, numbered, *(params[n] for n in names))
 
 
 def _lost(ctx: ExceptionContext) -> DatabaseUnavailable | None:

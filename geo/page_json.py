@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.activities import ORDERS
 from geo.areas import PRECISION
+from geo.db import fetch_named
 from geo.filters import Where
 
 
@@ -192,12 +192,11 @@ async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str,
     keyset, order_by = ORDERS[order]
     params = {**where.params, "lim": first + 1, **(after or {})}
     objects = "".join(f", CAST({object_sql(s)} AS text) AS o{i}" for i, s in enumerate(shapes))
-    rows = await conn.execute(text(f"""
+    found = await fetch_named(conn, f"""
         SELECT a.id, a.staff_id, a.started_at, a.confidence{objects}
         FROM (SELECT * FROM activities a
               WHERE {where.sql} AND {keyset if after else 'TRUE'}
               ORDER BY {order_by} LIMIT :lim) a
         {_joins(shapes)}
-        ORDER BY {order_by}"""), params)
-    found: Sequence[Any] = rows.all()
+        ORDER BY {order_by}""", params)
     return [PageRow(r[0], r[1], r[2], r[3], tuple(r[4:])) for r in found]

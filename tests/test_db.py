@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.db import create_engine, fetch
+from geo.db import _numbered, create_engine, fetch, fetch_named
 from geo.errors import DatabaseUnavailable, LimitExceeded
 
 
@@ -59,5 +59,22 @@ async def test_fetch_on_a_connection_lost_mid_use_is_an_outage(
                 await fetch(c, "SELECT 1")
         async with engine.connect() as c:     # that connection left the pool
             assert await c.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        await engine.dispose()
+
+
+async def test_fetch_named_numbers_parameters_as_text_would(db_url: str) -> None:
+    """`:name` parameters become `$n` once per name; casts (`::`) and times are left alone."""
+    sql = ("SELECT CAST(:a AS text) || :b, CAST(:a AS text), 'x'::text, "
+           "to_char(TIMESTAMP '2026-01-01 08:30', 'HH24:MI:SS'), :b")
+    assert _numbered(sql)[1] == ("a", "b")
+    engine = create_engine(db_url, pool_size=1)
+    try:
+        for autocommit in (True, False):
+            async with engine.connect() as c:
+                if autocommit:
+                    await c.execution_options(isolation_level="AUTOCOMMIT")
+                rows = await fetch_named(c, sql, {"a": "x", "b": "y"})
+                assert tuple(rows[0]) == ("xy", "x", "x", "08:30:00", "y")
     finally:
         await engine.dispose()
