@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.areas import PRECISION
-from geo.db import fetch
+from geo.db import fetch, plan_generically
 from geo.filters import Where
 
 COLUMNS = f"""a.id, a.staff_id, a.category_code, a.started_at, a.ended_at, a.device_time,
@@ -77,6 +77,8 @@ async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str,
     """Up to `first + 1` rows in `order` after the cursor (`after`: its parameters): the extra
     one tells whether a next page exists."""
     keyset, order_by = ORDERS[order]
+    if not where.spatial:
+        await plan_generically(conn)
     rows = await conn.execute(text(f"""
         SELECT {COLUMNS} FROM activities a
         WHERE {where.sql} AND {keyset if after else 'TRUE'}

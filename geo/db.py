@@ -215,6 +215,20 @@ async def fetch_named(conn: AsyncConnection, sql: str,
     return await fetch(conn, numbered, *(params[n] for n in names))
 
 
+GENERIC = "SET LOCAL plan_cache_mode = force_generic_plan"
+
+
+async def plan_generically(conn: AsyncConnection) -> None:
+    """Let the rest of this transaction's statements use generic plans, cached by the driver's
+    prepared statements, instead of the connections' force_custom_plan (server_settings): for
+    statements whose plan does not depend on their values, where planning a partitioned table
+    each time cost as much as running it (a page of activities: 1.7 → 0.9 ms). Outside a
+    transaction (autocommit) it does nothing."""
+    options = conn.sync_connection.get_execution_options() if conn.sync_connection else {}
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        await conn.exec_driver_sql(GENERIC)
+
+
 def _lost(ctx: ExceptionContext) -> DatabaseUnavailable | None:
     """A connection the server closed under us (a shutdown's FATAL arrives between statements,
     and the driver then fails the next one with an internal error)."""

@@ -108,6 +108,9 @@ class Where:
 
     clauses: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    # A geometry among the conditions: its best plan depends on its value (a small box wants
+    # the GiST index, a large one the time order), so it is planned for each request.
+    spatial: bool = False
 
     def add(self, clause: str, **params: Any) -> None:
         self.clauses.append(clause)
@@ -182,6 +185,7 @@ def where_of(f: ActivityFilter, ids: Ids, *, with_period: bool = True) -> Where:
         w.add("a.area_id IN (SELECT c.descendant_id FROM area_closure c JOIN areas s"
               " ON s.id = c.ancestor_id WHERE s.code = ANY(:f_scope))",
               f_scope=sorted(f.area_scope))
+    w.spatial = f.within is not None or f.bbox is not None or f.near is not None
     if f.within is not None:
         w.add("ST_Covers(ST_GeomFromWKB(:f_within, 4326), a.geom)",
               f_within=shapely.to_wkb(f.within))

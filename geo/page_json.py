@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.activities import ORDERS
 from geo.areas import PRECISION
-from geo.db import fetch_named
+from geo.db import fetch_named, plan_generically
 from geo.filters import Where
 
 
@@ -191,6 +191,8 @@ async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str,
     after_t/after_id, and after_c by confidence), each with the JSON of `shapes`."""
     keyset, order_by = ORDERS[order]
     params = {**where.params, "lim": first + 1, **(after or {})}
+    if not where.spatial:
+        await plan_generically(conn)
     objects = "".join(f", CAST({object_sql(s)} AS text) AS o{i}" for i, s in enumerate(shapes))
     found = await fetch_named(conn, f"""
         SELECT a.id, a.staff_id, a.started_at, a.confidence{objects}

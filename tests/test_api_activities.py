@@ -320,3 +320,29 @@ async def test_unknown_codes_in_a_filter_are_not_found(api: Api, f: dict[str, An
 
 async def test_unknown_staff_in_a_filter_matches_nothing(api: Api) -> None:
     assert await ids_for(api, {"staffId": str(uuid.UUID(int=7))}) == []
+
+
+@pytest.mark.parametrize("compile_pages", [True, False])
+async def test_pages_plan_generically_unless_a_geometry_filters_them(
+        db_url: str, compile_pages: bool) -> None:
+    """A page's plan does not depend on its values, so it is cached (geo.db.plan_generically);
+    a box, a polygon or a circle is planned for each request, and the answers agree."""
+    from sqlalchemy import event
+
+    from geo.db import GENERIC
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    async for api in serve(settings_for(db_url, compile_pages=compile_pages)):
+        engine = api.http.app.state.engine.sync_engine  # type: ignore[attr-defined]
+        event.listen(engine, "before_cursor_execute", record)
+        plain = await api.data("{ activities(first: 3) { edges { node { id } } } }")
+        generic = GENERIC in seen
+        seen.clear()
+        boxed = await api.data("""{ activities(first: 3, filter: {bbox: [112.5, -7.5, 113, -7]})
+            { edges { node { id } } } }""")
+        assert (generic, GENERIC in seen) == (True, False)
+        assert [e["node"]["id"] for e in plain["activities"]["edges"]] == \
+            [e["node"]["id"] for e in boxed["activities"]["edges"]]

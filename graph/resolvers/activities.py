@@ -98,7 +98,7 @@ async def connection(info: Info, f: ActivityFilter, first: int | None, after: st
         found = None    # resolved: each name the caller may not see is its own FORBIDDEN
     if found is not None:
         return await _compiled(info, found, where, n, keyset, order, after)
-    async with ctx.read() as conn:
+    async with ctx.db() as conn:       # a transaction: see geo.db.plan_generically
         rows = await activities.page(conn, where, n, keyset, order)
     page = rows[:n]
     for r in page:
@@ -117,7 +117,7 @@ def _page_info(cursors: list[str], more: bool, after: str | None) -> PageInfo:
 
 async def _compiled(info: Info, found: Plan, where: Where, n: int, keyset: dict[str, Any] | None,
                     order: str, after: str | None) -> ActivityConnection:
-    async with info.context.read() as conn:
+    async with info.context.db() as conn:   # a transaction: see geo.db.plan_generically
         rows = await page_json.page(conn, where, n, keyset, found.shapes, order)
     page = rows[:n]
     cursors = [_cursor(r, order == "confidence") for r in page]
