@@ -173,6 +173,65 @@ def one_sql(shape: Shape) -> str:
             f"FROM activities_by_id(ARRAY[$1::uuid]) a {_joins([shape])}")
 
 
+# A page's cursor (graph.resolvers.pagination.encode_cursor) written by PostgreSQL: the URL-safe
+# base64, unpadded, of the JSON ["<started_at in UTC, as Python's isoformat>", "<id>"].
+# (PostgreSQL's base64 breaks lines every 76 characters: translate drops the newlines.)
+CURSOR = ("rtrim(translate(encode(convert_to('[\"' || to_char(a.started_at AT TIME ZONE 'UTC',"
+          " 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN to_char(a.started_at, 'US') = '000000'"
+          " THEN '' ELSE to_char(a.started_at, '.US') END || '+00:00\",\"' || a.id || '\"]',"
+          " 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')")
+
+# One `edges` response key: its edge's fields in order, each "cursor", a Const (`__typename`)
+# or the Shape of its node.
+EdgeShape = tuple[tuple[str, str | Const | Shape], ...]
+
+
+def edge_sql(edge: EdgeShape) -> str:
+    parts = []
+    for key, what in edge:
+        value = (CURSOR if what == "cursor" else object_sql(what) if isinstance(what, Shape)
+                 else f"to_json(CAST({_literal(what.value)} AS text))"
+                 if isinstance(what, Const) else "")
+        parts.append(f"{_literal(key)}, {value}")
+    return f"json_build_object({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class Edges:
+    """A page newest first, its edges written whole: what the access log and pageInfo need
+    (ids, staff ids and start times of the page's rows, in order; whether more follow) and
+    each edges key's JSON array."""
+
+    ids: list[uuid.UUID]
+    staff_ids: list[uuid.UUID]
+    started_at: list[datetime]
+    more: bool
+    edges: tuple[str, ...]
+
+
+async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,
+                edge_shapes: Sequence[EdgeShape]) -> Edges:
+    """Up to `first` activities newest first after the cursor, each edge's JSON (cursor
+    included) aggregated by PostgreSQL: one row, whatever the page's length."""
+    keyset, order_by = ORDERS["newest"]
+    params = {**where.params, "lim": first + 1, "first": first, **(after or {})}
+    if not where.spatial:
+        await plan_generically(conn)
+    shapes = [w for e in edge_shapes for _, w in e if isinstance(w, Shape)]
+    mine = "FILTER (WHERE a.rn <= :first)"
+    arrays = "".join(f", coalesce(json_agg({edge_sql(e)} ORDER BY a.rn) {mine}, '[]')::text"
+                     for e in edge_shapes)
+    (row,) = await fetch_named(conn, f"""
+        SELECT array_agg(a.id ORDER BY a.rn) {mine}, array_agg(a.staff_id ORDER BY a.rn) {mine},
+               array_agg(a.started_at ORDER BY a.rn) {mine}, count(*) > :first{arrays}
+        FROM (SELECT x.*, row_number() OVER (ORDER BY {order_by.replace('a.', 'x.')}) AS rn
+              FROM (SELECT * FROM activities a
+                    WHERE {where.sql} AND {keyset if after else 'TRUE'}
+                    ORDER BY {order_by} LIMIT :lim) x) a
+        {_joins(shapes)}""", params)
+    return Edges(row[0] or [], row[1] or [], row[2] or [], row[3], tuple(row[4:]))
+
+
 @dataclass(frozen=True)
 class PageRow:
     """One activity of a compiled page: what cursors and the access log need, and its objects'

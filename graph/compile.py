@@ -41,7 +41,7 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from geo.page_json import Const, Shape
+from geo.page_json import Const, EdgeShape, Shape
 from graph.context import Info
 
 # GraphQL type -> (geo.page_json kind, its relations: field -> (kind, GraphQL type))
@@ -98,6 +98,12 @@ class Plan:
     shapes: tuple[Shape, ...]        # the node objects the page's statement writes
     identifies: bool                 # a staff member's name or NIP is asked somewhere
     located: frozenset[str]          # the edges keys whose nodes select `location`
+
+    def edge_shapes(self) -> list[EdgeShape]:
+        """Each edges key's edge as geo.page_json writes it whole, in `edges` order."""
+        return [tuple((k, Const("ActivityEdge") if w == "__typename" else
+                       self.shapes[w] if isinstance(w, int) else w) for k, w in e.fields)
+                for e in self.edges.values()]
 
 
 class Collector:

@@ -486,5 +486,10 @@ async def identifies_all(ctx: Context, f: ActivityFilter) -> bool:
 
 def note_reads(ctx: Context, what: str, rows: Iterable[Read]) -> None:
     """Activities of others that `what` read: for the access log."""
+    note_pairs(ctx, what, ((r.id, r.staff_id) for r in rows))
+
+
+def note_pairs(ctx: Context, what: str, reads: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """`note_reads` of (activity id, staff id) pairs."""
     if ctx.ledger is not None:
-        ctx.ledger.note(what, ((r.id, r.staff_id) for r in rows))
+        ctx.ledger.note(what, reads)

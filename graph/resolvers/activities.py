@@ -3,6 +3,7 @@ written to the access log when they are someone else's."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -42,9 +43,9 @@ class ActivityConnection:
         if self.compiled is not None:
             key = info.path.key
             assert isinstance(key, str)
-            permissions.note_reads(info.context, self.read_as, self.compiled.rows)
+            permissions.note_pairs(info.context, self.read_as, self.compiled.reads)
             if key in self.compiled.plan.located:
-                permissions.note_reads(info.context, "Activity.location", self.compiled.rows)
+                permissions.note_pairs(info.context, "Activity.location", self.compiled.reads)
             # Typed as the schema says; graph.compile.CompilingExecutor hands it out as it is.
             return cast(list[ActivityEdge], Precompiled(self.compiled.edges[key]))
         permissions.note_reads(info.context, self.read_as, (e.node.row for e in self.page))
@@ -60,8 +61,8 @@ class ActivityConnection:
 @dataclass(frozen=True)
 class Compiled:
     plan: Plan
-    rows: list[page_json.PageRow]
-    edges: dict[str, list[dict[str, Any]]]
+    reads: list[tuple[uuid.UUID, uuid.UUID]]     # (activity, staff) of the page, in order
+    edges: dict[str, Any]        # by response key: a list of edges, or their JSON whole
 
 
 async def list_activities(info: Info, filter: ActivityFilterInput | None = None,
@@ -117,16 +118,29 @@ def _page_info(cursors: list[str], more: bool, after: str | None) -> PageInfo:
 
 async def _compiled(info: Info, found: Plan, where: Where, n: int, keyset: dict[str, Any] | None,
                     order: str, after: str | None) -> ActivityConnection:
-    async with info.context.db() as conn:   # a transaction: see geo.db.plan_generically
+    """Newest first, PostgreSQL writes every edges key's array whole, cursors included; the
+    review queue's cursors hold a float as orjson writes it, so they are written here."""
+    if order == "newest":
+        async with info.context.db() as conn:   # a transaction: see geo.db.plan_generically
+            page = await page_json.edges(conn, where, n, keyset, found.edge_shapes())
+        ends = [encode_cursor(page.started_at[i], page.ids[i]) for i in (0, -1)] \
+            if page.ids else []
+        return ActivityConnection(
+            page=[], page_info=_page_info(ends, page.more, after), where=where,
+            read_as=info.field_name, compiled=Compiled(
+                found, list(zip(page.ids, page.staff_ids, strict=True)),
+                {k: orjson.Fragment(j) for k, j in zip(found.edges, page.edges, strict=True)}))
+    async with info.context.db() as conn:
         rows = await page_json.page(conn, where, n, keyset, found.shapes, order)
-    page = rows[:n]
-    cursors = [_cursor(r, order == "confidence") for r in page]
-    nodes = [[orjson.Fragment(o) for o in r.objects] for r in page]
+    found_rows = rows[:n]
+    cursors = [_cursor(r, True) for r in found_rows]
+    nodes = [[orjson.Fragment(o) for o in r.objects] for r in found_rows]
     edges = {key: [edge_values(e, c, objs) for c, objs in zip(cursors, nodes, strict=True)]
              for key, e in found.edges.items()}
     return ActivityConnection(page=[], page_info=_page_info(cursors, len(rows) > n, after),
                               where=where, read_as=info.field_name,
-                              compiled=Compiled(found, page, edges))
+                              compiled=Compiled(found, [(r.id, r.staff_id) for r in found_rows],
+                                                edges))
 
 
 async def get_activity(info: Info, id: strawberry.ID) -> Activity | None:
