@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+import httpx
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from geo.db import GENERIC
-from tests.conftest import Api
+from tests.conftest import Api, _client
 
 
 @contextmanager
@@ -28,3 +30,21 @@ def statements(api: Api, containing: str = "") -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+async def logged_post(app: Any, caller: tuple[str | None, Any, str | None], body: Any,
+                      engine: AsyncEngine, **headers: str) -> tuple[httpx.Response, list[Any]]:
+    """POST `body` to /graphql as `caller` (role, staff id, unit); the answer and the
+    access-log rows it wrote, in a stable order."""
+    role, sub, unit = caller
+    async with engine.connect() as c:
+        before = list((await c.execute(text("SELECT id FROM access_log"))).scalars())
+    async with _client(app, role, str(sub) if sub else None, unit) as client:
+        r = await client.post("/graphql", json=body, headers=headers)
+    assert r.status_code < 500, r.text
+    async with engine.connect() as c:
+        logged = (await c.execute(text(
+            "SELECT actor_sub, actor_role, subject_staff_id::text, what, detail::text"
+            " FROM access_log WHERE id <> ALL(:before) ORDER BY subject_staff_id, what"),
+            {"before": before})).all()
+    return r, [tuple(x) for x in logged]

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Api, _client, settings_for
 from tests.seed import S1, S3
-from tests.sql_log import statements
+from tests.sql_log import logged_post, statements
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_FIELDS = re.compile(r"\b(activities|flaggedActivities)\s*[({]")
@@ -143,18 +143,9 @@ async def _more_rows(engine: AsyncEngine) -> None:
 
 async def _ask(app: Any, caller: str, query: str, variables: dict[str, Any],
                engine: AsyncEngine) -> tuple[str, list[Any]]:
-    role, sub, unit = CALLERS[caller]
-    async with engine.connect() as c:
-        before = list((await c.execute(text("SELECT id FROM access_log"))).scalars())
-    async with _client(app, role, str(sub) if sub else None, unit) as client:
-        r = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert r.status_code < 500, r.text
-    async with engine.connect() as c:
-        logged = (await c.execute(text(
-            "SELECT actor_sub, actor_role, subject_staff_id::text, what, detail::text"
-            " FROM access_log WHERE id <> ALL(:before) ORDER BY subject_staff_id, what"),
-            {"before": before})).all()
-    return _normal(r.json()), [tuple(x) for x in logged]
+    r, logged = await logged_post(app, CALLERS[caller],
+                                  {"query": query, "variables": variables}, engine)
+    return _normal(r.json()), logged
 
 
 @pytest.mark.parametrize("caller", sorted(CALLERS))

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 from graphql import OperationDefinitionNode, parse
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Api, _client, settings_for
 from tests.seed import S1, S3, aid
-from tests.sql_log import statements
+from tests.sql_log import logged_post, statements
 
 ROOT = Path(__file__).resolve().parent.parent
 IDS = [str(aid(n)) for n in (1, 3, 5, 6, 7)] + ["00000000-0000-4000-a000-999999999999",
@@ -88,19 +87,9 @@ async def both(db_url: str) -> AsyncIterator[dict[bool, Any]]:
 
 async def _ask(app: Any, caller: str, body: dict[str, Any], engine: AsyncEngine,
                **headers: str) -> tuple[Any, ...]:
-    role, sub, unit = CALLERS[caller]
-    async with engine.connect() as c:
-        before = list((await c.execute(text("SELECT id FROM access_log"))).scalars())
-    async with _client(app, role, str(sub) if sub else None, unit) as client:
-        r = await client.post("/graphql", json=body, headers=headers)
-    assert r.status_code < 500, r.text
-    async with engine.connect() as c:
-        logged = (await c.execute(text(
-            "SELECT actor_sub, actor_role, subject_staff_id::text, what, detail::text"
-            " FROM access_log WHERE id <> ALL(:before) ORDER BY subject_staff_id, what"),
-            {"before": before})).all()
+    r, logged = await logged_post(app, CALLERS[caller], body, engine, **headers)
     return (r.status_code, r.headers["content-type"], json.dumps(r.json(), sort_keys=True),
-            [tuple(x) for x in logged])
+            logged)
 
 
 @pytest.mark.parametrize("caller", sorted(CALLERS))
