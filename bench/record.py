@@ -5,7 +5,8 @@ scenario (`bench.writes.record_activities`: 4 clients × batches of 500, then th
 `executemany` reference and the same reference with the batch judged) `--rounds` times, each
 round Jangkau, raw, judged. After each round the rows Jangkau recorded are deleted again
 (untimed), so that every round and every run starts from the same rows. Prints activities/s of
-the three sides and the ratios, round by round.
+the three sides and the ratios, round by round,
+and the server process's CPU per batch (what bounds it on a small machine).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import asyncpg
 from bench import BenchError
 from bench.config import Options
 from bench.context import Bench
-from bench.database import server_url, with_database
-from bench.run import start_jangkau
-from bench.writes import record_activities
+from bench.database import JANGKAU, jangkau_env, server_url, with_database
+from bench.servers import Server, answers, cpu_s, free_port, start
+from bench.writes import CLIENTS, record_activities
 from geo.db import server_settings
 
 # Every row Jangkau recorded in a round: received since the round began (the references delete
@@ -44,22 +45,34 @@ class RecordOptions(Options):
         return self.batches
 
 
-async def main(opts: RecordOptions, rounds: int) -> None:
+def _serve(url: str, program: Path) -> Server:
+    """`jangkau serve` from `program`: this checkout's, or another's to compare with."""
+    port = free_port()
+    return start("jangkau", [str(program), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                 jangkau_env(url), port, Path(tempfile.mkdtemp(prefix="jangkau-record-")),
+                 answers("/readyz"))
+
+
+async def main(opts: RecordOptions, rounds: int, program: Path) -> None:
     url = with_database(server_url(), opts.database)
-    jangkau = start_jangkau(url, Path(tempfile.mkdtemp(prefix="jangkau-record-")))
+    jangkau = _serve(url, program)
     conn = await asyncpg.connect(url, server_settings=server_settings(0))
     b = Bench(opts, url, conn, jangkau, None, None, 0.0)
     ratios: list[float] = []
     try:
         for r in range(rounds):
             began = await conn.fetchval("SELECT clock_timestamp()")
+            cpu = cpu_s(jangkau.pid)
             row = await record_activities(b)
+            cpu = cpu_s(jangkau.pid) - cpu
             forgotten = await conn.execute(FORGET, began, opts.until)
             assert row.jangkau and row.ref and row.ratio is not None
             ours, raw, judged = row.jangkau["value"], row.ref["value"], row.ref["judged_value"]
             ratios.append(row.ratio)
             print(f"round {r + 1}: Jangkau {ours:,.0f}/s (batch p50 "
-                  f"{row.jangkau['batch_p50_ms']:.0f} ms), raw executemany {raw:,.0f}/s, "
+                  f"{row.jangkau['batch_p50_ms']:.0f} ms, server CPU "
+                  f"{cpu * 1000 / (opts.batches * CLIENTS + 1):.0f} ms a batch), "
+                  f"raw executemany {raw:,.0f}/s, "
                   f"raw + judged {judged:,.0f}/s; Jangkau/raw {row.ratio:.2f}x, "
                   f"Jangkau/judged {ours / judged:.2f}x; lost {row.jangkau['lost']}, "
                   f"rollup rows differing {row.jangkau['rollup_drift']}, errors {row.errors}; "
@@ -81,10 +94,13 @@ def cli() -> None:
                         help="batches of 500 each of the 4 clients sends (the full run: 10)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=Options.seed)
+    parser.add_argument("--jangkau", type=Path, default=JANGKAU,
+                        help="the `jangkau` program to serve with (another checkout's, to compare; "
+                        "the database must be at its migration head)")
     a = parser.parse_args()
     asyncio.run(main(RecordOptions(database=a.database, readme=None, seed=a.seed,
                                    batches=a.batches, command="python -m bench.record"),
-                     a.rounds))
+                     a.rounds, a.jangkau))
 
 
 if __name__ == "__main__":
