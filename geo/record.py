@@ -33,7 +33,7 @@ from geo.codes import unknown
 from geo.errors import BadInput, Conflict, JangkauError, NotFound
 from geo.periods import check_instant
 from geo.plausibility import judge_new
-from geo.validate import parse_geometry
+from geo.validate import parse_point
 
 log = logging.getLogger("jangkau.record")
 
@@ -112,7 +112,7 @@ def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
         raise BadInput(f"startedAt {started.isoformat()} lies in the future")
     if ended is not None and not started <= ended <= started + MAX_DURATION:
         raise BadInput("endedAt must lie between startedAt and 24 hours after it")
-    point, _ = parse_geometry(fields["location"], ("Point",), where="location")
+    lon, lat = parse_point(fields["location"], where="location")
     accuracy = fields.get("accuracy_m")
     if accuracy is not None and not (math.isfinite(accuracy) and 0 <= accuracy <= 100_000):
         raise BadInput("accuracyMeters must be between 0 and 100000")
@@ -126,7 +126,7 @@ def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
     return NewActivity(
         id=parse_uuid(fields["id"], "id"), staff_id=parse_uuid(fields["staff_id"], "staffId"),
         category=_text(fields, "category"), started_at=started, ended_at=ended,
-        device_time=device, lon=point.x, lat=point.y, accuracy_m=accuracy,
+        device_time=device, lon=lon, lat=lat, accuracy_m=accuracy,
         mock_location=bool(fields.get("mock_location") or False), citizens_served=citizens,
         outcome=_text(fields, "outcome"), outcome_met=fields["outcome_met"],
         note=note)
