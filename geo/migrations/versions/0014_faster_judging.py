@@ -13,7 +13,10 @@ review states come out (tests/test_plausibility*.py); what changed is how they a
 - the copy checks (COPIED_LOCATION, both ways) bound `started_at` itself rather than a
   difference, so that a probe reads the partitions of its week only, not every month's index;
 - the OUTSIDE_ASSIGNMENT reason measures each record's distance to each assigned area once, in
-  area order, rather than in a subquery per record.
+  area order, rather than in a subquery per record;
+- the statement that takes the locks also notes the given records' time span, and every later
+  read of them by id is bounded by it (their months' partitions only); the targets are found in
+  one read of them rather than two.
 `activity_span` stays (0003) for whoever calls it.
 """
 
@@ -56,12 +59,19 @@ DECLARE
     -- One constant geometry, which PostGIS prepares once for every point. Without a city
     -- outline nothing is judged outside it.
     city         geometry := (SELECT ST_Union(geom) FROM areas WHERE level = 'CITY');
+    given_lo     timestamptz;
+    given_hi     timestamptz;
     changed      integer;
     copies       integer;
 BEGIN
     -- Writers of the same staff member take turns, so each one judges the other's rows too.
-    PERFORM pg_advisory_xact_lock(hashtextextended('jangkau.flags:' || s, 0))
-    FROM (SELECT DISTINCT staff_id::text AS s FROM activities WHERE id = ANY(ids) ORDER BY 1) x;
+    -- The given records' time span comes along: the later reads of them by id are bounded by
+    -- it, so that they search the partitions of those months only.
+    SELECT min(x.lo), max(x.hi) INTO given_lo, given_hi
+    FROM (SELECT staff_id::text AS s, min(started_at) AS lo, max(started_at) AS hi
+          FROM activities WHERE id = ANY(ids) GROUP BY 1 ORDER BY 1) x
+    CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(hashtextextended('jangkau.flags:' || x.s,
+                                                                      0))) l;
 
     WITH
     -- Targets: each given activity's neighbours, every activity within its burst window, and
@@ -71,8 +81,7 @@ BEGIN
     -- pruned as they run.)
     target AS (
         SELECT t.staff_id, range_agg(t.r) AS span FROM (
-            SELECT g.staff_id, tstzrange(least(g.started_at - win, p.at),
-                                         greatest(g.started_at + win, n.at), '[]') AS r
+            SELECT g.staff_id, r.r
             FROM activities g
             CROSS JOIN LATERAL (
                 SELECT max(x.started_at) AS at FROM activities x
@@ -80,13 +89,14 @@ BEGIN
             CROSS JOIN LATERAL (
                 SELECT min(x.started_at) AS at FROM activities x
                 WHERE x.staff_id = g.staff_id AND x.started_at > g.started_at + win) n
-            WHERE g.id = ANY(ids)
-            UNION ALL
-            SELECT g.staff_id, tstzrange(d.d, d.d + interval '1 day', '[)')
-            FROM activities g CROSS JOIN LATERAL (
+            CROSS JOIN LATERAL (
                 SELECT date_trunc('day', g.started_at AT TIME ZONE 'Asia/Jakarta')
                        AT TIME ZONE 'Asia/Jakarta' AS d) d
-            WHERE g.id = ANY(ids)
+            CROSS JOIN LATERAL (VALUES
+                (tstzrange(least(g.started_at - win, p.at), greatest(g.started_at + win, n.at),
+                           '[]')),
+                (tstzrange(d.d, d.d + interval '1 day', '[)'))) r(r)
+            WHERE g.id = ANY(ids) AND g.started_at BETWEEN given_lo AND given_hi
         ) t GROUP BY t.staff_id
     ),
     -- Context: what the targets are judged against (their neighbours, their burst windows),
@@ -479,7 +489,7 @@ BEGIN
               AND NOT x.id = ANY(ids) AND NOT 'COPIED_LOCATION' = ANY(x.flags)
             OFFSET 0
         ) o
-        WHERE g.id = ANY(ids)
+        WHERE g.id = ANY(ids) AND g.started_at BETWEEN given_lo AND given_hi
         GROUP BY o.id
     ),
     marked AS (
