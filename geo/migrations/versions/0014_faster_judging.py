@@ -14,6 +14,9 @@ review states come out (tests/test_plausibility*.py); what changed is how they a
   difference, so that a probe reads the partitions of its week only, not every month's index;
 - the OUTSIDE_ASSIGNMENT reason measures each record's distance to each assigned area once, in
   area order, rather than in a subquery per record;
+- what a given record says about itself alone (OUTSIDE_CITY, OUTSIDE_ASSIGNMENT, LOW_ACCURACY,
+  FUTURE_TIME, OFF_HOURS, with their reasons) is judged before the locks are taken, into a
+  temporary table: no other activity enters it, so concurrent writers need not wait for it;
 - the statement that takes the locks also notes the given records' time span, and every later
   read of them by id is bounded by it (their months' partitions only); the targets are found in
   one read of them rather than two.
@@ -64,12 +67,127 @@ DECLARE
     changed      integer;
     copies       integer;
 BEGIN
+    -- What a given record says about itself alone (outside the city or its assignment, too
+    -- vague a fix, ahead of the server's clock, off hours), each with its reason in words: no
+    -- other activity enters it, so it is judged before the locks, outside the section that
+    -- writers of the same staff member wait for. (Every record is given when `ids` is NULL.)
+    CREATE TEMP TABLE IF NOT EXISTS activity_own (id uuid, staff_id uuid, started_at timestamptz,
+        outside_city boolean, outside_assignment boolean, low_accuracy boolean,
+        future_time boolean, off_hours boolean, notes jsonb) ON COMMIT DROP;
+    TRUNCATE activity_own;
+    WITH
+    given AS (
+        SELECT g.id, g.staff_id, g.started_at, g.device_time, g.received_at, g.geom, g.area_id,
+               g.accuracy_m, (g.started_at AT TIME ZONE 'Asia/Jakarta')::date AS day
+        FROM activities g WHERE ids IS NULL OR g.id = ANY(ids)
+    ),
+    -- Within an area assigned to the staff member on that WIB day: its own kelurahan, or
+    -- failing that (an assigned kecamatan, an overlap of two kelurahan) the area's outline
+    -- widened by the border buffer and the reported accuracy, or a kelurahan next to it.
+    assignment AS (
+        SELECT s.id, s.geom, s.area_id, s.accuracy_m,
+               border + least(coalesce(s.accuracy_m, 0), max_accuracy) AS tolerance,
+               bool_or(sa.area_id = s.area_id) AS own, array_agg(x.id) AS assigned_ids,
+               array_agg(x.geom) AS assigned
+        FROM given s
+        JOIN staff_assignments sa ON sa.staff_id = s.staff_id AND sa.during @> s.day
+        JOIN areas x ON x.id = sa.area_id
+        GROUP BY s.id, s.geom, s.area_id, s.accuracy_m
+    ),
+    -- Cheapest test first: the own kelurahan, a neighbouring one, then the outlines (a box
+    -- in degrees that surely holds the tolerance circle, before metres on the spheroid).
+    placed AS (
+        SELECT a.id,
+               CASE WHEN a.own THEN true
+                    WHEN EXISTS (SELECT 1 FROM area_neighbours n
+                                 WHERE n.area_id = a.area_id
+                                   AND n.neighbour_id = ANY(a.assigned_ids)) THEN true
+                    ELSE EXISTS (
+                        SELECT 1 FROM unnest(a.assigned) g
+                        WHERE ST_Covers(g, a.geom)
+                           OR (g && ST_Expand(a.geom, a.tolerance * 1.01 / (111320 * cos(
+                                   radians(least(abs(ST_Y(a.geom)) + 0.01, 89)))),
+                                              a.tolerance * 1.01 / 110574)
+                               AND ST_DWithin(g::geography, a.geom::geography, a.tolerance)))
+               END AS inside,
+               a.accuracy_m > max_accuracy AND NOT EXISTS (
+                   SELECT 1 FROM unnest(a.assigned) g
+                   WHERE ST_Covers(g, ST_Buffer(a.geom::geography, a.accuracy_m)::geometry))
+                   AS vague
+        FROM assignment a
+    ),
+    own AS (
+        SELECT s.id, s.staff_id, s.started_at, s.device_time, s.received_at, s.geom,
+               s.accuracy_m, s.day,
+               s.area_id IS NULL AND NOT coalesce(ST_Covers(city, s.geom), true)
+                   AND NOT ST_DWithin(city::geography, s.geom::geography,
+                                      border + least(coalesce(s.accuracy_m, 0), max_accuracy))
+                   AS outside_city,
+               NOT coalesce(p.inside, false) AS outside_assignment,
+               coalesce(p.vague, s.accuracy_m > max_accuracy, false) AS low_accuracy,
+               greatest(s.started_at, s.device_time) > s.received_at + ahead AS future_time,
+               extract(isodow FROM s.started_at AT TIME ZONE 'Asia/Jakarta') = 7
+                   OR (s.started_at AT TIME ZONE 'Asia/Jakarta')::time
+                      NOT BETWEEN '00:00'::time + day_from
+                              AND '00:00'::time + day_to - interval '1 microsecond' AS off_hours
+        FROM given s LEFT JOIN placed p ON p.id = s.id
+    ),
+    -- How far a given record judged OUTSIDE_ASSIGNMENT lies from the areas assigned to its
+    -- staff member that day, the dearest reason to write: measured once per record and area,
+    -- area after area (the inner ORDER BY, kept by OFFSET 0), so that PostGIS reuses what it
+    -- prepared of a polygon for the calls that repeat it.
+    far AS (
+        SELECT d.id, min(d.metres) AS metres, string_agg(DISTINCT d.name, ', ') AS names
+        FROM (
+            SELECT o.id, o.name, ST_Distance(o.area, o.point) AS metres
+            FROM (
+                SELECT f.id, x.name, x.geom::geography AS area, f.geom::geography AS point
+                FROM own f
+                JOIN staff_assignments sa ON sa.staff_id = f.staff_id AND sa.during @> f.day
+                JOIN areas x ON x.id = sa.area_id
+                WHERE f.outside_assignment
+                ORDER BY x.id OFFSET 0
+            ) o OFFSET 0
+        ) d GROUP BY d.id
+    )
+    INSERT INTO activity_own
+    SELECT f.id, f.staff_id, f.started_at, f.outside_city, f.outside_assignment, f.low_accuracy,
+           f.future_time, f.off_hours, jsonb_strip_nulls(jsonb_build_object(
+        'OUTSIDE_CITY', CASE WHEN f.outside_city THEN
+            format('%s outside the city boundary, farther than %s of border and '
+                   'accuracy allowance',
+                   metres_text(ST_Distance(city::geography, f.geom::geography)),
+                   metres_text(border + least(coalesce(f.accuracy_m, 0), max_accuracy))) END,
+        'OUTSIDE_ASSIGNMENT', CASE WHEN NOT f.outside_assignment THEN NULL
+            WHEN fa.names IS NOT NULL THEN
+                format('%s from the nearest assigned area (%s), farther than %s of border '
+                       'and accuracy allowance, and not in a kelurahan next to it',
+                       metres_text(fa.metres), fa.names,
+                       metres_text(border + least(coalesce(f.accuracy_m, 0), max_accuracy)))
+            ELSE format('no area was assigned to this staff member on %s',
+                        to_char(f.day, 'DD Mon YYYY')) END,
+        'LOW_ACCURACY', CASE WHEN f.low_accuracy THEN
+            format('GPS accuracy ±%s, worse than %s, and the circle does not fit '
+                   'inside an assigned area', metres_text(f.accuracy_m),
+                   metres_text(max_accuracy)) END,
+        'FUTURE_TIME', CASE WHEN f.future_time THEN
+            format('its time is %s min after the server received it',
+                   round(extract(epoch FROM greatest(f.started_at, f.device_time)
+                                            - f.received_at) / 60)) END,
+        'OFF_HOURS', CASE WHEN NOT f.off_hours THEN NULL
+            WHEN extract(isodow FROM f.started_at AT TIME ZONE 'Asia/Jakarta') = 7 THEN
+                format('began %s WIB on a Sunday', wib_hm(f.started_at))
+            ELSE format('began %s WIB, outside working hours %s to %s',
+                        wib_hm(f.started_at), to_char(day_from, 'HH24:MI'),
+                        to_char(day_to, 'HH24:MI')) END))
+    FROM own f LEFT JOIN far fa ON fa.id = f.id;
+
     -- Writers of the same staff member take turns, so each one judges the other's rows too.
     -- The given records' time span comes along: the later reads of them by id are bounded by
     -- it, so that they search the partitions of those months only.
     SELECT min(x.lo), max(x.hi) INTO given_lo, given_hi
     FROM (SELECT staff_id::text AS s, min(started_at) AS lo, max(started_at) AS hi
-          FROM activities WHERE id = ANY(ids) GROUP BY 1 ORDER BY 1) x
+          FROM activity_own WHERE ids IS NOT NULL GROUP BY 1 ORDER BY 1) x
     CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(hashtextextended('jangkau.flags:' || x.s,
                                                                       0))) l;
 
@@ -236,43 +354,6 @@ BEGIN
                                                      AND l.device_time + back_win
         GROUP BY l.id, l.device_time, l.lag HAVING count(*) >= back_n
     ),
-    -- Within an area assigned to the staff member on that WIB day: its own kelurahan, or
-    -- failing that (an assigned kecamatan, an overlap of two kelurahan) the area's outline
-    -- widened by the border buffer and the reported accuracy, or a kelurahan next to it.
-    assignment AS (
-        SELECT s.id, s.geom, s.area_id, s.accuracy_m,
-               border + least(coalesce(s.accuracy_m, 0), max_accuracy) AS tolerance,
-               bool_or(sa.area_id = s.area_id) AS own, array_agg(x.id) AS assigned_ids,
-               array_agg(x.geom) AS assigned
-        FROM seq s
-        JOIN staff_assignments sa ON sa.staff_id = s.staff_id
-                                 AND sa.during @> (s.started_at AT TIME ZONE 'Asia/Jakarta')::date
-        JOIN areas x ON x.id = sa.area_id
-        WHERE s.given
-        GROUP BY s.id, s.geom, s.area_id, s.accuracy_m
-    ),
-    -- Cheapest test first: the own kelurahan, a neighbouring one, then the outlines (a box
-    -- in degrees that surely holds the tolerance circle, before metres on the spheroid).
-    placed AS (
-        SELECT a.id,
-               CASE WHEN a.own THEN true
-                    WHEN EXISTS (SELECT 1 FROM area_neighbours n
-                                 WHERE n.area_id = a.area_id
-                                   AND n.neighbour_id = ANY(a.assigned_ids)) THEN true
-                    ELSE EXISTS (
-                        SELECT 1 FROM unnest(a.assigned) g
-                        WHERE ST_Covers(g, a.geom)
-                           OR (g && ST_Expand(a.geom, a.tolerance * 1.01 / (111320 * cos(
-                                   radians(least(abs(ST_Y(a.geom)) + 0.01, 89)))),
-                                              a.tolerance * 1.01 / 110574)
-                               AND ST_DWithin(g::geography, a.geom::geography, a.tolerance)))
-               END AS inside,
-               a.accuracy_m > max_accuracy AND NOT EXISTS (
-                   SELECT 1 FROM unnest(a.assigned) g
-                   WHERE ST_Covers(g, ST_Buffer(a.geom::geography, a.accuracy_m)::geometry))
-                   AS vague
-        FROM assignment a
-    ),
     -- The same coordinates as another staff member's record of the same week, saved earlier
     -- on its phone: the later of two is the copy (the end of this function judges a copy that
     -- reached the server before its original).
@@ -296,21 +377,17 @@ BEGIN
                b.until AS burst_until, sd.n AS static_n, sd.first_at AS static_from,
                sd.last_at AS static_to, sd.r AS static_r, bd.n AS back_n,
                bd.device_time AS back_at, bd.lag AS back_lag, cp.other_at AS copied_at,
-               CASE WHEN s.given THEN s.area_id IS NULL
-                                      AND NOT coalesce(ST_Covers(city, s.geom), true)
-                                      AND NOT ST_DWithin(city::geography, s.geom::geography,
-                                          border + least(coalesce(s.accuracy_m, 0),
-                                                         max_accuracy))
+               o.notes AS own_notes,
+               CASE WHEN s.given THEN o.outside_city
                     ELSE 'OUTSIDE_CITY' = ANY(s.flags) END AS outside_city,
-               CASE WHEN s.given THEN NOT coalesce(p.inside, false)
+               CASE WHEN s.given THEN o.outside_assignment
                     ELSE 'OUTSIDE_ASSIGNMENT' = ANY(s.flags) END AS outside_assignment,
-               CASE WHEN s.given THEN coalesce(p.vague, s.accuracy_m > max_accuracy, false)
+               CASE WHEN s.given THEN o.low_accuracy
                     ELSE 'LOW_ACCURACY' = ANY(s.flags) END AS low_accuracy,
                CASE WHEN s.given THEN s.mock_location
                     ELSE 'MOCK_LOCATION' = ANY(s.flags) END AS mock_location,
                s.fast_in OR coalesce(s.fast_out, false) AS impossible_speed,
-               CASE WHEN s.given THEN greatest(s.started_at, s.device_time)
-                                      > s.received_at + ahead
+               CASE WHEN s.given THEN o.future_time
                     ELSE 'FUTURE_TIME' = ANY(s.flags) END AS future_time,
                b.id IS NOT NULL AS duplicate_burst,
                -- Not where IMPOSSIBLE_SPEED already says more.
@@ -320,14 +397,10 @@ BEGIN
                CASE WHEN s.given THEN cp.id IS NOT NULL
                     ELSE 'COPIED_LOCATION' = ANY(s.flags) END AS copied_location,
                bd.id IS NOT NULL AS backdated_burst,
-               CASE WHEN s.given THEN extract(isodow FROM s.started_at AT TIME ZONE
-                                              'Asia/Jakarta') = 7
-                        OR (s.started_at AT TIME ZONE 'Asia/Jakarta')::time
-                           NOT BETWEEN '00:00'::time + day_from
-                                   AND '00:00'::time + day_to - interval '1 microsecond'
+               CASE WHEN s.given THEN o.off_hours
                     ELSE 'OFF_HOURS' = ANY(s.flags) END AS off_hours
         FROM seq s
-        LEFT JOIN placed p ON p.id = s.id
+        LEFT JOIN activity_own o ON o.id = s.id
         LEFT JOIN burst b ON b.id = s.id
         LEFT JOIN static_day sd ON sd.staff_id = s.staff_id AND sd.day = s.day
         LEFT JOIN backdated bd ON bd.id = s.id
@@ -350,24 +423,6 @@ BEGIN
             CASE WHEN j.off_hours THEN 'OFF_HOURS' END], NULL) AS flags
         FROM judged j
     ),
-    -- How far a given record judged OUTSIDE_ASSIGNMENT lies from the areas assigned to its
-    -- staff member that day, the dearest reason to write: measured once per record and area,
-    -- area after area (the inner ORDER BY, kept by OFFSET 0), so that PostGIS reuses what it
-    -- prepared of a polygon for the calls that repeat it.
-    far AS (
-        SELECT d.id, min(d.metres) AS metres, string_agg(DISTINCT d.name, ', ') AS names
-        FROM (
-            SELECT o.id, o.name, ST_Distance(o.area, o.point) AS metres
-            FROM (
-                SELECT f.id, x.name, x.geom::geography AS area, f.geom::geography AS point
-                FROM flagged f
-                JOIN staff_assignments sa ON sa.staff_id = f.staff_id AND sa.during @> f.day
-                JOIN areas x ON x.id = sa.area_id
-                WHERE f.given AND f.outside_assignment
-                ORDER BY x.id OFFSET 0
-            ) o OFFSET 0
-        ) d GROUP BY d.id
-    ),
     -- Each flag's reason, in words and numbers, written only for records with flags. A
     -- neighbour's flags about itself keep the reason they were given with.
     fresh AS MATERIALIZED (
@@ -376,25 +431,13 @@ BEGIN
                    SELECT jsonb_object_agg(k, v) FILTER (WHERE v IS NOT NULL) FROM (VALUES
             ('OUTSIDE_CITY', CASE WHEN NOT f.outside_city THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'OUTSIDE_CITY'
-                ELSE format('%s outside the city boundary, farther than %s of border and '
-                            'accuracy allowance',
-                            metres_text(ST_Distance(city::geography, f.geom::geography)),
-                            metres_text(border + least(coalesce(f.accuracy_m, 0),
-                                                       max_accuracy))) END),
+                ELSE f.own_notes ->> 'OUTSIDE_CITY' END),
             ('OUTSIDE_ASSIGNMENT', CASE WHEN NOT f.outside_assignment THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'OUTSIDE_ASSIGNMENT'
-                WHEN f.far_names IS NOT NULL THEN
-                    format('%s from the nearest assigned area (%s), farther than %s of border '
-                           'and accuracy allowance, and not in a kelurahan next to it',
-                           metres_text(f.far_metres), f.far_names,
-                           metres_text(border + least(coalesce(f.accuracy_m, 0), max_accuracy)))
-                ELSE format('no area was assigned to this staff member on %s',
-                            to_char(f.day, 'DD Mon YYYY')) END),
+                ELSE f.own_notes ->> 'OUTSIDE_ASSIGNMENT' END),
             ('LOW_ACCURACY', CASE WHEN NOT f.low_accuracy THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'LOW_ACCURACY'
-                ELSE format('GPS accuracy ±%s, worse than %s, and the circle does not fit '
-                            'inside an assigned area', metres_text(f.accuracy_m),
-                            metres_text(max_accuracy)) END),
+                ELSE f.own_notes ->> 'LOW_ACCURACY' END),
             ('MOCK_LOCATION', CASE WHEN NOT f.mock_location THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'MOCK_LOCATION'
                 ELSE 'the phone reported the location as mocked (a simulated-location app)'
@@ -407,9 +450,7 @@ BEGIN
                     metres_text(f.next_metres)) END),
             ('FUTURE_TIME', CASE WHEN NOT f.future_time THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'FUTURE_TIME'
-                ELSE format('its time is %s min after the server received it',
-                            round(extract(epoch FROM greatest(f.started_at, f.device_time)
-                                                     - f.received_at) / 60)) END),
+                ELSE f.own_notes ->> 'FUTURE_TIME' END),
             ('DUPLICATE_BURST', CASE WHEN f.duplicate_burst THEN
                 format('one of %s or more records within %s min and %s, up to %s',
                        burst_n, round(extract(epoch FROM win) / 60), metres_text(radius),
@@ -444,14 +485,9 @@ BEGIN
                        to_char(extract(epoch FROM f.back_lag) / 3600, 'FM990.0')) END),
             ('OFF_HOURS', CASE WHEN NOT f.off_hours THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'OFF_HOURS'
-                WHEN extract(isodow FROM f.started_at AT TIME ZONE 'Asia/Jakarta') = 7 THEN
-                format('began %s WIB on a Sunday', wib_hm(f.started_at))
-                ELSE format('began %s WIB, outside working hours %s to %s',
-                            wib_hm(f.started_at), to_char(day_from, 'HH24:MI'),
-                            to_char(day_to, 'HH24:MI')) END)
+                ELSE f.own_notes ->> 'OFF_HOURS' END)
                    ) v(k, v)) END AS notes
-        FROM (SELECT g.*, fa.metres AS far_metres, fa.names AS far_names
-              FROM flagged g LEFT JOIN far fa ON fa.id = g.id) f
+        FROM flagged f
     ),
     -- No flags: nothing to review. A rejection stands. An acceptance stands unless a flag
     -- appears that it was not given with. Anything else waits for a reviewer.
