@@ -9,10 +9,12 @@ so that one bad row cannot sink the others.
 A batch in the database, in order, one transaction: (1) one statement checks the staff,
 categories and outcomes it names, and holds the rollups back for the transaction; (2) one INSERT
 stores the valid new items, its row trigger giving each its kelurahan (`kelurahan_at`); (3)
-`judge_new` (`activities_judge`, migration 0011) takes the per-staff locks, judges the new rows'
-flags and their neighbours' (`activity_flags_refresh`), recounts the neighbours whose counting
-changed, and then adds the new rows to the rollups once, in their final review state; (4)
-COMMIT, which also delivers the NOTIFY of the inserted and changed ids (migration 0010).
+`judge_new` (`activities_judge`, migration 0011) judges the new rows' flags and their
+neighbours' (`activity_flags_refresh`, migration 0014): first what each new row says about itself
+alone, then, under the per-staff locks that concurrent writers of the same person wait for, what
+its neighbours say; it recounts the neighbours whose counting changed, and then adds the new rows
+to the rollups once, in their final review state; (4) COMMIT, which also delivers the NOTIFY of
+the inserted and changed ids (migration 0010) and releases the locks.
 """
 
 from __future__ import annotations
