@@ -10,8 +10,11 @@ review states come out (tests/test_plausibility*.py); what changed is how they a
 - the neighbour lookups of `activity_span` are written out in the statement: the SQL function,
   which has subqueries, is never inlined, and its 2 calls a given record (and 2 a context
   range) each started an executor of their own;
-- the copy checks (COPIED_LOCATION, both ways) bound `started_at` itself rather than a
-  difference, so that a probe reads the partitions of its week only, not every month's index;
+- the copy checks (COPIED_LOCATION, both ways) also bound `started_at` by the batch's whole
+  span widened by the window, a constant, so that a probe of the GiST index reads the months
+  that can hold a copy, not every month's (the per-record window stays a difference: bounds on
+  the record's own week let the planner AND a time index that, with stale statistics, read a
+  whole partition per probe);
 - the OUTSIDE_ASSIGNMENT reason measures each record's distance to each assigned area once, in
   area order, rather than in a subquery per record;
 - what a given record says about itself alone (OUTSIDE_CITY, OUTSIDE_ASSIGNMENT, LOW_ACCURACY,
@@ -56,8 +59,8 @@ DECLARE
     back_win     interval := make_interval(secs => 60 * flag_setting('backdate_minutes', 15));
     back_lag     interval := make_interval(secs => 3600 * flag_setting('backdate_lag_h', 1));
     copy_win     interval := make_interval(days => flag_setting('copy_days', 7)::integer);
-    -- The same window in seconds: bounds on started_at itself prune partitions, whatever the
-    -- session's time zone (an interval of days would follow its daylight saving).
+    -- The same window in seconds, as the difference above compares it: whatever the session's
+    -- time zone, bounds widened by it hold every copy the window holds.
     copy_span    interval := make_interval(secs => extract(epoch FROM copy_win));
     -- One constant geometry, which PostGIS prepares once for every point. Without a city
     -- outline nothing is judged outside it.
@@ -190,6 +193,10 @@ BEGIN
           FROM activity_own WHERE ids IS NOT NULL GROUP BY 1 ORDER BY 1) x
     CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(hashtextextended('jangkau.flags:' || x.s,
                                                                       0))) l;
+    IF ids IS NULL THEN     -- every record is given
+        given_lo := '-infinity';
+        given_hi := 'infinity';
+    END IF;
 
     WITH
     -- Targets: each given activity's neighbours, every activity within its burst window, and
@@ -360,8 +367,10 @@ BEGIN
     copied AS (
         SELECT s.id, min(o.started_at) AS other_at FROM seq s
         JOIN activities o ON o.geom && s.geom AND o.geom = s.geom AND o.staff_id <> s.staff_id
-                         AND o.started_at BETWEEN s.started_at - copy_span
-                                              AND s.started_at + copy_span
+                         -- (a difference, so that only the GiST index is used: a week is
+                         -- many rows; the batch's whole span, a constant, prunes the months)
+                         AND o.started_at - s.started_at BETWEEN -copy_win AND copy_win
+                         AND o.started_at BETWEEN given_lo - copy_span AND given_hi + copy_span
                          AND (coalesce(o.device_time, o.received_at), o.id)
                              < (coalesce(s.device_time, s.received_at), s.id)
         WHERE s.given GROUP BY s.id
@@ -518,8 +527,10 @@ BEGIN
             -- Point by point through the GiST index: OFFSET 0 keeps it a nested loop.
             SELECT x.id FROM activities x
             WHERE x.geom && g.geom AND x.geom = g.geom AND x.staff_id <> g.staff_id
-              -- (bounds on started_at prune the months; the GiST index finds the point)
-              AND x.started_at BETWEEN g.started_at - copy_span AND g.started_at + copy_span
+              -- (a difference, so that only the GiST index is used: a week is many rows;
+              -- the batch's whole span, a constant, prunes the months)
+              AND x.started_at - g.started_at BETWEEN -copy_win AND copy_win
+              AND x.started_at BETWEEN given_lo - copy_span AND given_hi + copy_span
               AND (coalesce(g.device_time, g.received_at), g.id)
                   < (coalesce(x.device_time, x.received_at), x.id)
               AND NOT x.id = ANY(ids) AND NOT 'COPIED_LOCATION' = ANY(x.flags)
