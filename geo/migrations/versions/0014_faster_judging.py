@@ -22,7 +22,8 @@ review states come out (tests/test_plausibility*.py); what changed is how they a
   temporary table: no other activity enters it, so concurrent writers need not wait for it;
 - the statement that takes the locks also notes the given records' time span, and every later
   read of them by id is bounded by it (their months' partitions only); the targets are found in
-  one read of them rather than two.
+  one read of them rather than two; `activities_judge` bounds its reads of the new rows for the
+  rollups by that span too.
 `activity_span` stays (0003) for whoever calls it.
 """
 
@@ -560,14 +561,60 @@ BEGIN
     changed := changed + copies;
     RETURN changed;
 END $fn$;
+
+CREATE OR REPLACE FUNCTION activities_judge(ids uuid[]) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    changed integer;
+    lo      timestamptz;
+    hi      timestamptz;
+BEGIN
+    IF rollups_deferred() OR NOT rollups_after_judging() THEN
+        RETURN activity_flags_refresh(ids);
+    END IF;
+    PERFORM set_config('jangkau.rollups_pending', array_to_string(ids, ','), true);
+    changed := activity_flags_refresh(ids);
+    PERFORM set_config('jangkau.rollups_pending', '', true),
+            set_config('jangkau.rollups_after_judging', 'off', true);
+    -- The new rows' span, which activity_flags_refresh noted: their months' partitions only.
+    SELECT min(started_at), max(started_at) INTO lo, hi FROM activity_own;
+    -- In key order, so that concurrent writers take the rollup rows they share in one order.
+    INSERT INTO rollup_area_day AS r (day, area_id, category_code, outcome_code, activities,
+                                      met, citizens, last_at)
+    SELECT wib_day(started_at), area_id, category_code, outcome_code, count(*),
+           count(*) FILTER (WHERE outcome_met), sum(citizens_served), max(started_at)
+    FROM activities
+    WHERE id = ANY(ids) AND started_at BETWEEN lo AND hi AND review IN ('NONE', 'ACCEPTED')
+    GROUP BY 1, 2, 3, 4
+    ORDER BY 1, coalesce(area_id, 0), 3, coalesce(outcome_code, '')
+    ON CONFLICT (day, coalesce(area_id, 0), category_code, coalesce(outcome_code, '')) DO UPDATE
+    SET activities = r.activities + EXCLUDED.activities, met = r.met + EXCLUDED.met,
+        citizens = r.citizens + EXCLUDED.citizens, last_at = greatest(r.last_at, EXCLUDED.last_at);
+
+    INSERT INTO rollup_presence AS r (staff_id, area_id, category_code, days)
+    SELECT staff_id, area_id, category_code, range_agg(daterange(d, d, '[]'))
+    FROM (SELECT DISTINCT staff_id, area_id, category_code, wib_day(started_at) AS d
+          FROM activities
+          WHERE id = ANY(ids) AND started_at BETWEEN lo AND hi
+            AND review IN ('NONE', 'ACCEPTED')) x
+    GROUP BY 1, 2, 3
+    ORDER BY 1, coalesce(area_id, 0), 3
+    ON CONFLICT (staff_id, coalesce(area_id, 0), category_code) DO UPDATE
+    SET days = r.days + EXCLUDED.days;
+    RETURN changed;
+END $$;
 """
 
 
-def _refresh_0009() -> str:
-    """0009's judging function, to restore: read from that migration's frozen script."""
-    old = importlib.import_module("geo.migrations.versions.0009_flag_reasons").UPGRADE
-    start = old.index("CREATE OR REPLACE FUNCTION activity_flags_refresh")
-    return old[start:old.index("$fn$;\n", start) + len("$fn$;\n")]
+def _restored() -> str:
+    """0009's judging function and 0011's `activities_judge`, to restore: read from those
+    migrations' frozen scripts."""
+    refresh = importlib.import_module("geo.migrations.versions.0009_flag_reasons").UPGRADE
+    start = refresh.index("CREATE OR REPLACE FUNCTION activity_flags_refresh")
+    judge = importlib.import_module("geo.migrations.versions.0011_fast_writes").UPGRADE
+    begin = judge.index("CREATE FUNCTION activities_judge(")
+    return (refresh[start:refresh.index("$fn$;\n", start) + len("$fn$;\n")]
+            + "CREATE OR REPLACE" + judge[begin + len("CREATE"):judge.index("END $$;\n", begin)]
+            + "END $$;\n")
 
 
 def upgrade() -> None:
@@ -575,4 +622,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    run_script(_refresh_0009())
+    run_script(_restored())
