@@ -4,9 +4,9 @@ On a database `python -m bench` loaded and kept, starts `jangkau serve` and runs
 scenario (`bench.writes.record_activities`: 4 clients × batches of 500, then the raw
 `executemany` reference and the same reference with the batch judged) `--rounds` times, each
 round Jangkau, raw, judged. After each round the rows Jangkau recorded are deleted again
-(untimed), so that every round and every run starts from the same rows. Prints activities/s of
-the three sides and the ratios, round by round,
-and the server process's CPU per batch (what bounds it on a small machine).
+(untimed), so that every round and every run starts from the same rows. Prints, round by
+round, activities/s of the three sides, the ratios, and the server process's CPU per batch
+(on a small machine it competes with the database for the same cores).
 """
 
 from __future__ import annotations
