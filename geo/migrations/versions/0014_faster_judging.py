@@ -16,7 +16,8 @@ review states come out (tests/test_plausibility*.py); what changed is how they a
   the record's own week let the planner AND a time index that, with stale statistics, read a
   whole partition per probe);
 - the OUTSIDE_ASSIGNMENT reason measures each record's distance to each assigned area once, in
-  area order, rather than in a subquery per record;
+  area order, rather than in a subquery per record; a record's reasons are one
+  `jsonb_build_object` rather than an aggregate over a VALUES list per record;
 - what a given record says about itself alone (OUTSIDE_CITY, OUTSIDE_ASSIGNMENT, LOW_ACCURACY,
   FUTURE_TIME, OFF_HOURS, with their reasons) is judged before the locks are taken, into a
   temporary table: no other activity enters it, so concurrent writers need not wait for it;
@@ -437,35 +438,36 @@ BEGIN
     -- neighbour's flags about itself keep the reason they were given with.
     fresh AS MATERIALIZED (
         SELECT f.id, f.old_flags, f.old_notes, f.flags,
-               CASE WHEN f.flags = '{}' THEN '{}'::jsonb ELSE (
-                   SELECT jsonb_object_agg(k, v) FILTER (WHERE v IS NOT NULL) FROM (VALUES
-            ('OUTSIDE_CITY', CASE WHEN NOT f.outside_city THEN NULL
+               -- (NULL where every reason is missing, as an aggregate of none would be)
+               CASE WHEN f.flags = '{}' THEN '{}'::jsonb ELSE nullif(jsonb_strip_nulls(
+                   jsonb_build_object(
+            'OUTSIDE_CITY', CASE WHEN NOT f.outside_city THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'OUTSIDE_CITY'
-                ELSE f.own_notes ->> 'OUTSIDE_CITY' END),
-            ('OUTSIDE_ASSIGNMENT', CASE WHEN NOT f.outside_assignment THEN NULL
+                ELSE f.own_notes ->> 'OUTSIDE_CITY' END,
+            'OUTSIDE_ASSIGNMENT', CASE WHEN NOT f.outside_assignment THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'OUTSIDE_ASSIGNMENT'
-                ELSE f.own_notes ->> 'OUTSIDE_ASSIGNMENT' END),
-            ('LOW_ACCURACY', CASE WHEN NOT f.low_accuracy THEN NULL
+                ELSE f.own_notes ->> 'OUTSIDE_ASSIGNMENT' END,
+            'LOW_ACCURACY', CASE WHEN NOT f.low_accuracy THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'LOW_ACCURACY'
-                ELSE f.own_notes ->> 'LOW_ACCURACY' END),
-            ('MOCK_LOCATION', CASE WHEN NOT f.mock_location THEN NULL
+                ELSE f.own_notes ->> 'LOW_ACCURACY' END,
+            'MOCK_LOCATION', CASE WHEN NOT f.mock_location THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'MOCK_LOCATION'
                 ELSE 'the phone reported the location as mocked (a simulated-location app)'
-                END),
-            ('IMPOSSIBLE_SPEED', CASE WHEN NOT f.impossible_speed THEN NULL
+                END,
+            'IMPOSSIBLE_SPEED', CASE WHEN NOT f.impossible_speed THEN NULL
                 WHEN f.fast_in THEN format('%s km/h from the previous record at %s, %s away',
                     round(f.metres / f.gap * 3.6), wib_hm(f.prev_at), metres_text(f.metres))
                 ELSE format('%s km/h to the next record at %s, %s away',
                     round(f.next_metres / f.next_gap * 3.6), wib_hm(f.next_at),
-                    metres_text(f.next_metres)) END),
-            ('FUTURE_TIME', CASE WHEN NOT f.future_time THEN NULL
+                    metres_text(f.next_metres)) END,
+            'FUTURE_TIME', CASE WHEN NOT f.future_time THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'FUTURE_TIME'
-                ELSE f.own_notes ->> 'FUTURE_TIME' END),
-            ('DUPLICATE_BURST', CASE WHEN f.duplicate_burst THEN
+                ELSE f.own_notes ->> 'FUTURE_TIME' END,
+            'DUPLICATE_BURST', CASE WHEN f.duplicate_burst THEN
                 format('one of %s or more records within %s min and %s, up to %s',
                        burst_n, round(extract(epoch FROM win) / 60), metres_text(radius),
-                       wib_hm(f.burst_until)) END),
-            ('UNREACHABLE', CASE WHEN NOT f.unreachable THEN NULL
+                       wib_hm(f.burst_until)) END,
+            'UNREACHABLE', CASE WHEN NOT f.unreachable THEN NULL
                 WHEN f.far_in THEN format(
                     '%s from the previous visit (ended %s) beyond both accuracy circles, in %s '
                     'min: %s km/h in a straight line, over the %s km/h of city travel',
@@ -478,25 +480,25 @@ BEGIN
                     metres_text(f.next_metres - f.next_slack), wib_hm(f.next_at),
                     round(f.next_reach_gap / 60),
                     round((f.next_metres - f.next_slack) / f.next_reach_gap * 3.6),
-                    round(reach_speed * 3.6)) END),
-            ('STATIC_DAY', CASE WHEN f.static_day THEN
+                    round(reach_speed * 3.6)) END,
+            'STATIC_DAY', CASE WHEN f.static_day THEN
                 format('all %s records of %s (%s to %s) lie within %s of one spot',
                        f.static_n, to_char(f.day, 'DD Mon YYYY'), wib_hm(f.static_from),
-                       wib_hm(f.static_to), metres_text(greatest(f.static_r, 1))) END),
-            ('COPIED_LOCATION', CASE WHEN NOT f.copied_location THEN NULL
+                       wib_hm(f.static_to), metres_text(greatest(f.static_r, 1))) END,
+            'COPIED_LOCATION', CASE WHEN NOT f.copied_location THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'COPIED_LOCATION'
                 ELSE format('exactly the coordinates of another staff member''s record of %s %s',
                             to_char(f.copied_at AT TIME ZONE 'Asia/Jakarta', 'DD Mon YYYY'),
-                            wib_hm(f.copied_at)) END),
-            ('BACKDATED_BURST', CASE WHEN f.backdated_burst THEN
+                            wib_hm(f.copied_at)) END,
+            'BACKDATED_BURST', CASE WHEN f.backdated_burst THEN
                 format('entered at %s with %s other records of the day within %s min, %s h '
                        'after the visit it claims ended', wib_hm(f.back_at), f.back_n - 1,
                        round(extract(epoch FROM back_win) / 60),
-                       to_char(extract(epoch FROM f.back_lag) / 3600, 'FM990.0')) END),
-            ('OFF_HOURS', CASE WHEN NOT f.off_hours THEN NULL
+                       to_char(extract(epoch FROM f.back_lag) / 3600, 'FM990.0')) END,
+            'OFF_HOURS', CASE WHEN NOT f.off_hours THEN NULL
                 WHEN NOT f.given THEN f.old_notes ->> 'OFF_HOURS'
-                ELSE f.own_notes ->> 'OFF_HOURS' END)
-                   ) v(k, v)) END AS notes
+                ELSE f.own_notes ->> 'OFF_HOURS' END
+                   )), '{}') END AS notes
         FROM flagged f
     ),
     -- No flags: nothing to review. A rejection stands. An acceptance stands unless a flag
