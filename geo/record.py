@@ -9,10 +9,12 @@ so that one bad row cannot sink the others.
 A batch in the database, in order, one transaction: (1) one statement checks the staff,
 categories and outcomes it names, and holds the rollups back for the transaction; (2) one INSERT
 stores the valid new items, its row trigger giving each its kelurahan (`kelurahan_at`); (3)
-`judge_new` (`activities_judge`, migration 0011) takes the per-staff locks, judges the new rows'
-flags and their neighbours' (`activity_flags_refresh`), recounts the neighbours whose counting
-changed, and then adds the new rows to the rollups once, in their final review state; (4)
-COMMIT, which also delivers the NOTIFY of the inserted and changed ids (migration 0010).
+`judge_new` (`activities_judge`, migration 0011) judges the new rows' flags and their
+neighbours' (`activity_flags_refresh`, migration 0016): first what each new row says about itself
+alone, then, under the per-staff locks that concurrent writers of the same person wait for, what
+its neighbours say; it recounts the neighbours whose counting changed, and then adds the new rows
+to the rollups once, in their final review state; (4) COMMIT, which also delivers the NOTIFY of
+the inserted and changed ids (migration 0010) and releases the locks.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from geo.codes import unknown
 from geo.errors import BadInput, Conflict, JangkauError, NotFound
 from geo.periods import check_instant
 from geo.plausibility import judge_new
-from geo.validate import parse_geometry
+from geo.validate import parse_point
 
 log = logging.getLogger("jangkau.record")
 
@@ -112,7 +114,7 @@ def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
         raise BadInput(f"startedAt {started.isoformat()} lies in the future")
     if ended is not None and not started <= ended <= started + MAX_DURATION:
         raise BadInput("endedAt must lie between startedAt and 24 hours after it")
-    point, _ = parse_geometry(fields["location"], ("Point",), where="location")
+    lon, lat = parse_point(fields["location"], where="location")
     accuracy = fields.get("accuracy_m")
     if accuracy is not None and not (math.isfinite(accuracy) and 0 <= accuracy <= 100_000):
         raise BadInput("accuracyMeters must be between 0 and 100000")
@@ -126,7 +128,7 @@ def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
     return NewActivity(
         id=parse_uuid(fields["id"], "id"), staff_id=parse_uuid(fields["staff_id"], "staffId"),
         category=_text(fields, "category"), started_at=started, ended_at=ended,
-        device_time=device, lon=point.x, lat=point.y, accuracy_m=accuracy,
+        device_time=device, lon=lon, lat=lat, accuracy_m=accuracy,
         mock_location=bool(fields.get("mock_location") or False), citizens_served=citizens,
         outcome=_text(fields, "outcome"), outcome_met=fields["outcome_met"],
         note=note)

@@ -123,6 +123,32 @@ def _count_and_check(geom: dict[str, Any], where: str) -> int:
     return len(flat)
 
 
+def _kind(obj: Any, allowed: Sequence[str], where: str) -> str:
+    """The GeoJSON type of `obj`, one of `allowed`, or the error that says what it is instead."""
+    if not isinstance(obj, dict):
+        raise InvalidGeometry(
+            f"{where}: expected a GeoJSON geometry object, got {type(obj).__name__}")
+    kind = obj.get("type")
+    if kind is None:
+        raise InvalidGeometry(f"{where}: GeoJSON object has no 'type'")
+    if not isinstance(kind, str) or kind not in GEOMETRY_TYPES:
+        raise InvalidGeometry(f"{where}: unknown or unsupported GeoJSON type {_show(kind)}")
+    if kind not in allowed:
+        raise InvalidGeometry(f"{where}: expected {' or '.join(allowed)}, got {kind}")
+    return kind
+
+
+def parse_point(obj: Any, *, where: str = "geometry") -> tuple[float, float]:
+    """A GeoJSON Point as (lon, lat), refused exactly as `parse_geometry(obj, ("Point",))`
+    refuses it, without building a shapely geometry: a checked position is always a valid,
+    non-empty point, and a batch of 500 records paid for 500 geometries it never used."""
+    _kind(obj, ("Point",), where)
+    coords = obj.get("coordinates")
+    if coords is None:
+        raise InvalidGeometry(f"{where}: Point has no 'coordinates'")
+    return check_position(coords, where)
+
+
 def parse_geometry(
     obj: Any,
     allowed: Sequence[str],
@@ -137,16 +163,7 @@ def parse_geometry(
     With `repair`, an invalid polygon is fixed with `make_valid` (keeping only its polygonal
     part) and the note says so; without it, an invalid polygon is refused.
     """
-    if not isinstance(obj, dict):
-        raise InvalidGeometry(
-            f"{where}: expected a GeoJSON geometry object, got {type(obj).__name__}")
-    kind = obj.get("type")
-    if kind is None:
-        raise InvalidGeometry(f"{where}: GeoJSON object has no 'type'")
-    if not isinstance(kind, str) or kind not in GEOMETRY_TYPES:
-        raise InvalidGeometry(f"{where}: unknown or unsupported GeoJSON type {_show(kind)}")
-    if kind not in allowed:
-        raise InvalidGeometry(f"{where}: expected {' or '.join(allowed)}, got {kind}")
+    kind = _kind(obj, allowed, where)
     n = _count_and_check(obj, where)
     if n > max_vertices:
         raise InvalidGeometry(f"{where}: {n} positions is more than the limit of {max_vertices} "
