@@ -72,17 +72,26 @@ ORDERS = {
 }
 
 
+async def window(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,
+                 order: str, columns: str) -> tuple[str, dict[str, Any]]:
+    """A page's rows as SQL (`columns` of up to `first + 1` activities in `order` after the
+    cursor, whose parameters are `after`; the extra row tells whether a next page exists) and
+    its parameters; the compiled pages (geo.page_json) wrap it. The page's transaction plans
+    generically unless a geometry filters it (geo.db.plan_generically)."""
+    if not where.spatial:
+        await plan_generically(conn)
+    keyset, order_by = ORDERS[order]
+    return (f"SELECT {columns} FROM activities a WHERE {where.sql} AND "
+            f"{keyset if after else 'TRUE'} ORDER BY {order_by} LIMIT :lim",
+            {**where.params, "lim": first + 1, **(after or {})})
+
+
 async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,
                order: str = "newest") -> list[ActivityRow]:
     """Up to `first + 1` rows in `order` after the cursor (`after`: its parameters): the extra
     one tells whether a next page exists."""
-    keyset, order_by = ORDERS[order]
-    if not where.spatial:
-        await plan_generically(conn)
-    rows = await conn.execute(text(f"""
-        SELECT {COLUMNS} FROM activities a
-        WHERE {where.sql} AND {keyset if after else 'TRUE'}
-        ORDER BY {order_by} LIMIT :lim"""), {**where.params, "lim": first + 1, **(after or {})})
+    sql, params = await window(conn, where, first, after, order, COLUMNS)
+    rows = await conn.execute(text(sql), params)
     found: Sequence[tuple[Any, ...]] = rows.all()
     return [ActivityRow(*r) for r in found]
 

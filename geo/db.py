@@ -162,12 +162,16 @@ def _refusal(err: BaseException, statement_timeout_ms: int) -> JangkauError | No
     return None
 
 
+def _options(conn: AsyncConnection) -> Mapping[str, Any]:
+    return conn.sync_connection.get_execution_options() if conn.sync_connection else {}
+
+
 async def fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Sequence[Any]]:
     """The rows of one read (`$n` parameters). On a connection in autocommit the statement
     goes straight to the driver: SQLAlchemy's execute cost more CPU than a lookup by id
     (issue 13). In a transaction (behind PgBouncer, whose settings come with each one) it goes
     through SQLAlchemy. Errors are those the engine's own statements raise."""
-    options = conn.sync_connection.get_execution_options() if conn.sync_connection else {}
+    options = _options(conn)
     if options.get("isolation_level") != "AUTOCOMMIT":
         return (await conn.exec_driver_sql(sql, args)).all()
     driver = await raw_connection(conn)
@@ -224,8 +228,7 @@ async def plan_generically(conn: AsyncConnection) -> None:
     statements whose plan does not depend on their values, where planning a partitioned table
     each time cost as much as running it (a page of activities: 1.7 → 0.9 ms). Outside a
     transaction (autocommit) it does nothing."""
-    options = conn.sync_connection.get_execution_options() if conn.sync_connection else {}
-    if options.get("isolation_level") != "AUTOCOMMIT":
+    if _options(conn).get("isolation_level") != "AUTOCOMMIT":
         await conn.exec_driver_sql(GENERIC)
 
 

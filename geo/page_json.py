@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.activities import ORDERS
+from geo.activities import ORDERS, window
 from geo.areas import PRECISION
-from geo.db import fetch_named, plan_generically
+from geo.db import fetch_named
 from geo.filters import Where
 
 
@@ -189,9 +189,12 @@ EdgeShape = tuple[tuple[str, str | Const | Shape], ...]
 def edge_sql(edge: EdgeShape) -> str:
     parts = []
     for key, what in edge:
-        value = (CURSOR if what == "cursor" else object_sql(what) if isinstance(what, Shape)
-                 else f"to_json(CAST({_literal(what.value)} AS text))"
-                 if isinstance(what, Const) else "")
+        if isinstance(what, Shape):
+            value = object_sql(what)
+        elif isinstance(what, Const):
+            value = f"to_json(CAST({_literal(what.value)} AS text))"
+        else:       # "cursor"
+            value = CURSOR
         parts.append(f"{_literal(key)}, {value}")
     return f"json_build_object({', '.join(parts)})"
 
@@ -213,10 +216,8 @@ async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str
                 edge_shapes: Sequence[EdgeShape]) -> Edges:
     """Up to `first` activities newest first after the cursor, each edge's JSON (cursor
     included) aggregated by PostgreSQL: one row, whatever the page's length."""
-    keyset, order_by = ORDERS["newest"]
-    params = {**where.params, "lim": first + 1, "first": first, **(after or {})}
-    if not where.spatial:
-        await plan_generically(conn)
+    inner, params = await window(conn, where, first, after, "newest", "*")
+    order_by = ORDERS["newest"][1].replace("a.", "x.")
     shapes = [w for e in edge_shapes for _, w in e if isinstance(w, Shape)]
     mine = "FILTER (WHERE a.rn <= :first)"
     arrays = "".join(f", coalesce(json_agg({edge_sql(e)} ORDER BY a.rn) {mine}, '[]')::text"
@@ -224,11 +225,9 @@ async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str
     (row,) = await fetch_named(conn, f"""
         SELECT array_agg(a.id ORDER BY a.rn) {mine}, array_agg(a.staff_id ORDER BY a.rn) {mine},
                array_agg(a.started_at ORDER BY a.rn) {mine}, count(*) > :first{arrays}
-        FROM (SELECT x.*, row_number() OVER (ORDER BY {order_by.replace('a.', 'x.')}) AS rn
-              FROM (SELECT * FROM activities a
-                    WHERE {where.sql} AND {keyset if after else 'TRUE'}
-                    ORDER BY {order_by} LIMIT :lim) x) a
-        {_joins(shapes)}""", params)
+        FROM (SELECT x.*, row_number() OVER (ORDER BY {order_by}) AS rn
+              FROM ({inner}) x) a
+        {_joins(shapes)}""", {**params, "first": first})
     return Edges(row[0] or [], row[1] or [], row[2] or [], row[3], tuple(row[4:]))
 
 
@@ -248,16 +247,11 @@ async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str,
                shapes: Sequence[Shape], order: str = "newest") -> list[PageRow]:
     """Up to `first + 1` activities in `order` after the cursor (`after`: its parameters,
     after_t/after_id, and after_c by confidence), each with the JSON of `shapes`."""
-    keyset, order_by = ORDERS[order]
-    params = {**where.params, "lim": first + 1, **(after or {})}
-    if not where.spatial:
-        await plan_generically(conn)
+    inner, params = await window(conn, where, first, after, order, "*")
     objects = "".join(f", CAST({object_sql(s)} AS text) AS o{i}" for i, s in enumerate(shapes))
     found = await fetch_named(conn, f"""
         SELECT a.id, a.staff_id, a.started_at, a.confidence{objects}
-        FROM (SELECT * FROM activities a
-              WHERE {where.sql} AND {keyset if after else 'TRUE'}
-              ORDER BY {order_by} LIMIT :lim) a
+        FROM ({inner}) a
         {_joins(shapes)}
-        ORDER BY {order_by}""", params)
+        ORDER BY {ORDERS[order][1]}""", params)
     return [PageRow(r[0], r[1], r[2], r[3], tuple(r[4:])) for r in found]

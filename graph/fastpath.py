@@ -168,7 +168,7 @@ class FastPath:
 
 def _lookup(c: Collector, key: str, nodes: list[FieldNode]) -> Lookup | None:
     """The plan of `activity(id: ...)` under `key`, when its selection compiles."""
-    if any(n.name.value != "activity" for n in nodes) or len(nodes) != 1:
+    if len(nodes) != 1 or nodes[0].name.value != "activity":
         return None
     args = nodes[0].arguments or ()
     if len(args) != 1 or args[0].name.value != "id" or nodes[0].directives:
