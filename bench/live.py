@@ -232,7 +232,8 @@ async def main(a: argparse.Namespace) -> None:
                 # on a busy machine.
                 await asyncio.sleep(0.5)
         if total:
-            await asyncio.wait_for(ready.wait(), 120)
+            async with asyncio.timeout(120):
+                await ready.wait()
         await asyncio.sleep(2)             # the last subscribe messages reach the hub
         cpu0, wall0, peak = cpu_seconds(server.pid), time.monotonic(), server.rss_mb()
         mine0, waited0 = cpu_seconds(os.getpid()), run_delay_seconds(server.pid)

@@ -296,7 +296,8 @@ class Hub:
                 self.listening.set()
                 while not self._lost.is_set() and await _alive(conn):
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._lost.wait(), 2.0)
+                        async with asyncio.timeout(2.0):
+                            await self._lost.wait()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 log.warning("live feed: cannot listen (%s); retrying in %.1f s",
                             type(exc).__name__, backoff)
@@ -350,7 +351,8 @@ class Hub:
 
 async def _alive(conn: asyncpg.Connection) -> bool:
     try:
-        await asyncio.wait_for(conn.fetchval("SELECT 1"), 2.0)
+        async with asyncio.timeout(2.0):
+            await conn.fetchval("SELECT 1")
         return True
     except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
         return False

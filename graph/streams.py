@@ -254,7 +254,8 @@ async def _member_events(hub: Hub, member: Member) -> AsyncIterator[bytes]:
     try:
         while True:
             try:
-                message = await asyncio.wait_for(member.next(), KEEPALIVE_S)
+                async with asyncio.timeout(KEEPALIVE_S):
+                    message = await member.next()
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
@@ -320,7 +321,8 @@ async def serve_sse(schema: BaseSchema, ctx: Context, request: Request, scope: S
         try:
             while True:
                 try:
-                    result = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    async with asyncio.timeout(KEEPALIVE_S):
+                        result = await queue.get()
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                     continue

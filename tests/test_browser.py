@@ -113,7 +113,8 @@ class Page:
         n = next(self.ids)
         self.pending[n] = asyncio.get_running_loop().create_future()
         await self.ws.send(json.dumps({"id": n, "method": method, "params": params}))
-        reply = await asyncio.wait_for(self.pending[n], WAIT_S)
+        async with asyncio.timeout(WAIT_S):
+            reply = await self.pending[n]
         assert "error" not in reply, (method, reply["error"])
         result: dict[str, Any] = reply["result"]
         return result

@@ -350,7 +350,8 @@ async def test_a_live_subscriber_is_told_to_resync_after_a_restart(db: Db, serve
         return str(one["id"])
 
     async def message(ws: Any) -> dict[str, Any]:
-        got: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        async with asyncio.timeout(30):
+            got: dict[str, Any] = json.loads(await ws.recv())
         return got
 
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:

@@ -26,6 +26,7 @@ from tests.conftest import Api, serve, settings_for
 from tests.payloads import RECORD_ONE, activity
 from tests.process import free_port
 from tests.seed import seed
+from tests.waits import within
 
 COUNT = """{ coverage(level: CITY, period: {from: "2026-10-01", to: "2026-10-31"}) {
     activities } }"""
@@ -88,7 +89,7 @@ async def states(api: Api, want: str) -> None:
     async def wait() -> None:
         while replicas.all[0].state != want:
             await asyncio.sleep(0.05)
-    await asyncio.wait_for(wait(), 15)
+    await within(wait(), 15)
 
 
 async def activities(api: Api) -> int:

@@ -22,6 +22,7 @@ from tests.live_server import Live, live_server
 from tests.payloads import RECORD_MANY, activity
 from tests.seed import K1, K2, S1, S2, S3
 from tests.tokens import token
+from tests.waits import within
 
 ACTIVITY = """subscription($f: ActivityFilter, $since: DateTime) {
     activityRecorded(filter: $f, since: $since) { id receivedAt staff { id } area { code } } }"""
@@ -40,7 +41,7 @@ KECAMATAN = token("supervisor", str(S3), "KEC-357801")
 @pytest.fixture
 async def live(db_url: str) -> AsyncIterator[Live]:
     async with live_server(settings_for(db_url)) as server:
-        await asyncio.wait_for(server.app.state.hub.listening.wait(), 10)
+        await within(server.app.state.hub.listening.wait(), 10)
         yield server
 
 
@@ -55,7 +56,7 @@ async def subscribers(live: Live, n: int) -> None:
     async def check() -> None:
         while not joined(live.app.state.hub, n):
             await asyncio.sleep(0.01)
-    await asyncio.wait_for(check(), 10)
+    await within(check(), 10)
 
 
 async def record(live: Live, *payloads: dict[str, Any], as_token: str = ADMIN) -> None:
@@ -82,7 +83,7 @@ async def start(ws: ClientConnection, op: str, query: str, **variables: Any) -> 
 
 
 async def receive(ws: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    message: dict[str, Any] = json.loads(await within(ws.recv(), 10))
     return message
 
 
@@ -120,7 +121,7 @@ async def test_a_bad_token_is_refused_at_connection_init(live: Live) -> None:
         await ws.send(json.dumps({"type": "connection_init",
                                   "payload": {"Authorization": "Bearer not-a-token"}}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), 10)
+            await within(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
 
@@ -128,7 +129,7 @@ async def test_the_socket_closes_when_its_token_expires(live: Live) -> None:
     async with socket(live, token("supervisor", str(S1), "DINKES", ttl=1)) as ws:
         await start(ws, "d", ACTIVITY)
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), 10)
+            await within(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
 
@@ -174,8 +175,8 @@ async def test_server_sent_events_deliver_with_the_same_rules(live: Live) -> Non
         await subscribers(live, 1)
         await record(live, activity(5))
         lines = r.aiter_lines()
-        event = await asyncio.wait_for(anext(lines), 10)
-        data = await asyncio.wait_for(anext(lines), 10)
+        event = await within(anext(lines), 10)
+        data = await within(anext(lines), 10)
     assert event == "event: next"
     assert json.loads(data.removeprefix("data: "))["data"]["activityRecorded"]["id"] == \
         activity(5)["id"]
@@ -184,7 +185,7 @@ async def test_server_sent_events_deliver_with_the_same_rules(live: Live) -> Non
 async def test_two_api_processes_on_one_database_both_deliver(db_url: str) -> None:
     async with live_server(settings_for(db_url)) as one, live_server(settings_for(db_url)) as two:
         for s in (one, two):
-            await asyncio.wait_for(s.app.state.hub.listening.wait(), 10)
+            await within(s.app.state.hub.listening.wait(), 10)
         async with socket(one, ADMIN) as a, socket(two, ADMIN) as b:
             await start(a, "a", ACTIVITY)
             await start(b, "b", ACTIVITY)
@@ -198,7 +199,7 @@ async def test_two_api_processes_on_one_database_both_deliver(db_url: str) -> No
 
 async def test_open_subscriptions_are_capped_per_caller(db_url: str) -> None:
     async with live_server(settings_for(db_url, max_subscriptions=1)) as live:
-        await asyncio.wait_for(live.app.state.hub.listening.wait(), 10)
+        await within(live.app.state.hub.listening.wait(), 10)
         async with socket(live, ADMIN) as ws:
             await start(ws, "1", ACTIVITY)
             await subscribers(live, 1)
@@ -256,14 +257,14 @@ async def test_a_socket_opened_with_an_api_key_closes_when_the_key_is_revoked(
         async with engine.begin() as conn:
             await api_keys.revoke(conn, str(row.id))
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), 10)
+            await within(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
 
 async def test_an_event_stream_outlives_the_request_bound(db_url: str) -> None:
     """The bound is on starting an answer: a live stream goes on past it."""
     async with live_server(settings_for(db_url, request_timeout_s=1.0)) as live:
-        await asyncio.wait_for(live.app.state.hub.listening.wait(), 10)
+        await within(live.app.state.hub.listening.wait(), 10)
         headers = {"Authorization": f"Bearer {ADMIN}", "Accept": "text/event-stream"}
         async with httpx.AsyncClient(base_url=live.url, timeout=10) as http, \
                 http.stream("POST", "/graphql", json={"query": ACTIVITY}, headers=headers) as r:
@@ -271,8 +272,8 @@ async def test_an_event_stream_outlives_the_request_bound(db_url: str) -> None:
             await asyncio.sleep(1.5)
             await record(live, activity(12))
             lines = r.aiter_lines()
-            assert await asyncio.wait_for(anext(lines), 10) == "event: next"
-            data = json.loads((await asyncio.wait_for(anext(lines), 10)).removeprefix("data: "))
+            assert await within(anext(lines), 10) == "event: next"
+            data = json.loads((await within(anext(lines), 10)).removeprefix("data: "))
     assert data["data"]["activityRecorded"]["id"] == activity(12)["id"]
 
 
