@@ -64,32 +64,45 @@ def bare_template(admin: str) -> Iterator[str]:
     dbs.run_sync(lambda: dbs.drop(admin, name))
 
 
-async def _clone(admin: str, template: str) -> AsyncIterator[str]:
-    name = f"{dbs.PREFIX}{next(_counter)}"
-    url = await dbs.create(admin, name, template)
+@pytest.fixture(scope="session")
+def clones(admin: str, template: str) -> Iterator[dbs.Clones]:
+    made = dbs.Clones(admin, template)
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="session")
+def bare_clones(admin: str, bare_template: str) -> Iterator[dbs.Clones]:
+    made = dbs.Clones(admin, bare_template)
+    yield made
+    made.close()
+
+
+async def _clone(clones: dbs.Clones) -> AsyncIterator[str]:
+    url = await clones.take()
     try:
         yield url
     finally:
-        await dbs.drop(admin, name)
+        await clones.give_back(url)
 
 
 @pytest.fixture
-async def db_url(admin: str, template: str) -> AsyncIterator[str]:
+async def db_url(clones: dbs.Clones) -> AsyncIterator[str]:
     """A private copy of the seeded template for one test."""
-    async for url in _clone(admin, template):
+    async for url in _clone(clones):
         yield url
 
 
 @pytest.fixture(scope="module")
-async def module_db_url(admin: str, template: str) -> AsyncIterator[str]:
+async def module_db_url(clones: dbs.Clones) -> AsyncIterator[str]:
     """One copy of the seeded template for a whole module whose tests change nothing."""
-    async for url in _clone(admin, template):
+    async for url in _clone(clones):
         yield url
 
 
 @pytest.fixture
-async def bare_db_url(admin: str, bare_template: str) -> AsyncIterator[str]:
-    async for url in _clone(admin, bare_template):
+async def bare_db_url(bare_clones: dbs.Clones) -> AsyncIterator[str]:
+    async for url in _clone(bare_clones):
         yield url
 
 
