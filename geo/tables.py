@@ -171,7 +171,7 @@ access_log = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor_sub", Text, nullable=False),
     Column("actor_role", Text, nullable=False),
-    Column("subject_staff_id", Uuid, ForeignKey("staff.id"), nullable=False),
+    Column("subject_staff_id", Uuid, nullable=False),    # no key: the trail outlives people
     Column("what", Text, nullable=False),
     Column("detail", JSONB, nullable=False),
 )

@@ -4,6 +4,7 @@ once written, and nothing leaves when it cannot be written."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from geo.access_log import Ledger, Reader
 from geo.periods import WIB
@@ -52,6 +53,20 @@ async def test_a_supervisor_reading_locations_is_logged_per_person(
         str(S2): (str(SUP), "supervisor", "Activity.location, activities",
                   {"activities": 3, "fields": {"Activity.location": 3, "activities": 3}}),
     }
+
+
+async def test_a_read_locks_no_one_it_reads(api_as: ApiAs, engine: AsyncEngine,
+                                           conn: AsyncConnection) -> None:
+    """The log's rows take no lock on the people they name (migration 0017): a read is answered
+    while another transaction holds their staff rows FOR UPDATE, as a DELETE would."""
+    async with engine.connect() as other:
+        await other.execute(text("SELECT 1 FROM staff WHERE id IN (:a, :b) FOR UPDATE"),
+                            {"a": S1, "b": S2})
+        async with asyncio.timeout(10):
+            data = await api_as("supervisor", SUP, "DINKES").data(LOCATIONS)
+        await other.rollback()
+    assert len(data["activities"]["edges"]) == 6
+    assert set(await rows(conn)) == {str(S1), str(S2)}
 
 
 async def test_reading_ones_own_or_only_counting_is_not_logged(
