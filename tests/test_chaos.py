@@ -87,7 +87,11 @@ class Db:
         return pids
 
     def signal(self, sig: signal.Signals) -> None:
-        for pid in self.pids():
+        """The postmaster first, then the processes it started, listed after: a backend it
+        forked while the list was read would otherwise run on among frozen ones (and answer
+        with its own statement timeout)."""
+        os.kill(self.pids()[0], sig)
+        for pid in self.pids()[1:]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
