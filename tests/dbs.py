@@ -105,16 +105,19 @@ class Clones:
                                                       self.template)))
         return await asyncio.wrap_future(self._ready.popleft())
 
+    def _drop(self, url: str) -> None:
+        self._drops.append(self._on_thread(drop(self.admin, urlsplit(url).path[1:])))
+
     async def give_back(self, url: str) -> None:
         """Drop the copy at `url`, without waiting unless BEHIND drops are in flight."""
-        self._drops.append(self._on_thread(drop(self.admin, urlsplit(url).path[1:])))
+        self._drop(url)
         while self._drops and (self._drops[0].done() or len(self._drops) > self.BEHIND):
             await asyncio.wrap_future(self._drops.popleft())
 
     def close(self) -> None:
         """Drop the copies made ahead, wait for every drop, stop the thread."""
         for made in self._ready:
-            self._drops.append(self._on_thread(drop(self.admin, urlsplit(made.result()).path[1:])))
+            self._drop(made.result())
         for dropping in self._drops:
             dropping.result()
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -36,6 +36,7 @@ from geo.periods import WIB
 from graph.app import create_app
 from tests.conftest import Api, settings_for
 from tests.tokens import bearer, token
+from tests.waits import within
 
 CHROMIUM = "/usr/bin/chromium"
 # From NOTES.md: software WebGL under --disable-gpu draws; the swiftshader flags draw nothing.
@@ -113,8 +114,7 @@ class Page:
         n = next(self.ids)
         self.pending[n] = asyncio.get_running_loop().create_future()
         await self.ws.send(json.dumps({"id": n, "method": method, "params": params}))
-        async with asyncio.timeout(WAIT_S):
-            reply = await self.pending[n]
+        reply = await within(self.pending[n], WAIT_S)
         assert "error" not in reply, (method, reply["error"])
         result: dict[str, Any] = reply["result"]
         return result

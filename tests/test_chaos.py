@@ -45,6 +45,7 @@ from tests.payloads import RECORD_MANY, activity
 from tests.process import Server, free_port
 from tests.seed import seed
 from tests.tokens import bearer, token
+from tests.waits import within
 
 # JANGKAU_CHAOS_DEFAULTS=1 runs the scenarios with the shipped timeouts (slower: a 21 s freeze),
 # to measure the worst answer time under the defaults (bench/README.md, "Faults").
@@ -73,9 +74,12 @@ class Db:
     cluster: cluster.Cluster
     url: str
 
+    def postmaster(self) -> int:
+        return int((self.cluster.data_dir / "postmaster.pid").read_text().split()[0])
+
     def pids(self) -> list[int]:
         """The postmaster and every process it started."""
-        main = int((self.cluster.data_dir / "postmaster.pid").read_text().split()[0])
+        main = self.postmaster()
         pids = [main]
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
@@ -90,7 +94,7 @@ class Db:
         """The postmaster first, then the processes it started, listed after: a backend it
         forked while the list was read would otherwise run on among frozen ones (and answer
         with its own statement timeout)."""
-        os.kill(self.pids()[0], sig)
+        os.kill(self.postmaster(), sig)
         for pid in self.pids()[1:]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
@@ -354,8 +358,7 @@ async def test_a_live_subscriber_is_told_to_resync_after_a_restart(db: Db, serve
         return str(one["id"])
 
     async def message(ws: Any) -> dict[str, Any]:
-        async with asyncio.timeout(30):
-            got: dict[str, Any] = json.loads(await ws.recv())
+        got: dict[str, Any] = json.loads(await within(ws.recv(), 30))
         return got
 
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
