@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.areas import PRECISION
-from geo.db import fetch, plan_generically
+from geo.db import fetch, fetch_named
 from geo.filters import Where
 
 COLUMNS = f"""a.id, a.staff_id, a.category_code, a.started_at, a.ended_at, a.device_time,
@@ -72,27 +72,29 @@ ORDERS = {
 }
 
 
-async def window(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,
-                 order: str, columns: str) -> tuple[str, dict[str, Any]]:
+def window(where: Where, first: int, after: dict[str, Any] | None, order: str,
+           columns: str) -> tuple[str, dict[str, Any]]:
     """A page's rows as SQL (`columns` of up to `first + 1` activities in `order` after the
     cursor, whose parameters are `after`; the extra row tells whether a next page exists) and
-    its parameters; the compiled pages (geo.page_json) wrap it. The page's transaction plans
-    generically unless a geometry filters it (geo.db.plan_generically)."""
-    if not where.spatial:
-        await plan_generically(conn)
+    its parameters; the compiled pages (geo.page_json) wrap it. Planned generically unless a
+    geometry filters it (`generic`, geo.db.plan_generically)."""
     keyset, order_by = ORDERS[order]
     return (f"SELECT {columns} FROM activities a WHERE {where.sql} AND "
             f"{keyset if after else 'TRUE'} ORDER BY {order_by} LIMIT :lim",
             {**where.params, "lim": first + 1, **(after or {})})
 
 
+def generic(where: Where) -> bool:
+    """Whether a page's plan does not depend on its values: no geometry filters it."""
+    return not where.spatial
+
+
 async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,
                order: str = "newest") -> list[ActivityRow]:
     """Up to `first + 1` rows in `order` after the cursor (`after`: its parameters): the extra
     one tells whether a next page exists."""
-    sql, params = await window(conn, where, first, after, order, COLUMNS)
-    rows = await conn.execute(text(sql), params)
-    found: Sequence[tuple[Any, ...]] = rows.all()
+    sql, params = window(where, first, after, order, COLUMNS)
+    found = await fetch_named(conn, sql, params, generic=generic(where))
     return [ActivityRow(*r) for r in found]
 
 

@@ -166,22 +166,29 @@ def _options(conn: AsyncConnection) -> Mapping[str, Any]:
     return conn.sync_connection.get_execution_options() if conn.sync_connection else {}
 
 
-async def fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Sequence[Any]]:
+async def fetch(conn: AsyncConnection, sql: str, *args: object,
+                generic: bool = False) -> Sequence[Sequence[Any]]:
     """The rows of one read (`$n` parameters). On a connection in autocommit the statement
     goes straight to the driver: SQLAlchemy's execute cost more CPU than a lookup by id
     (issue 13). In a transaction (behind PgBouncer, whose settings come with each one) it goes
-    through SQLAlchemy. Errors are those the engine's own statements raise."""
+    through SQLAlchemy. Errors are those the engine's own statements raise.
+
+    `generic`: plan it generically (see `plan_generically`). In autocommit that needs a
+    transaction of its own, which the driver opens with the setting in one round trip."""
     options = _options(conn)
     if options.get("isolation_level") != "AUTOCOMMIT":
+        if generic:
+            await plan_generically(conn)
         return (await conn.exec_driver_sql(sql, args)).all()
     driver = await raw_connection(conn)
     if conn.sync_connection is not None:
         # The engine's own event, so that what observes SQL (tracing, the tests' statement
         # log) sees these reads too.
-        conn.sync_connection.dispatch.before_cursor_execute(
-            conn.sync_connection, None, sql, args, None, False)
+        for statement in (GENERIC, sql) if generic else (sql,):
+            conn.sync_connection.dispatch.before_cursor_execute(
+                conn.sync_connection, None, statement, args, None, False)
     try:
-        rows: list[asyncpg.Record] = await driver.fetch(sql, *args)
+        rows = await (_generically(driver, sql, args) if generic else driver.fetch(sql, *args))
     except Exception as err:
         refusal = _refusal(err, options.get(TIMEOUT_OPTION, 0))
         if refusal is not None:
@@ -193,6 +200,27 @@ async def fetch(conn: AsyncConnection, sql: str, *args: object) -> Sequence[Sequ
         if outage is not None:
             await conn.invalidate()     # the pool drops this connection
             raise outage from None
+        raise
+    return rows
+
+
+async def _generically(driver: asyncpg.Connection, sql: str,
+                       args: Sequence[object]) -> list[asyncpg.Record]:
+    """`sql`'s rows in a read-only transaction of its own that plans generically. The pool
+    believes this connection is in autocommit, so it must never go back to the pool inside
+    that transaction: cut off in the middle (a time bound), the connection is closed, and the
+    pool replaces it (`_drop_closed`)."""
+    try:
+        await driver.execute(f"BEGIN; {GENERIC}")
+        try:
+            rows: list[asyncpg.Record] = await driver.fetch(sql, *args)
+        except Exception:
+            await driver.execute("ROLLBACK")
+            raise
+        await driver.execute("ROLLBACK")      # it only read
+    except BaseException as exc:
+        if not isinstance(exc, Exception) or driver.is_in_transaction():
+            driver.terminate()
         raise
     return rows
 
@@ -211,12 +239,12 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     return _NAMED.sub(number, sql), tuple(names)
 
 
-async def fetch_named(conn: AsyncConnection, sql: str,
-                      params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+async def fetch_named(conn: AsyncConnection, sql: str, params: Mapping[str, Any],
+                      generic: bool = False) -> Sequence[Sequence[Any]]:
     """`fetch` of a statement written for text() (`:name` parameters), numbered once per
     text: a page's statement, whose text() execution cost a third of its Python time."""
     numbered, names = _numbered(sql)
-    return await fetch(conn, numbered, *(params[n] for n in names))
+    return await fetch(conn, numbered, *(params[n] for n in names), generic=generic)
 
 
 GENERIC = "SET LOCAL plan_cache_mode = force_generic_plan"
@@ -227,7 +255,7 @@ async def plan_generically(conn: AsyncConnection) -> None:
     prepared statements, instead of the connections' force_custom_plan (server_settings): for
     statements whose plan does not depend on their values, where planning a partitioned table
     each time cost as much as running it (a page of activities: 1.7 → 0.9 ms). Outside a
-    transaction (autocommit) it does nothing."""
+    transaction (autocommit) it does nothing: `fetch(..., generic=True)` is the way there."""
     if _options(conn).get("isolation_level") != "AUTOCOMMIT":
         await conn.exec_driver_sql(GENERIC)
 

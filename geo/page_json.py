@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.activities import ORDERS, window
+from geo.activities import ORDERS, generic, window
 from geo.areas import PRECISION
 from geo.db import fetch_named
 from geo.filters import Where
@@ -216,7 +216,7 @@ async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str
                 edge_shapes: Sequence[EdgeShape]) -> Edges:
     """Up to `first` activities newest first after the cursor, each edge's JSON (cursor
     included) aggregated by PostgreSQL: one row, whatever the page's length."""
-    inner, params = await window(conn, where, first, after, "newest", "*")
+    inner, params = window(where, first, after, "newest", "*")
     order_by = ORDERS["newest"][1].replace("a.", "x.")
     shapes = [w for e in edge_shapes for _, w in e if isinstance(w, Shape)]
     mine = "FILTER (WHERE a.rn <= :first)"
@@ -227,7 +227,7 @@ async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str
                array_agg(a.started_at ORDER BY a.rn) {mine}, count(*) > :first{arrays}
         FROM (SELECT x.*, row_number() OVER (ORDER BY {order_by}) AS rn
               FROM ({inner}) x) a
-        {_joins(shapes)}""", {**params, "first": first})
+        {_joins(shapes)}""", {**params, "first": first}, generic=generic(where))
     return Edges(row[0] or [], row[1] or [], row[2] or [], row[3], tuple(row[4:]))
 
 
@@ -247,11 +247,11 @@ async def page(conn: AsyncConnection, where: Where, first: int, after: dict[str,
                shapes: Sequence[Shape], order: str = "newest") -> list[PageRow]:
     """Up to `first + 1` activities in `order` after the cursor (`after`: its parameters,
     after_t/after_id, and after_c by confidence), each with the JSON of `shapes`."""
-    inner, params = await window(conn, where, first, after, order, "*")
+    inner, params = window(where, first, after, order, "*")
     objects = "".join(f", CAST({object_sql(s)} AS text) AS o{i}" for i, s in enumerate(shapes))
     found = await fetch_named(conn, f"""
         SELECT a.id, a.staff_id, a.started_at, a.confidence{objects}
         FROM ({inner}) a
         {_joins(shapes)}
-        ORDER BY {ORDERS[order][1]}""", params)
+        ORDER BY {ORDERS[order][1]}""", params, generic=generic(where))
     return [PageRow(r[0], r[1], r[2], r[3], tuple(r[4:])) for r in found]

@@ -99,7 +99,7 @@ async def connection(info: Info, f: ActivityFilter, first: int | None, after: st
         found = None    # resolved: each name the caller may not see is its own FORBIDDEN
     if found is not None:
         return await _compiled(info, found, where, n, keyset, order, after)
-    async with ctx.db() as conn:       # a transaction: see geo.db.plan_generically
+    async with ctx.read() as conn:
         rows = await activities.page(conn, where, n, keyset, order)
     page = rows[:n]
     for r in page:
@@ -121,7 +121,7 @@ async def _compiled(info: Info, found: Plan, where: Where, n: int, keyset: dict[
     """Newest first, PostgreSQL writes every edges key's array whole, cursors included; the
     review queue's cursors hold a float as orjson writes it, so they are written here."""
     if order == "newest":
-        async with info.context.db() as conn:   # a transaction: see geo.db.plan_generically
+        async with info.context.read() as conn:
             page = await page_json.edges(conn, where, n, keyset, found.edge_shapes())
         ends = [encode_cursor(page.started_at[i], page.ids[i]) for i in (0, -1)] \
             if page.ids else []
@@ -130,7 +130,7 @@ async def _compiled(info: Info, found: Plan, where: Where, n: int, keyset: dict[
             read_as=info.field_name, compiled=Compiled(
                 found, list(zip(page.ids, page.staff_ids, strict=True)),
                 {k: orjson.Fragment(j) for k, j in zip(found.edges, page.edges, strict=True)}))
-    async with info.context.db() as conn:
+    async with info.context.read() as conn:
         rows = await page_json.page(conn, where, n, keyset, found.shapes, order)
     found_rows = rows[:n]
     cursors = [_cursor(r, True) for r in found_rows]
