@@ -52,12 +52,12 @@ async def lookup(b: Bench) -> Row:
         ids = [str(r) for (r,) in await b.conn.fetch("SELECT id FROM activities LIMIT $1", IDS)]
     ours, theirs = _bodies(ids)
     answers = warm(b.jangkau.port, ours, admin_headers())
-    logged = await b.conn.fetchval("SELECT count(*) FROM access_log")
+    logged = await _logged(b)
     cpu = cpu_s(b.jangkau.pid)
     mine = run_wrk(b.jangkau.port, "/graphql", ours, CLIENTS, b.opts.load_seconds,
                    headers=admin_headers())
     cpu = cpu_s(b.jangkau.pid) - cpu
-    logged = await b.conn.fetchval("SELECT count(*) FROM access_log") - logged
+    logged = await _logged(b) - logged
     if logged < mine.requests:
         raise BenchError(f"{mine.requests} lookups answered but {logged} access-log rows written")
     row.jangkau, row.errors = mine.figures(), mine.errors
@@ -76,3 +76,9 @@ async def lookup(b: Bench) -> Row:
     row.note += (f", PostGraphile {_per(cpu, peer.requests)} (1 node process, "
                  f"{peer.errors} errors)")
     return row.finish()
+
+
+async def _logged(b: Bench) -> int:
+    """The access log's rows, the journal written out first (migration 0018)."""
+    await b.conn.execute("SELECT access_log_expand(1000000)")
+    return int(await b.conn.fetchval("SELECT count(*) FROM access_log"))

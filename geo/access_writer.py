@@ -6,15 +6,23 @@ the INSERT holding the request's rows has committed (the answer leaves after tha
 what the INSERT raised otherwise (the answer is withheld). Only the grouping is new: while one
 INSERT is in flight, the rows of the requests that finish meanwhile wait for it and then go
 together in the next, so a batch grows with the load and is a single request's when idle.
+
+What is committed is a journal row (migration 0018); after each commit, and off every answer's
+path, the writer writes the journal out as `access_log`'s rows (`access_log.expand`). Should
+that fail, the rows wait in the journal for the next expansion (the next commit, or the next
+`accessLog` read): nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from geo.access_log import Entry, Reader, write_many
+from geo.access_log import Entry, Reader, expand, write_many
+
+log = logging.getLogger("jangkau.access_log")
 
 Pending = tuple[Reader, list[Entry], asyncio.Future[None]]
 
@@ -29,6 +37,8 @@ class AccessWriter:
         self.autocommit = autocommit
         self._pending: list[Pending] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._expander: asyncio.Task[None] | None = None
+        self._behind = False      # committed journal rows the expander has not started on
 
     async def write(self, reader: Reader, entries: list[Entry]) -> None:
         """Once `entries` are committed; what the database raised, if it did not."""
@@ -64,13 +74,33 @@ class AccessWriter:
                     for _, _, done in batch:
                         if not done.done():
                             done.set_result(None)
+                    self._expand_soon()
         finally:
             self._flusher = None
 
+    def _expand_soon(self) -> None:
+        self._behind = True
+        if self._expander is None:
+            self._expander = asyncio.create_task(self._expand())
+
+    async def _expand(self) -> None:
+        """Expand until no commit came meanwhile: one at a time, batching what accrued."""
+        try:
+            while self._behind:
+                self._behind = False
+                async with self.engine.connect() as conn:
+                    if self.autocommit:
+                        await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await expand(conn)
+        except Exception as exc:  # noqa: BLE001 - the rows stay journaled for the next one
+            log.warning("access-log rows left in the journal for now: %s", exc)
+        finally:
+            self._expander = None
+
     async def close(self) -> None:
-        """Wait for the rows already handed over (the app's shutdown)."""
-        while self._flusher is not None:
-            await asyncio.shield(self._flusher)
+        """Wait for the rows already handed over, and their expansion (the app's shutdown)."""
+        while (task := self._flusher or self._expander) is not None:
+            await asyncio.shield(task)
 
 
 def _retrieved(done: asyncio.Future[None]) -> None:

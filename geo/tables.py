@@ -176,6 +176,19 @@ access_log = Table(
     Column("detail", JSONB, nullable=False),
 )
 
+# Reads journaled before their answer, one row per commit, until written out as access_log's
+# rows (migration 0018, geo.access_log.expand): the same arrays access_log_write was given.
+access_log_journal = Table(
+    "access_log_journal", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("subs", ARRAY(Text), nullable=False),
+    Column("roles", ARRAY(Text), nullable=False),
+    Column("subjects", ARRAY(Uuid), nullable=False),
+    Column("whats", ARRAY(Text), nullable=False),
+    Column("details", ARRAY(JSONB), nullable=False),
+)
+
 rollup_area_day = Table(
     "rollup_area_day", metadata,
     Column("day", Date, nullable=False),

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from geo.access_log import Ledger, Reader
+from geo.access_log import Entry, Ledger, Reader, expand, write
 from geo.periods import WIB
 from tests.conftest import Api, ApiAs
 from tests.payloads import RECORD_MANY, activity
@@ -32,6 +32,7 @@ LOG = """query($f: AccessLogFilter, $first: Int, $after: String) {
 
 async def rows(conn: AsyncConnection) -> dict[str, tuple[str, str, str, dict[str, Any]]]:
     """subject -> (actor_sub, actor_role, what, detail), of the rows written so far."""
+    await expand(conn)
     result = await conn.execute(text(
         "SELECT subject_staff_id, actor_sub, actor_role, what, detail FROM access_log"))
     await conn.rollback()
@@ -98,12 +99,14 @@ async def test_flagged_activities_and_reviews_are_logged(api: Api, api_as: ApiAs
                                                          conn: AsyncConnection) -> None:
     mocked = activity(9, mockLocation=True, staffId=str(S2))
     await api.data(RECORD_MANY, {"i": [mocked]})
+    await expand(conn)
     await conn.execute(text("DELETE FROM access_log"))      # the admin's own read-back
     await conn.commit()
     sup = api_as("supervisor", SUP, "DINKES")
     await sup.data("{ flaggedActivities { edges { node { id } } } }")
     assert await rows(conn) == {str(S2): (str(SUP), "supervisor", "flaggedActivities",
                                           {"activities": 1, "fields": {"flaggedActivities": 1}})}
+    await expand(conn)
     await conn.execute(text("DELETE FROM access_log"))
     await conn.commit()
     await sup.data(f"""mutation {{ resolveFlags(activityId: "{mocked['id']}",
@@ -163,7 +166,8 @@ async def test_the_log_is_append_only(api_as: ApiAs, conn: AsyncConnection) -> N
 
 async def test_nothing_leaves_when_the_log_cannot_be_written(api_as: ApiAs,
                                                              conn: AsyncConnection) -> None:
-    await conn.execute(text("ALTER TABLE access_log RENAME TO access_log_gone"))
+    # What a request commits before its answer is the journal row (migration 0018).
+    await conn.execute(text("ALTER TABLE access_log_journal RENAME TO access_log_journal_gone"))
     await conn.commit()
     sup = api_as("supervisor", SUP, "DINKES")
     r = await sup.http.post("/graphql", json={"query": LOCATIONS})
@@ -173,6 +177,36 @@ async def test_nothing_leaves_when_the_log_cannot_be_written(api_as: ApiAs,
     assert str(aid(1)) not in r.text
     own = await api_as("staff", S1, "DINKES").http.post("/graphql", json={"query": LOCATIONS})
     assert own.status_code == 200      # one's own activities need no record
+
+
+async def test_reads_the_log_cannot_take_yet_wait_in_the_journal(
+        api: Api, api_as: ApiAs, conn: AsyncConnection) -> None:
+    """The answer needs its journal row only; writing the log out after it may fail, and then
+    the reads wait in the journal until it can, and `accessLog` shows them once it does."""
+    await conn.execute(text("ALTER TABLE access_log RENAME TO access_log_gone"))
+    await conn.commit()
+    r = await api_as("supervisor", SUP, "DINKES").http.post("/graphql",
+                                                            json={"query": LOCATIONS})
+    assert r.status_code == 200 and "errors" not in r.json()
+    journaled = (await conn.execute(text(
+        "SELECT subs, whats FROM access_log_journal"))).all()
+    assert journaled and all(s == [str(SUP)] * len(w) for s, w in journaled)
+    await conn.execute(text("ALTER TABLE access_log_gone RENAME TO access_log"))
+    await conn.commit()
+    log = await api.data(LOG, {"f": {"actorSub": str(SUP)}})
+    assert {e["node"]["subject"]["id"] for e in log["accessLog"]["edges"]} == {str(S1), str(S2)}
+    assert (await conn.execute(text("SELECT count(*) FROM access_log_journal"))).scalar() == 0
+
+
+async def test_the_journal_refuses_what_the_log_would(conn: AsyncConnection) -> None:
+    """A journal row that could not be written out would hold up every row after it."""
+    for sub, role, what in (("", "admin", "activity"), ("x", "visitor", "activity"),
+                            ("x", "admin", "")):
+        with pytest.raises(DBAPIError, match="access log refuses"):
+            await write(conn, Reader(sub, role, None),
+                        [Entry(S1, what, {"activities": 1})])
+        await conn.rollback()
+    assert (await conn.execute(text("SELECT count(*) FROM access_log_journal"))).scalar() == 0
 
 
 def test_the_ledger_keeps_others_reads_by_person() -> None:
@@ -190,6 +224,7 @@ async def test_new_rows_have_time_ordered_ids(api: Api, conn: AsyncConnection) -
     """Version 7 ids (migration 0014): a request's rows append to the primary key's index."""
     for n in (5, 6):
         await api.data(f'{{ activity(id: "{aid(n)}") {{ id location }} }}')
+    await expand(conn)
     found = (await conn.execute(text("SELECT id, at FROM access_log ORDER BY at"))).all()
     await conn.rollback()
     ids = [uuid.UUID(str(r[0])) for r in found]
