@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 
-from sqlalchemy import text
+from sqlalchemy import URL, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from geo.periods import WIB
 
 log = logging.getLogger("jangkau.partitions")
 
@@ -31,6 +35,47 @@ async def ensure_ahead(conn: AsyncConnection, months: int, now: datetime | None 
     created = await conn.scalar(ENSURE, {"now": now or datetime.now().astimezone(), "n": months})
     await conn.commit()
     return int(created or 0)
+
+
+# The partitions of the given months (their first days) that are missing, except archived
+# months: their rows stay out of the table (geo.archive), and new ones wait in the default.
+ENSURE_MONTHS = text("""
+    SELECT count(*) FILTER (WHERE activities_partition_create('activities', m))
+    FROM unnest(CAST(:months AS date[])) AS m
+    WHERE NOT EXISTS (SELECT FROM activity_archives a WHERE a.month = m)
+""")
+
+# Months this process knows to have a partition (or to be archived), by database.
+_settled: set[tuple[URL, date]] = set()
+
+
+def month_of(t: datetime) -> date:
+    """The first day of `t`'s WIB month: what names its partition."""
+    return t.astimezone(WIB).date().replace(day=1)
+
+
+async def ensure_months(conn: AsyncConnection, months: Iterable[date]) -> None:
+    """Create the missing partitions of `months` before rows of them are written, in a short
+    transaction of its own, committed: a backdated write (a phone that synced late, months
+    ahead kept only forward) no longer lands in the default partition, whose statistics go
+    stale and whose rows every query without a time range reads. Called before the writing
+    transaction begins. A month is asked once a process; if a partition could not be created
+    now (a lock not granted in 500 ms), the rows go to the default partition, as they did
+    before, and the next month's upkeep or creation moves them out."""
+    key = conn.engine.url
+    wanted = sorted({m for m in months if (key, m) not in _settled})
+    if not wanted:
+        return
+    try:
+        created = await conn.scalar(ENSURE_MONTHS, {"months": wanted})
+        await conn.commit()
+    except DBAPIError as exc:
+        await conn.rollback()
+        log.warning("month partitions of activities not created for now: %s", exc.orig)
+        return
+    _settled.update((key, m) for m in wanted)
+    if created:
+        log.info("created %d month partition(s) of activities for backdated rows", created)
 
 
 async def ensure_quietly(engine: AsyncEngine, months: int) -> None:

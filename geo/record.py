@@ -31,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo import partitions
 from geo.codes import unknown
 from geo.errors import BadInput, Conflict, JangkauError, NotFound
 from geo.periods import check_instant
@@ -250,6 +251,7 @@ async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
                  ids: list[str]) -> list[Recorded]:
     """Store every valid item of `batch` and say, in order, what became of each."""
     valid = [i for i in batch if isinstance(i, NewActivity)]
+    await partitions.ensure_months(conn, {partitions.month_of(i.started_at) for i in valid})
     bad = await _missing_references(conn, valid) if valid else {}
     first: dict[uuid.UUID, NewActivity] = {}
     for i in valid:

@@ -135,3 +135,29 @@ async def test_a_review_of_an_unknown_activity_is_refused(conn: AsyncConnection)
             INSERT INTO flag_reviews (activity_id, decision, reason, flags_at_review)
             VALUES (gen_random_uuid(), 'ACCEPTED', 'checked', '{MOCK_LOCATION}')"""))
     await conn.rollback()
+
+
+async def test_a_backdated_recording_gets_its_months_partition_unless_archived(
+        api: Api) -> None:
+    """recordActivities creates a missing month's partition before writing (the months ahead
+    are kept only forward), so late rows do not pile up in the default partition; an archived
+    month is not brought back by a late row (geo.archive restores it whole)."""
+    engine = api.http.app.state.engine  # type: ignore[attr-defined]
+    async with engine.connect() as conn:
+        await conn.execute(text(
+            "INSERT INTO activity_archives (month, rows, file) VALUES ('2025-05-01', 0, 'x')"))
+        await conn.commit()
+    march = {**activity(1), "startedAt": "2025-03-31T23:30:00+07:00"}   # 16:30 UTC: March
+    may = {**activity(2), "startedAt": "2025-05-10T09:00:00+07:00"}
+    assert await _record(api, [march, may]) == [("CREATED", None), ("CREATED", None)]
+    async with engine.connect() as conn:
+        parts = await _partitions(conn)
+        placed = dict((await conn.execute(text(
+            "SELECT id::text, tableoid::regclass::text FROM activities WHERE id = ANY(:ids)"),
+            {"ids": [new_id(1), new_id(2)]})).all())
+        rollups_exact = await conn.scalar(text("SELECT rollups_drift() = 0"))
+    assert parts["activities_p2025_03"] == (
+        "FOR VALUES FROM ('2025-02-28 17:00:00+00') TO ('2025-03-31 17:00:00+00')")
+    assert "activities_p2025_05" not in parts
+    assert placed == {new_id(1): "activities_p2025_03", new_id(2): "activities_default"}
+    assert rollups_exact
