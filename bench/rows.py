@@ -2,7 +2,8 @@
 database a full run loaded and kept (no reload, no recording): to measure one change quickly.
 
 KEYs: coverage_30d, coverage_map_z12, activities_first_100, activities_first_100_postgraphile,
-tiles, concurrent_mix (with the server's memory). PostGraphile always runs, tipg with `tiles`.
+activity_lookup, tiles, concurrent_mix (with the server's memory). PostGraphile always runs,
+tipg with `tiles`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bench import database, peers, scenarios
 from bench.concurrent import concurrent
 from bench.config import Options
 from bench.context import Bench
+from bench.lookup import lookup
 from bench.report import Row, table
 from bench.run import _guarded, start_jangkau
 from geo.db import server_settings
@@ -29,6 +31,7 @@ STEPS: dict[str, Step] = {
     "coverage_map_z12": scenarios.coverage_map,
     "activities_first_100": scenarios.activities_page,
     "activities_first_100_postgraphile": scenarios.activities_page_postgraphile,
+    "activity_lookup": lookup,
     "tiles": scenarios.tiles,
     "concurrent_mix": concurrent,
 }
