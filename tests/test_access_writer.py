@@ -14,16 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from geo.access_log import Entry, Reader, expand
 from geo.access_writer import AccessWriter
 from tests.seed import S1, S2
+from tests.waits import within
 
 ENTRY = [Entry(S1, "activity", {"activities": 1, "fields": {"activity": 1}})]
 
 
 @contextmanager
-def inserts(engine: AsyncEngine) -> Iterator[list[str]]:
+def inserts(engine: AsyncEngine, of: str = "access_log_write(") -> Iterator[list[str]]:
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "access_log_write(" in statement:
+        if of in statement:
             seen.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
@@ -108,3 +109,39 @@ async def test_close_waits_for_rows_handed_over(engine: AsyncEngine,
     await writer.close()
     assert len(await logged(conn)) == 3
     await asyncio.gather(*tasks)
+
+
+async def written_out(conn: AsyncConnection) -> int:
+    """access_log's rows, without expanding the journal first."""
+    n = await conn.scalar(text("SELECT count(*) FROM access_log"))
+    await conn.rollback()
+    return int(n or 0)
+
+
+async def test_commits_in_a_while_are_written_out_together(engine: AsyncEngine,
+                                                           conn: AsyncConnection) -> None:
+    """The journal goes out to access_log after the answers, one expansion for the commits of
+    `expand_after_s`, not one per commit."""
+    writer = AccessWriter(engine, expand_after_s=0.3)
+    with inserts(engine, of="access_log_expand(") as expansions:
+        for n in range(3):
+            await writer.write(reader(n), ENTRY)     # three commits, one after the other
+        assert await written_out(conn) == 0          # answered; in the journal only
+
+        async def all_out() -> None:
+            while await written_out(conn) < 3:
+                await asyncio.sleep(0.05)
+
+        await within(all_out(), 30)
+        await writer.close()
+    # One expansion took all three; its second call found the journal empty.
+    assert len(expansions) == 2
+    assert await conn.scalar(text("SELECT count(*) FROM access_log_journal")) == 0
+
+
+async def test_close_writes_the_journal_out_without_waiting(engine: AsyncEngine,
+                                                            conn: AsyncConnection) -> None:
+    writer = AccessWriter(engine, expand_after_s=3600)
+    await writer.write(reader(0), ENTRY)
+    await within(writer.close(), 30)
+    assert await written_out(conn) == 1
