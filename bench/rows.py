@@ -22,7 +22,7 @@ from bench.config import Options
 from bench.context import Bench
 from bench.lookup import lookup
 from bench.report import Row, table
-from bench.run import _guarded, start_jangkau
+from bench.run import guarded, start_jangkau
 from geo.db import server_settings
 
 Step = Callable[[Bench], Awaitable[Row | list[Row]]]
@@ -45,6 +45,7 @@ async def main(name: str, keys: list[str]) -> None:
     servers = [start_jangkau(url, log_dir)]
     rows: list[Row] = []
     try:
+        await peers.install_peer_sql(url)
         servers.append(pg := peers.start_postgraphile(url, log_dir))
         tipg = None
         if "tiles" in keys:
@@ -52,7 +53,7 @@ async def main(name: str, keys: list[str]) -> None:
         b = Bench(opts, url, conn, servers[0], tipg, pg, 0.0)
         for key in keys:
             print(f"[bench.rows] {key} …", flush=True)
-            await _guarded(rows, key, lambda k=key: STEPS[k](b))  # type: ignore[misc]
+            await guarded(rows, key, lambda k=key: STEPS[k](b))  # type: ignore[misc]
         b.close()
     finally:
         for s in servers:
