@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from datetime import date, datetime
 
@@ -45,8 +46,11 @@ ENSURE_MONTHS = text("""
     WHERE NOT EXISTS (SELECT FROM activity_archives a WHERE a.month = m)
 """)
 
-# Months this process knows to have a partition (or to be archived), by database.
+# Months this process knows to have a partition (or to be archived), by database; and when a
+# month whose creation failed may be tried again.
 _settled: set[tuple[URL, date]] = set()
+_retry_at: dict[tuple[URL, date], float] = {}
+RETRY_S = 60.0
 
 
 def month_of(t: datetime) -> date:
@@ -56,14 +60,16 @@ def month_of(t: datetime) -> date:
 
 async def ensure_months(conn: AsyncConnection, months: Iterable[date]) -> None:
     """Create the missing partitions of `months` before rows of them are written, in a short
-    transaction of its own, committed: a backdated write (a phone that synced late, months
-    ahead kept only forward) no longer lands in the default partition, whose statistics go
+    transaction of its own, committed: a backdated write (a phone that synced late; months
+    are kept ahead only forward) no longer lands in the default partition, whose statistics go
     stale and whose rows every query without a time range reads. Called before the writing
-    transaction begins. A month is asked once a process; if a partition could not be created
-    now (a lock not granted in 500 ms), the rows go to the default partition, as they did
-    before, and the next month's upkeep or creation moves them out."""
-    key = conn.engine.url
-    wanted = sorted({m for m in months if (key, m) not in _settled})
+    transaction begins; a month is asked once a process. If its partition cannot be created
+    now (a lock not granted in 500 ms, a role that may not), the rows go to the default
+    partition as they did before, and a batch of that month tries again after RETRY_S (the
+    creation moves the month's rows out of the default)."""
+    key, now = conn.engine.url, time.monotonic()
+    wanted = sorted({m for m in months
+                     if (key, m) not in _settled and _retry_at.get((key, m), 0.0) <= now})
     if not wanted:
         return
     try:
@@ -71,6 +77,7 @@ async def ensure_months(conn: AsyncConnection, months: Iterable[date]) -> None:
         await conn.commit()
     except DBAPIError as exc:
         await conn.rollback()
+        _retry_at.update(((key, m), now + RETRY_S) for m in wanted)
         log.warning("month partitions of activities not created for now: %s", exc.orig)
         return
     _settled.update((key, m) for m in wanted)

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from geo import partitions
 from geo.partitions import ensure_ahead
 from tests.conftest import Api
 from tests.payloads import RECORD_MANY, activity, new_id
@@ -161,3 +162,21 @@ async def test_a_backdated_recording_gets_its_months_partition_unless_archived(
     assert "activities_p2025_05" not in parts
     assert placed == {new_id(1): "activities_p2025_03", new_id(2): "activities_default"}
     assert rollups_exact
+
+
+async def test_a_partition_that_cannot_be_created_now_leaves_the_write_as_it_was(
+        api: Api, conn: AsyncConnection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Creation gives way to a lock held elsewhere (500 ms): the batch is written all the same,
+    into the default partition; a later batch of that month creates the partition, and the
+    row moves into it."""
+    monkeypatch.setattr(partitions, "RETRY_S", 0.0)
+    await conn.execute(text("LOCK TABLE activities IN SHARE UPDATE EXCLUSIVE MODE"))
+    june = {**activity(1), "startedAt": "2025-06-10T09:00:00+07:00"}
+    assert await _record(api, [june]) == [("CREATED", None)]
+    await conn.rollback()                                          # the lock goes
+    assert await conn.scalar(PLACE, {"id": new_id(1)}) == "activities_default"
+    await conn.rollback()
+    later = {**activity(2), "startedAt": "2025-06-11T09:00:00+07:00"}
+    assert await _record(api, [later]) == [("CREATED", None)]
+    placed = {await conn.scalar(PLACE, {"id": new_id(n)}) for n in (1, 2)}
+    assert placed == {"activities_p2025_06"}
