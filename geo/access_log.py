@@ -124,17 +124,15 @@ async def write_many(conn: AsyncConnection, reads: list[tuple[Reader, list[Entry
     return len(subs)
 
 
-async def expand(conn: AsyncConnection) -> int:
+async def expand(conn: AsyncConnection) -> None:
     """Write out every journal row committed before this call as `access_log` rows, a
-    committed transaction per EXPAND_ROWS; returns the journal rows taken. Rows another
-    expander holds are waited for, so the log is complete up to now when this returns."""
-    taken = 0
+    committed transaction per EXPAND_ROWS. Rows another expander holds are waited for, so the
+    log is complete up to now when this returns."""
     while True:
-        ((n,),) = await fetch(conn, EXPAND, EXPAND_ROWS)
+        ((taken,),) = await fetch(conn, EXPAND, EXPAND_ROWS)
         await conn.commit()
-        taken += n
-        if n == 0:
-            return taken
+        if taken == 0:
+            return
 
 
 async def write_where(conn: AsyncConnection, reader: Reader, what: str, where: str,

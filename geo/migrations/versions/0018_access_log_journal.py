@@ -10,8 +10,8 @@ stores what it is given (the same arrays, one row per subject inside them) as ON
 `access_log_journal`, committed before the answer as the log rows were: nothing the answer
 showed can go unrecorded. `access_log_expand(n)` moves up to `n` journal rows into
 `access_log`, one row per subject as before, with the journal row's time as `at`; the API runs
-it after each commit of the log (off the answer's path) and before `accessLog` reads, so the
-log as read is never behind what was answered.
+it off the answer's path (at most once a second while reads come in) and before `accessLog`
+reads, so the log as read is never behind what was answered.
 
 The journal refuses what the log's own checks would refuse, when it is written: a journal row
 that could not be expanded would hold up every row after it. Expanding waits for (does not
