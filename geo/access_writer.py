@@ -80,11 +80,13 @@ class AccessWriter:
                     for _, _, done in batch:
                         if not done.done():
                             done.set_result(None)
-                    self._expand_soon()
+                    self.expand_soon()
         finally:
             self._flusher = None
 
-    def _expand_soon(self) -> None:
+    def expand_soon(self) -> None:
+        """Journal rows were committed (here, or by a page's own statement): expand them
+        within `expand_after_s`."""
         self._behind = True
         if self._expander is None:
             self._expander = asyncio.create_task(self._expand())

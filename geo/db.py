@@ -167,19 +167,23 @@ def _options(conn: AsyncConnection) -> Mapping[str, Any]:
 
 
 async def fetch(conn: AsyncConnection, sql: str, *args: object,
-                generic: bool = False) -> Sequence[Sequence[Any]]:
+                generic: bool = False, commit: bool = False) -> Sequence[Sequence[Any]]:
     """The rows of one read (`$n` parameters). On a connection in autocommit the statement
     goes straight to the driver: SQLAlchemy's execute cost more CPU than a lookup by id
     (issue 13). In a transaction (behind PgBouncer, whose settings come with each one) it goes
     through SQLAlchemy. Errors are those the engine's own statements raise.
 
     `generic`: plan it generically (see `plan_generically`). In autocommit that needs a
-    transaction of its own, which the driver opens with the setting in one round trip."""
+    transaction of its own, which the driver opens with the setting in one round trip.
+    `commit`: the statement writes too, and is committed before this returns."""
     options = _options(conn)
     if options.get("isolation_level") != "AUTOCOMMIT":
         if generic:
             await plan_generically(conn)
-        return (await conn.exec_driver_sql(sql, args)).all()
+        rows = (await conn.exec_driver_sql(sql, args)).all()
+        if commit:
+            await conn.commit()
+        return rows
     driver = await raw_connection(conn)
     if conn.sync_connection is not None:
         # The engine's own event, so that what observes SQL (tracing, the tests' statement
@@ -188,7 +192,8 @@ async def fetch(conn: AsyncConnection, sql: str, *args: object,
             conn.sync_connection.dispatch.before_cursor_execute(
                 conn.sync_connection, None, statement, args, None, False)
     try:
-        rows = await (_generically(driver, sql, args) if generic else driver.fetch(sql, *args))
+        rows = await (_generically(driver, sql, args, commit) if generic
+                      else driver.fetch(sql, *args))
     except Exception as err:
         refusal = _refusal(err, options.get(TIMEOUT_OPTION, 0))
         if refusal is not None:
@@ -204,12 +209,12 @@ async def fetch(conn: AsyncConnection, sql: str, *args: object,
     return rows
 
 
-async def _generically(driver: asyncpg.Connection, sql: str,
-                       args: Sequence[object]) -> list[asyncpg.Record]:
-    """`sql`'s rows in a read-only transaction of its own that plans generically. The pool
-    believes this connection is in autocommit, so it must never go back to the pool inside
-    that transaction: cut off in the middle (a time bound), the connection is closed, and the
-    pool replaces it (`_drop_closed`)."""
+async def _generically(driver: asyncpg.Connection, sql: str, args: Sequence[object],
+                       commit: bool) -> list[asyncpg.Record]:
+    """`sql`'s rows in a transaction of its own that plans generically, committed when it
+    wrote (`commit`), else rolled back. The pool believes this connection is in autocommit,
+    so it must never go back to the pool inside that transaction: cut off in the middle (a
+    time bound), the connection is closed, and the pool replaces it (`_drop_closed`)."""
     try:
         await driver.execute(f"BEGIN; {GENERIC}")
         try:
@@ -217,7 +222,7 @@ async def _generically(driver: asyncpg.Connection, sql: str,
         except Exception:
             await driver.execute("ROLLBACK")
             raise
-        await driver.execute("ROLLBACK")      # it only read
+        await driver.execute("COMMIT" if commit else "ROLLBACK")
     except BaseException as exc:
         if not isinstance(exc, Exception) or driver.is_in_transaction():
             driver.terminate()
@@ -240,11 +245,12 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
 
 
 async def fetch_named(conn: AsyncConnection, sql: str, params: Mapping[str, Any],
-                      generic: bool = False) -> Sequence[Sequence[Any]]:
+                      generic: bool = False, commit: bool = False) -> Sequence[Sequence[Any]]:
     """`fetch` of a statement written for text() (`:name` parameters), numbered once per
     text: a page's statement, whose text() execution cost a third of its Python time."""
     numbered, names = _numbered(sql)
-    return await fetch(conn, numbered, *(params[n] for n in names), generic=generic)
+    return await fetch(conn, numbered, *(params[n] for n in names), generic=generic,
+                       commit=commit)
 
 
 GENERIC = "SET LOCAL plan_cache_mode = force_generic_plan"

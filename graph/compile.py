@@ -203,12 +203,17 @@ class Collector:
 
 def plan(info: Info, connection_type: str) -> Plan | None:
     """How to answer this connection field's `edges` from SQL; None: resolve it."""
-    c = Collector.of(info)
+    return plan_of(Collector.of(info), connection_type, info._raw_info.field_nodes)
+
+
+def plan_of(c: Collector, connection_type: str, field_nodes: Sequence[FieldNode]) -> Plan | None:
+    """`plan` of the connection field `field_nodes`, collected by `c`. Raises Unplannable
+    where a collector without variables (graph.fastpage's) meets a @skip or @include."""
     edges: dict[str, Edges] = {}
     shapes: list[Shape] = []
     identifies = False
     located: set[str] = set()
-    roots = [n.selection_set for n in info._raw_info.field_nodes]
+    roots = [n.selection_set for n in field_nodes]
     for key, nodes in c.collect(connection_type, roots).items():
         if nodes[0].name.value != "edges":
             continue

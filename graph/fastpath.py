@@ -50,13 +50,17 @@ from starlette.responses import Response
 from geo import page_json
 from geo.db import fetch
 from geo.settings import Settings
+from graph.auth import Principal
 from graph.compile import Collector, Unplannable
 from graph.context import context_of
+from graph.fastpage import Page, plan_page
+from graph.fastpage import answer as answer_page
 from graph.permissions import ADMIN, RULES
 
 READERS = RULES["Query.activity"].roles
 PLANS = 256       # documents remembered, as strawberry's parser and validation caches
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+NULL = orjson.Fragment(b"null")     # a lookup of an activity there is not
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,9 @@ class FastPath:
         self.rules = [*specified_rules, *rules]
         # Persisted-only servers refuse other texts in an extension: they go the usual way.
         self.enabled = settings.compile_pages and settings.persisted_queries is None
-        self._plans: OrderedDict[tuple[str, str | None], Lookup | None] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str | None], Lookup | Page | None] = OrderedDict()
 
-    def plan(self, query: str, operation: str | None) -> Lookup | None:
+    def plan(self, query: str, operation: str | None) -> Lookup | Page | None:
         key = (query, operation)
         if key in self._plans:
             self._plans.move_to_end(key)
@@ -95,7 +99,7 @@ class FastPath:
             self._plans.popitem(last=False)
         return found
 
-    def _plan(self, query: str, operation: str | None) -> Lookup | None:
+    def _plan(self, query: str, operation: str | None) -> Lookup | Page | None:
         try:
             document = parse(query, max_tokens=self.settings.max_tokens)
         except GraphQLError:
@@ -117,7 +121,10 @@ class FastPath:
         if len(roots) != 1:
             return None
         (key, nodes), = roots.items()
-        return _lookup(c, key, nodes)
+        try:
+            return _lookup(c, key, nodes) or plan_page(c, self.schema, ops[0], key, nodes)
+        except Unplannable:     # a @skip/@include in the page's selection
+            return None
 
     async def answer(self, request: Request) -> Response | None:
         """The answer, or None: the executor answers this request."""
@@ -137,33 +144,46 @@ class FastPath:
             return None
         found = self.plan(body["query"], operation)
         principal = getattr(request.state, "principal", None)
-        if found is None or principal is None or principal.role not in READERS or \
-                principal.key_areas or principal.areas:
+        if found is None or principal is None:
             return None
-        raw = found.literal if found.variable is None else variables.get(found.variable)
-        try:
-            activity_id = uuid.UUID(raw) if isinstance(raw, str) else None
-        except ValueError:
+        if isinstance(found, Page):
+            value = await answer_page(found, self.schema, request, principal, variables)
+        else:
+            value = await _answer_lookup(found, request, principal, variables)
+        if value is None:
             return None
-        if activity_id is None:
-            return None
-        ctx = context_of(request)
-        async with ctx.read() as conn:
-            rows = await fetch(conn, found.sql, activity_id)
-        node: Any = None
-        if rows:
-            staff_id, node = rows[0][0], orjson.Fragment(rows[0][1])
-            if principal.role != ADMIN and staff_id != principal.staff_id:
-                return None     # a supervisor's subtree, or a refusal: the executor's
-            ledger = ctx.ledger
-            assert ledger is not None       # there is a principal
-            ledger.note("activity", [(activity_id, staff_id)])
-            if found.located:
-                ledger.note("Activity.location", [(activity_id, staff_id)])
-            await ctx.access_writer.write(ledger.reader, ledger.entries())
         asked = GRAPHQL_RESPONSE in request.headers.get("accept", "")
-        return Response(orjson.dumps({"data": {found.key: node}}),
+        return Response(orjson.dumps({"data": {found.key: value}}),
                         media_type=GRAPHQL_RESPONSE if asked else "application/json")
+
+
+async def _answer_lookup(found: Lookup, request: Request, principal: Principal,
+                         variables: dict[str, Any]) -> Any:
+    """The activity's value (JSON null when there is none), or None: the executor answers."""
+    if principal.role not in READERS or principal.key_areas or principal.areas:
+        return None
+    raw = found.literal if found.variable is None else variables.get(found.variable)
+    try:
+        activity_id = uuid.UUID(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    if activity_id is None:
+        return None
+    ctx = context_of(request)
+    async with ctx.read() as conn:
+        rows = await fetch(conn, found.sql, activity_id)
+    if not rows:
+        return NULL
+    staff_id, node = rows[0][0], orjson.Fragment(rows[0][1])
+    if principal.role != ADMIN and staff_id != principal.staff_id:
+        return None     # a supervisor's subtree, or a refusal: the executor's
+    ledger = ctx.ledger
+    assert ledger is not None       # there is a principal
+    ledger.note("activity", [(activity_id, staff_id)])
+    if found.located:
+        ledger.note("Activity.location", [(activity_id, staff_id)])
+    await ctx.access_writer.write(ledger.reader, ledger.entries())
+    return node
 
 
 def _lookup(c: Collector, key: str, nodes: list[FieldNode]) -> Lookup | None:

@@ -198,6 +198,23 @@ async def test_reads_the_log_cannot_take_yet_wait_in_the_journal(
     assert (await conn.execute(text("SELECT count(*) FROM access_log_journal"))).scalar() == 0
 
 
+async def test_a_page_journaled_by_its_own_statement_is_written_out_unprompted(
+        api_as: ApiAs, conn: AsyncConnection) -> None:
+    """graph.fastpage commits the journal row in the page's statement, not through the access
+    writer: the service still writes it out (within a second), without an `accessLog` read."""
+    sup = api_as("supervisor", SUP, "DINKES")
+    with statements(sup, "access_log_write(") as seen:
+        await sup.data(LOCATIONS)
+    assert len(seen) == 1 and "json_agg(" in seen[0]     # the page writes its journal row
+    async with asyncio.timeout(30):
+        while not (await conn.execute(text("SELECT count(*) FROM access_log"))).scalar():
+            await conn.rollback()
+            await asyncio.sleep(0.1)
+    assert (await conn.execute(text("SELECT count(*) FROM access_log_journal"))).scalar() == 0
+    await conn.rollback()
+    assert set(await rows(conn)) == {str(S1), str(S2)}
+
+
 async def test_the_journal_refuses_what_the_log_would(conn: AsyncConnection) -> None:
     """A journal row that could not be written out would hold up every row after it."""
     for sub, role, what in (("", "admin", "activity"), ("x", "visitor", "activity"),
