@@ -212,38 +212,34 @@ class Edges:
     edges: tuple[str, ...]
 
 
+# A page's row of `access_log_pages` (migration 0019), written by the page's own statement:
+# every other person of the page (rows `rn <= :first` of `p`) and how many of theirs it shows;
+# no row when there is none.
+PAGE_JOURNAL = """
+    INSERT INTO access_log_pages (sub, role, fields, subjects, counts)
+    SELECT CAST(:j_sub AS text), CAST(:j_role AS text), CAST(:j_fields AS text[]),
+           array_agg(g.staff_id ORDER BY g.staff_id), array_agg(g.n ORDER BY g.staff_id)
+    FROM (SELECT staff_id, CAST(count(*) AS integer) AS n FROM p
+          WHERE rn <= :first AND staff_id IS DISTINCT FROM CAST(:j_own AS uuid)
+          GROUP BY staff_id) g
+    HAVING count(*) > 0"""
+
+
 @dataclass(frozen=True)
 class Journal:
-    """The access-log journal row a page writes in its own statement, when the request reads
-    nothing else (graph.fastpage): what `access_log.Ledger` would have noted, grouped by
-    PostgreSQL. `fields` are the names the reads go under, sorted as the ledger sorts them;
-    `own` is the reader's staff id, whose own activities are not logged."""
+    """Who reads a page whose statement journals it (graph.fastpage, PAGE_JOURNAL): what
+    `access_log.Ledger` would have noted, grouped by PostgreSQL. `fields` are the names the
+    reads go under, sorted as the ledger sorts them; `own` is the reader's staff id, whose own
+    activities are not logged."""
 
     sub: str
     role: str
     own: uuid.UUID | None
     fields: tuple[str, ...]
 
-    def sql(self) -> str:
-        """`access_log_write` of one entry per other subject of the page (rows `rn <= :first`
-        of `p`), in subject order, detail as the ledger writes it; no call when none."""
-        counts = ", ".join(f"{_literal(f)}, g.n" for f in self.fields)
-        return f"""
-        SELECT access_log_write(array_fill(CAST(:j_sub AS text), ARRAY[count(*)::int]),
-                                array_fill(CAST(:j_role AS text), ARRAY[count(*)::int]),
-                                array_agg(g.staff_id ORDER BY g.staff_id),
-                                array_fill(CAST(:j_what AS text), ARRAY[count(*)::int]),
-                                array_agg(CAST(json_build_object('activities', g.n, 'fields',
-                                          json_build_object({counts})) AS text)
-                                          ORDER BY g.staff_id))
-        FROM (SELECT staff_id, count(*) AS n FROM p
-              WHERE rn <= :first AND staff_id IS DISTINCT FROM CAST(:j_own AS uuid)
-              GROUP BY staff_id) g
-        HAVING count(*) > 0"""
-
     def params(self) -> dict[str, Any]:
         return {"j_sub": self.sub, "j_role": self.role, "j_own": self.own,
-                "j_what": ", ".join(self.fields)}
+                "j_fields": list(self.fields)}
 
 
 async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,
@@ -259,19 +255,18 @@ async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str
     arrays = "".join(f", coalesce(json_agg({edge_sql(e)} ORDER BY a.rn) {mine}, '[]')::text"
                      for e in edge_shapes)
     page = f"SELECT x.*, row_number() OVER (ORDER BY {order_by}) AS rn FROM ({inner}) x"
-    # Read twice with a journal (the page, the access log): a CTE, materialised once.
-    ctes, source = (f"WITH p AS ({page}), j AS ({journal.sql()}) ", "p") if journal \
+    # Read twice with a journal (the page, the access log): a CTE, materialised once. The
+    # journal's INSERT runs whether or not the SELECT reads it.
+    ctes, source = (f"WITH p AS ({page}), j AS ({PAGE_JOURNAL}) ", "p") if journal \
         else ("", f"({page})")
-    logged = ", (SELECT count(*) FROM j)" if journal else ""
     (row,) = await fetch_named(conn, f"""
         {ctes}SELECT array_agg(a.id ORDER BY a.rn) {mine},
                array_agg(a.staff_id ORDER BY a.rn) {mine},
-               array_agg(a.started_at ORDER BY a.rn) {mine}, count(*) > :first{logged}{arrays}
+               array_agg(a.started_at ORDER BY a.rn) {mine}, count(*) > :first{arrays}
         FROM {source} a
         {_joins(shapes)}""", {**params, "first": first, **(journal.params() if journal else {})},
         generic=generic(where), commit=journal is not None)
-    found = row[5:] if journal else row[4:]
-    return Edges(row[0] or [], row[1] or [], row[2] or [], row[3], tuple(found))
+    return Edges(row[0] or [], row[1] or [], row[2] or [], row[3], tuple(row[4:]))
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,19 @@ access_log_journal = Table(
     Column("details", ARRAY(JSONB), nullable=False),
 )
 
+# A page's reads journaled by the page's own statement (migration 0019, graph.fastpage): every
+# subject read through the same fields, `counts` times each.
+access_log_pages = Table(
+    "access_log_pages", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("sub", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("fields", ARRAY(Text), nullable=False),
+    Column("subjects", ARRAY(Uuid), nullable=False),
+    Column("counts", ARRAY(Integer), nullable=False),
+)
+
 rollup_area_day = Table(
     "rollup_area_day", metadata,
     Column("day", Date, nullable=False),

@@ -121,13 +121,14 @@ async def answer(page: Page, schema: GraphQLSchema, request: Request, principal:
         return None
     # What the resolvers note: the page under the root field's name, and under
     # Activity.location when a node selects it (graph.resolvers.activities).
+    # Nothing to note when the caller can only read their own.
     fields = sorted({FIELD} | ({"Activity.location"} if page.plan.located else set()))
-    journal = page_json.Journal(principal.sub, principal.role, principal.staff_id,
-                                tuple(fields))
+    journal = None if f.staff_ids is not None and f.staff_ids <= {principal.staff_id} else \
+        page_json.Journal(principal.sub, principal.role, principal.staff_id, tuple(fields))
     keyset = None if cursor is None else {"after_t": cursor[0], "after_id": cursor[1]}
     async with ctx.read() as conn:
         found = await page_json.edges(conn, where, n, keyset, page.plan.edge_shapes(), journal)
-    if found.ids:
+    if journal is not None and found.ids:
         ctx.access_writer.expand_soon()
     edges = dict(zip(page.plan.edges, found.edges, strict=True))
     ends = [encode_cursor(found.started_at[i], found.ids[i]) for i in (0, -1)] \

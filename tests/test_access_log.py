@@ -45,7 +45,7 @@ async def rows(conn: AsyncConnection) -> dict[str, tuple[str, str, str, dict[str
 async def test_a_supervisor_reading_locations_is_logged_per_person(
         api_as: ApiAs, conn: AsyncConnection) -> None:
     sup = api_as("supervisor", SUP, "DINKES")
-    with statements(sup, "access_log_write(") as seen:
+    with statements(sup, "access_log") as seen:
         await sup.data(LOCATIONS)
     assert len(seen) == 1
     assert await rows(conn) == {
@@ -166,15 +166,18 @@ async def test_the_log_is_append_only(api_as: ApiAs, conn: AsyncConnection) -> N
 
 async def test_nothing_leaves_when_the_log_cannot_be_written(api_as: ApiAs,
                                                              conn: AsyncConnection) -> None:
-    # What a request commits before its answer is the journal row (migration 0018).
-    await conn.execute(text("ALTER TABLE access_log_journal RENAME TO access_log_journal_gone"))
+    # What a request commits before its answer is its journal row (migration 0018), a page
+    # answered by graph.fastpage its row of access_log_pages (0019).
+    for journal in ("access_log_journal", "access_log_pages"):
+        await conn.execute(text(f"ALTER TABLE {journal} RENAME TO {journal}_gone"))
     await conn.commit()
     sup = api_as("supervisor", SUP, "DINKES")
-    r = await sup.http.post("/graphql", json={"query": LOCATIONS})
-    assert r.status_code == 500
-    assert r.json() == {"errors": [{"message": "Internal server error; it has been logged.",
-                                    "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
-    assert str(aid(1)) not in r.text
+    for query in (LOCATIONS, LOCATIONS.replace("edges", "totalCount edges")):
+        r = await sup.http.post("/graphql", json={"query": query})
+        assert r.status_code == 500
+        assert r.json() == {"errors": [{"message": "Internal server error; it has been logged.",
+                                        "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
+        assert str(aid(1)) not in r.text
     own = await api_as("staff", S1, "DINKES").http.post("/graphql", json={"query": LOCATIONS})
     assert own.status_code == 200      # one's own activities need no record
 
@@ -189,13 +192,13 @@ async def test_reads_the_log_cannot_take_yet_wait_in_the_journal(
                                                             json={"query": LOCATIONS})
     assert r.status_code == 200 and "errors" not in r.json()
     journaled = (await conn.execute(text(
-        "SELECT subs, whats FROM access_log_journal"))).all()
-    assert journaled and all(s == [str(SUP)] * len(w) for s, w in journaled)
+        "SELECT sub, fields, cardinality(subjects) FROM access_log_pages"))).all()
+    assert journaled == [(str(SUP), ["Activity.location", "activities"], 2)]
     await conn.execute(text("ALTER TABLE access_log_gone RENAME TO access_log"))
     await conn.commit()
     log = await api.data(LOG, {"f": {"actorSub": str(SUP)}})
     assert {e["node"]["subject"]["id"] for e in log["accessLog"]["edges"]} == {str(S1), str(S2)}
-    assert (await conn.execute(text("SELECT count(*) FROM access_log_journal"))).scalar() == 0
+    assert (await conn.execute(text("SELECT count(*) FROM access_log_pages"))).scalar() == 0
 
 
 async def test_a_page_journaled_by_its_own_statement_is_written_out_unprompted(
@@ -203,14 +206,14 @@ async def test_a_page_journaled_by_its_own_statement_is_written_out_unprompted(
     """graph.fastpage commits the journal row in the page's statement, not through the access
     writer: the service still writes it out (within a second), without an `accessLog` read."""
     sup = api_as("supervisor", SUP, "DINKES")
-    with statements(sup, "access_log_write(") as seen:
+    with statements(sup, "access_log") as seen:
         await sup.data(LOCATIONS)
     assert len(seen) == 1 and "json_agg(" in seen[0]     # the page writes its journal row
     async with asyncio.timeout(30):
         while not (await conn.execute(text("SELECT count(*) FROM access_log"))).scalar():
             await conn.rollback()
             await asyncio.sleep(0.1)
-    assert (await conn.execute(text("SELECT count(*) FROM access_log_journal"))).scalar() == 0
+    assert (await conn.execute(text("SELECT count(*) FROM access_log_pages"))).scalar() == 0
     await conn.rollback()
     assert set(await rows(conn)) == {str(S1), str(S2)}
 
@@ -224,6 +227,14 @@ async def test_the_journal_refuses_what_the_log_would(conn: AsyncConnection) -> 
                         [Entry(S1, what, {"activities": 1})])
         await conn.rollback()
     assert (await conn.execute(text("SELECT count(*) FROM access_log_journal"))).scalar() == 0
+    for sub, role, fields in (("", "admin", ["activities"]), ("x", "visitor", ["activities"]),
+                              ("x", "admin", []), ("x", "admin", [""])):
+        with pytest.raises(DBAPIError, match="violates check constraint"):
+            await conn.execute(text(
+                "INSERT INTO access_log_pages (sub, role, fields, subjects, counts) "
+                "VALUES (:sub, :role, :fields, ARRAY[CAST(:s AS uuid)], ARRAY[1])"),
+                {"sub": sub, "role": role, "fields": fields, "s": S1})
+        await conn.rollback()
 
 
 def test_the_ledger_keeps_others_reads_by_person() -> None:
