@@ -34,6 +34,7 @@ NOT_IN_REPERTOIRE = "22021"  # character_not_in_repertoire: NUL in a text parame
 UNAVAILABLE_STATES = ("08", "57P")
 DRIVER_BACKSTOP_S = 1.0   # the driver waits this much longer than statement_timeout
 TIMEOUT_OPTION = "jangkau_statement_timeout_ms"   # an engine's, among its execution options
+GENERIC_OPTION = "jangkau_generic_plans"    # its sessions plan every statement generically
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -44,13 +45,14 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError(f"not a PostgreSQL URL: {url!r}")
 
 
-def server_settings(statement_timeout_ms: int) -> dict[str, str]:
+def server_settings(statement_timeout_ms: int, generic_plans: bool = False) -> dict[str, str]:
     # JIT turns sub-millisecond spatial lookups into 200 ms compiles; and the driver's
     # prepared statements would switch to a generic plan after five runs, which for spatial
-    # and range predicates was measured 4-5x slower (tiles: 1.2 s -> 5-6 s).
+    # and range predicates was measured 4-5x slower (tiles: 1.2 s -> 5-6 s). An engine of
+    # `generic_plans` is only for statements whose plan does not depend on their values.
     return {
         "jit": "off",
-        "plan_cache_mode": "force_custom_plan",
+        "plan_cache_mode": "force_generic_plan" if generic_plans else "force_custom_plan",
         "statement_timeout": str(statement_timeout_ms),
         "application_name": "jangkau",
         "timezone": "UTC",
@@ -63,8 +65,13 @@ POOLER_TRACKED = ("application_name", "timezone")
 
 def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: int = 10,
                   connect_timeout_s: float = 10.0, pool_timeout_s: float = 30.0,
-                  pgbouncer: bool = False, pre_ping: bool = False) -> AsyncEngine:
+                  pgbouncer: bool = False, pre_ping: bool = False,
+                  generic_plans: bool = False) -> AsyncEngine:
     """`statement_timeout_ms=0` means no limit, on the server and in the driver alike.
+
+    `generic_plans`: the sessions plan every statement generically, so that `fetch(...,
+    generic=True)` is one statement in autocommit rather than a transaction of its own (three
+    round trips); for those reads only. Not behind PgBouncer, whose sessions are shared.
 
     `pgbouncer`: the URL is a PgBouncer in transaction mode, where a client's session is not
     one server session: no prepared statement is cached or named twice, and the settings a
@@ -74,7 +81,8 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: in
     # it only fires when the server does not answer at all (frozen, or the network gone).
     command_timeout = statement_timeout_ms / 1000 + DRIVER_BACKSTOP_S \
         if statement_timeout_ms else None
-    wanted = server_settings(statement_timeout_ms)
+    assert not (pgbouncer and generic_plans), "a pooler's sessions are shared"
+    wanted = server_settings(statement_timeout_ms, generic_plans)
     startup = {k: v for k, v in wanted.items() if k in POOLER_TRACKED} if pgbouncer else wanted
     connect_args: dict[str, object] = {"server_settings": startup,
                                        "command_timeout": command_timeout,
@@ -92,7 +100,8 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: in
         # primary at once when the replica has just stopped (geo.replicas.connect).
         pool_pre_ping=pre_ping,
         connect_args=connect_args,
-        execution_options={TIMEOUT_OPTION: statement_timeout_ms},   # for `fetch`'s errors
+        # For `fetch`: its errors, and whether a generic plan needs a transaction of its own.
+        execution_options={TIMEOUT_OPTION: statement_timeout_ms, GENERIC_OPTION: generic_plans},
     )
     event.listen(engine.sync_engine, "handle_error", _client_errors(statement_timeout_ms))
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
@@ -174,9 +183,14 @@ async def fetch(conn: AsyncConnection, sql: str, *args: object,
     through SQLAlchemy. Errors are those the engine's own statements raise.
 
     `generic`: plan it generically (see `plan_generically`). In autocommit that needs a
-    transaction of its own, which the driver opens with the setting in one round trip.
+    transaction of its own, which the driver opens with the setting in one round trip, unless
+    `conn` is of an engine of `generic_plans`, which is for such reads only.
     `commit`: the statement writes too, and is committed before this returns."""
     options = _options(conn)
+    if options.get(GENERIC_OPTION):
+        assert generic, "a connection planning generically, for a read that must not be"
+        generic = False     # the session's plans already are, and autocommit commits
+
     if options.get("isolation_level") != "AUTOCOMMIT":
         if generic:
             await plan_generically(conn)

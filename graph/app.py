@@ -71,14 +71,19 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        def engine_for(url: str, replica: bool = True) -> AsyncEngine:
+        def engine_for(url: str, replica: bool = True, generic: bool = False) -> AsyncEngine:
             return create_engine(url, statement_timeout_ms=settings.statement_timeout_ms,
                                  pool_size=settings.pool_size,
                                  connect_timeout_s=settings.connect_timeout_s,
                                  pool_timeout_s=settings.pool_timeout_s,
-                                 pgbouncer=settings.pgbouncer, pre_ping=replica)
+                                 pgbouncer=settings.pgbouncer, pre_ping=replica,
+                                 generic_plans=generic)
 
         engine = engine_for(settings.resolved_database_url(), replica=False)
+        # The primary's sessions that plan generically, for pages (graph.fastpage): a page
+        # and its journal row in one round trip. Its connections are made when first asked.
+        app.state.generic_engine = None if settings.pgbouncer else \
+            engine_for(settings.resolved_database_url(), replica=False, generic=True)
         app.state.settings = settings
         app.state.verifier = verifier
         configure_engine(engine, settings)     # plausibility thresholds on every connection
@@ -106,6 +111,8 @@ def create_app(settings: Settings) -> Starlette:
             await app.state.hub.stop()
             await app.state.access_writer.close()
             await app.state.replicas.stop()
+            if app.state.generic_engine is not None:
+                await app.state.generic_engine.dispose()
             await engine.dispose()
 
     rules = limits.rules(settings)

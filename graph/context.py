@@ -34,6 +34,8 @@ class Context:
     # The primary only: a mutation, or whatever a request does once it has written.
     primary: bool = False
     hub: Hub | None = None                   # the live feed (graph.resolvers.live)
+    # The primary's sessions planning generically (geo.db.create_engine); None behind PgBouncer.
+    generic_engine: AsyncEngine | None = None
     connection_params: dict[str, Any] | None = None   # a WebSocket's connection_init payload
     socket: WebSocket | None = None
     # Pages may be compiled to SQL JSON (graph.compile): plain HTTP answers only, whose
@@ -73,6 +75,19 @@ class Context:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
+    @asynccontextmanager
+    async def primary_generic(self) -> AsyncIterator[AsyncConnection]:
+        """A connection to the primary in autocommit whose statements are planned generically
+        (`geo.db.fetch(..., generic=True)` then is one statement, not a transaction of its
+        own); the primary's usual connection behind PgBouncer."""
+        if self.generic_engine is None:
+            async with self.engine.connect() as conn:
+                yield conn
+            return
+        async with self.generic_engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
     async def once(self, key: object, work: Callable[[], Awaitable[T]]) -> T:
         """`work()`'s result, computed once a request however many resolvers ask at once
         (a list of 153 areas asks 153 times, concurrently)."""
@@ -90,6 +105,7 @@ def context_of(request: HTTPConnection) -> Context:
                    access_writer=state.access_writer,
                    principal=getattr(request.state, "principal", None),
                    replicas=state.replicas, hub=getattr(state, "hub", None),
+                   generic_engine=getattr(state, "generic_engine", None),
                    socket=request if isinstance(request, WebSocket) else None)
 
 

@@ -39,6 +39,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from starlette.requests import Request
 
 from geo import page_json
+from geo.activities import generic
 from geo.errors import JangkauError
 from geo.filters import ActivityFilter, where_of
 from graph import permissions
@@ -126,7 +127,10 @@ async def answer(page: Page, schema: GraphQLSchema, request: Request, principal:
     journal = None if f.staff_ids is not None and f.staff_ids <= {principal.staff_id} else \
         page_json.Journal(principal.sub, principal.role, principal.staff_id, tuple(fields))
     keyset = None if cursor is None else {"after_t": cursor[0], "after_id": cursor[1]}
-    async with ctx.read() as conn:
+    # The primary either way (no replicas here): its sessions that plan generically when the
+    # page's plan does not depend on its values, in one round trip.
+    connection = ctx.primary_generic if generic(where) else ctx.read
+    async with connection() as conn:
         found = await page_json.edges(conn, where, n, keyset, page.plan.edge_shapes(), journal)
     if journal is not None and found.ids:
         ctx.access_writer.expand_soon()

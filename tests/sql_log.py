@@ -21,17 +21,21 @@ def statements(api: Api, containing: str = "") -> Iterator[list[str]]:
     plan setting (geo.db.plan_generically) is no statement of its own to count, and the access
     log's expansion runs after the answer, in the background (geo.access_writer)."""
     seen: list[str] = []
-    engine = api.http.app.state.engine.sync_engine  # type: ignore[attr-defined]
+    state = api.http.app.state  # type: ignore[attr-defined]
+    # The primary's engine, and its sessions planning generically (graph.fastpage's pages).
+    engines = [e.sync_engine for e in (state.engine, state.generic_engine) if e is not None]
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if containing in statement and statement != GENERIC and statement != EXPAND:
             seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 async def logged_post(app: Any, caller: tuple[str | None, Any, str | None], body: Any,
