@@ -102,6 +102,10 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: in
         connect_args=connect_args,
         # For `fetch`: its errors, and whether a generic plan needs a transaction of its own.
         execution_options={TIMEOUT_OPTION: statement_timeout_ms, GENERIC_OPTION: generic_plans},
+        # Sessions planning generically answer single statements: in autocommit from their
+        # start, with nothing to roll back when they return to the pool.
+        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+           if generic_plans else {}),
     )
     event.listen(engine.sync_engine, "handle_error", _client_errors(statement_timeout_ms))
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
@@ -190,8 +194,7 @@ async def fetch(conn: AsyncConnection, sql: str, *args: object,
     if options.get(GENERIC_OPTION):
         assert generic, "a connection planning generically, for a read that must not be"
         generic = False     # the session's plans already are, and autocommit commits
-
-    if options.get("isolation_level") != "AUTOCOMMIT":
+    elif options.get("isolation_level") != "AUTOCOMMIT":
         if generic:
             await plan_generically(conn)
         rows = (await conn.exec_driver_sql(sql, args)).all()

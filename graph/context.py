@@ -84,8 +84,7 @@ class Context:
             async with self.engine.connect() as conn:
                 yield conn
             return
-        async with self.generic_engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with self.generic_engine.connect() as conn:     # in autocommit (geo.db)
             yield conn
 
     async def once(self, key: object, work: Callable[[], Awaitable[T]]) -> T:
