@@ -15,6 +15,7 @@ numbers as orjson writes them.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -212,6 +213,13 @@ class Edges:
     edges: tuple[str, ...]
 
 
+def _read(*sql: str) -> str:
+    """The columns of the page's rows that `sql` reads (`a.<column>`), and those every page
+    needs (cursors, the access log): the rows carry no others (a tenth of a page's time)."""
+    read = set(re.findall(r"\ba\.(\w+)", " ".join(sql))) - {"rn"}
+    return ", ".join(f"a.{c}" for c in sorted(read | {"id", "staff_id", "started_at"}))
+
+
 # A page's row of `access_log_pages` (migration 0019), written by the page's own statement:
 # every other person of the page (rows `rn <= :first` of `p`) and how many of theirs it shows;
 # no row when there is none.
@@ -248,12 +256,13 @@ async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str
     included) aggregated by PostgreSQL: one row, whatever the page's length. With a `journal`,
     the same statement writes the page's access-log journal row and is committed before this
     returns (the answer may leave then)."""
-    inner, params = window(where, first, after, "newest", "*")
-    order_by = ORDERS["newest"][1].replace("a.", "x.")
     shapes = [w for e in edge_shapes for _, w in e if isinstance(w, Shape)]
     mine = "FILTER (WHERE a.rn <= :first)"
     arrays = "".join(f", coalesce(json_agg({edge_sql(e)} ORDER BY a.rn) {mine}, '[]')::text"
                      for e in edge_shapes)
+    joins = _joins(shapes)
+    inner, params = window(where, first, after, "newest", _read(arrays, joins))
+    order_by = ORDERS["newest"][1].replace("a.", "x.")
     page = f"SELECT x.*, row_number() OVER (ORDER BY {order_by}) AS rn FROM ({inner}) x"
     # Read twice with a journal (the page, the access log): a CTE, materialised once. The
     # journal's INSERT runs whether or not the SELECT reads it.
@@ -264,7 +273,7 @@ async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str
                array_agg(a.staff_id ORDER BY a.rn) {mine},
                array_agg(a.started_at ORDER BY a.rn) {mine}, count(*) > :first{arrays}
         FROM {source} a
-        {_joins(shapes)}""", {**params, "first": first, **(journal.params() if journal else {})},
+        {joins}""", {**params, "first": first, **(journal.params() if journal else {})},
         generic=generic(where), commit=journal is not None)
     return Edges(row[0] or [], row[1] or [], row[2] or [], row[3], tuple(row[4:]))
 
