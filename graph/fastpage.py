@@ -144,7 +144,7 @@ async def answer(page: Page, schema: GraphQLSchema, request: Request, principal:
         if name == "edges":
             value[k] = orjson.Fragment(edges[k])
         elif name == "pageInfo":
-            value[k] = {ik: info[f] for ik, f in sub}
+            value[k] = {ik: info[field] for ik, field in sub}
         else:
             value[k] = "ActivityConnection"
     return value
