@@ -208,7 +208,7 @@ async def test_a_page_journaled_by_its_own_statement_is_written_out_unprompted(
     sup = api_as("supervisor", SUP, "DINKES")
     with statements(sup, "access_log") as seen:
         await sup.data(LOCATIONS)
-    assert len(seen) == 1 and "json_agg(" in seen[0]     # the page writes its journal row
+    assert len(seen) == 1 and "string_agg(" in seen[0]     # the page writes its journal row
     async with asyncio.timeout(30):
         while not (await conn.execute(text("SELECT count(*) FROM access_log"))).scalar():
             await conn.rollback()
