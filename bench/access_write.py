@@ -2,11 +2,12 @@
 its answer leaves, as the log has been written (issue 13).
 
 On a database `python -m bench` loaded and kept, this writes the access log of a page of 100
-people's activities in transactions that are rolled back, three ways: one journal row through
-`access_log_write` (migration 0018, what the service does), 100 `access_log` rows by one
-INSERT over the same arrays (migration 0017), and those rows with the subject's foreign key on
-`staff` put back (NOT VALID, as before 0017). Every arm alters `access_log` first, so all pay
-the same plan invalidation. Prints the median of each round.
+people's activities in transactions that are rolled back, four ways: a page's row of
+`access_log_pages` (migration 0019, what graph.fastpage's statement writes), one journal row
+through `access_log_write` (migration 0018, what the executor's requests write), 100
+`access_log` rows by one INSERT over the same arrays (migration 0017), and those rows with the
+subject's foreign key on `staff` put back (NOT VALID, as before 0017). Every arm alters
+`access_log` first, so all pay the same plan invalidation. Prints the median of each round.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ ROWS = """
         AS r(sub, role, subject, what, detail)"""
 CHECK = "ADD CONSTRAINT bench_ck CHECK (subject_staff_id IS NOT NULL) NOT VALID"
 KEY = "ADD CONSTRAINT bench_fk FOREIGN KEY (subject_staff_id) REFERENCES staff (id) NOT VALID"
+PAGE = """
+    INSERT INTO access_log_pages (sub, role, fields, subjects, counts)
+    VALUES ($1, $2, $3, $4, $5)"""
 ARMS = {  # arm: (how access_log is altered first, the write)
+    "a page's row (0019)": (CHECK, PAGE),
     "a journal row (0018)": (CHECK, WRITE),
     "100 log rows (0017)": (CHECK, ROWS),
     "100 log rows, keyed": (KEY, ROWS),
@@ -46,6 +51,8 @@ async def main(database: str, n: int, rounds: int) -> None:
         rows = (["bench.access_write"] * k, ["supervisor"] * k, subjects,
                 ["Activity.location, activities"] * k,
                 ['{"activities": 1, "fields": {"Activity.location": 1, "activities": 1}}'] * k)
+        page = ("bench.access_write", "supervisor", ["Activity.location", "activities"],
+                subjects, [1] * k)
         medians: dict[str, list[float]] = {arm: [] for arm in ARMS}
         for _ in range(rounds):
             for arm, (alter, write) in ARMS.items():
@@ -55,12 +62,12 @@ async def main(database: str, n: int, rounds: int) -> None:
                     await tx.start()
                     await c.execute(f"ALTER TABLE access_log {alter}")
                     t0 = time.perf_counter()
-                    await c.execute(write, *rows)
+                    await c.execute(write, *(page if write is PAGE else rows))
                     times.append((time.perf_counter() - t0) * 1000)
                     await tx.rollback()
                 medians[arm].append(statistics.median(times))
         for arm, ms in medians.items():
-            print(f"{k} people, {arm:<21} median ms by round: "
+            print(f"{k} people, {arm:<22} median ms by round: "
                   + ", ".join(f"{m:.2f}" for m in ms))
     finally:
         await c.close()
