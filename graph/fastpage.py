@@ -1,22 +1,23 @@
-"""Pages answered without the executor: `activities(first, after)` in one transaction (issue 13).
+"""Pages answered without the executor: `activities` in one statement (issue 13).
 
 A page whose document asks for nothing else paid, on top of its statement, the executor's walk
 (extensions' hooks, the Guard, the resolvers of the connection and of pageInfo) and then a
 second round trip and commit for its access-log journal row, with the ledger's grouping in
-Python. For a document whose operation is one `activities` field, with `first` and `after` as
-its only arguments and a selection of `edges` that graph.compile writes, `pageInfo` and
-`__typename`, graph.fastpath answers here:
+Python. For a document whose operation is one `activities` field (`filter`, `first`, `after`)
+selecting `edges` that graph.compile writes, `pageInfo` and `__typename`, graph.fastpath answers
+here:
 
 - The page is planned once per document (graph.fastpath: parsed and validated with the app's
-  rules); per request the variables are coerced and the arguments read by graphql-core's own
-  functions, and the caller's rule, `first`, the cursor and the filter's narrowing are decided by
-  the functions the resolver calls (graph.permissions). Any error there, a name or NIP the caller
-  may not see for everyone, or a server with read replicas, and the executor answers the request
-  instead, as it always did.
+  rules); per request the variables are coerced and the arguments read by graphql-core's and
+  strawberry's own functions, and the filter, the caller's rule, `first`, the cursor and the
+  narrowing are decided by the functions the resolver calls (graph.permissions). Any error
+  there, a name or NIP the caller may not see for everyone, or a server with read replicas,
+  and the executor answers the request instead, as it always did.
 - One statement writes the edges (geo.page_json.edges) and, from the same rows, the request's
-  access-log journal row (`Journal`: what the ledger would have noted, grouped by PostgreSQL),
-  in one transaction committed before the answer leaves: the access log's guarantee unchanged
-  (docs/SECURITY.md). The access writer then expands it with the rest, off the answer's path.
+  access-log journal row (`Journal`: what the ledger would have noted, grouped by PostgreSQL,
+  a row of `access_log_pages`), committed before the answer leaves: the access log's guarantee
+  unchanged (docs/SECURITY.md). The access writer then writes it out with the rest, off the
+  answer's path.
 
 tests/test_compiled.py runs every page query both ways (this path and the resolvers) and
 compares answers and access-log rows.
@@ -37,19 +38,23 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from starlette.requests import Request
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.arguments import convert_arguments
 
 from geo import page_json
 from geo.activities import generic
 from geo.errors import JangkauError
-from geo.filters import ActivityFilter, where_of
+from geo.filters import where_of
 from graph import permissions
 from graph.auth import Principal
 from graph.compile import Collector, Plan, plan_of
 from graph.context import context_of
+from graph.resolvers.activities import page_filter
 from graph.resolvers.pagination import check_first, decode_cursor, encode_cursor
 
 FIELD = "activities"
 RULE = permissions.RULES[f"Query.{FIELD}"]
+DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF    # a field's strawberry definition
 PAGE_INFO = frozenset({"hasNextPage", "hasPreviousPage", "startCursor", "endCursor",
                        "__typename"})
 
@@ -74,7 +79,7 @@ def plan_page(c: Collector, schema: GraphQLSchema, operation: OperationDefinitio
     graph.compile.Unplannable at a @skip or @include."""
     if len(nodes) != 1 or nodes[0].name.value != FIELD or nodes[0].directives:
         return None
-    if any(a.name.value not in ("first", "after") for a in nodes[0].arguments or ()):
+    if any(a.name.value not in ("first", "after", "filter") for a in nodes[0].arguments or ()):
         return None
     keys: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
     for k, fnodes in c.collect("ActivityConnection", [nodes[0].selection_set]).items():
@@ -102,24 +107,25 @@ async def answer(page: Page, schema: GraphQLSchema, request: Request, principal:
     coerced = get_variable_values(schema, page.operation.variable_definitions or (), variables)
     if isinstance(coerced, list):
         return None
-    try:
-        args = get_argument_values(page.definition, page.node, coerced)
-    except GraphQLError:
-        return None
     ctx = context_of(request)
     if ctx.replicas is not None and ctx.replicas.all:
         return None     # the journal is the primary's; the executor reads a replica
     try:
+        # The arguments as strawberry hands them to the resolver (its input classes).
+        strawberry = schema._strawberry_schema  # type: ignore[attr-defined]
+        args = convert_arguments(get_argument_values(page.definition, page.node, coerced),
+                                 page.definition.extensions[DEFINITION].arguments,
+                                 strawberry.schema_converter.scalar_registry, strawberry.config)
         permissions.check(RULE, principal, ctx.settings, FIELD, RULE.level)
         n = check_first(args.get("first"), ctx.settings.max_first)
         after = args.get("after")
         cursor = decode_cursor(after) if after else None
-        f = await permissions.records(ctx, ActivityFilter(include_flagged=True))
+        f = await permissions.records(ctx, page_filter(args.get("filter"), ctx.settings))
         where = where_of(f, await permissions.ids(ctx, f))
         if page.plan.identifies and not await permissions.identifies_all(ctx, f):
             return None
-    except JangkauError:
-        return None
+    except (JangkauError, GraphQLError, ValueError, TypeError):
+        return None     # the executor answers with its coded error
     # What the resolvers note: the page under the root field's name, and under
     # Activity.location when a node selects it (graph.resolvers.activities).
     # Nothing to note when the caller can only read their own.

@@ -191,3 +191,26 @@ async def test_a_compiled_page_is_one_statement(both: dict[bool, Any]) -> None:
         await api.http.aclose()
     # An admin read others' locations: resolved, the access log is one more INSERT.
     assert counts == {True: 1, False: 5}     # resolved: the page, staff, units, areas, log
+
+
+async def test_a_filtered_page_is_one_statement_and_a_bad_filter_its_error(
+        both: dict[bool, Any]) -> None:
+    """graph.fastpage takes `filter` as the resolver does (strawberry's input classes, the
+    filter's own checks): a filtered page is still its one statement, spatial or not, and a
+    filter the resolver refuses is refused with the same code and message."""
+    page = """query($f: ActivityFilter) { activities(first: 5, filter: $f) {
+        edges { node { id location } } pageInfo { hasNextPage } } }"""
+    api = Api(_client(both[True], "admin"))
+    for f in ({"outcomeMet": True}, {"bbox": [112.5, -7.5, 113, -7]}):
+        with statements(api) as seen:
+            data = await api.data(page, {"f": f})
+        assert len(seen) == 1 and "access_log_pages" in seen[0], f
+        assert data["activities"]["edges"], f
+    bad = {"period": {"from": "2026-10-31", "to": "2026-10-01"}}
+    answers = []
+    for app in both.values():
+        other = Api(_client(app, "admin"))
+        answers.append(await other.error(page, {"f": bad}))
+        await other.http.aclose()
+    assert answers[0] == answers[1] and answers[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    await api.http.aclose()

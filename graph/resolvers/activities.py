@@ -14,6 +14,7 @@ from geo import activities, page_json
 from geo.activities import ActivityRow
 from geo.filters import ActivityFilter, Where, where_of
 from geo.record import parse_uuid
+from geo.settings import Settings
 from graph import permissions
 from graph.compile import Plan, Precompiled, edge_values, plan
 from graph.context import Info
@@ -65,11 +66,15 @@ class Compiled:
     edges: dict[str, Any]        # by response key: a list of edges, or their JSON whole
 
 
+def page_filter(filter: ActivityFilterInput | None, settings: Settings) -> ActivityFilter:
+    """`activities`' filter as given (flagged activities included unless it says otherwise)."""
+    return (checked_filter(filter, settings, flagged_default=True)
+            or ActivityFilter(include_flagged=True))
+
+
 async def list_activities(info: Info, filter: ActivityFilterInput | None = None,
                           first: int | None = None, after: str | None = None) -> ActivityConnection:
-    f = (checked_filter(filter, info.context.settings, flagged_default=True)
-         or ActivityFilter(include_flagged=True))
-    return await connection(info, f, first, after)
+    return await connection(info, page_filter(filter, info.context.settings), first, after)
 
 
 def _cursor(r: ActivityRow | page_json.PageRow, by_confidence: bool) -> str:
