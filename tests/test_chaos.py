@@ -247,9 +247,16 @@ async def _stored_once_and_resend(db: Db, server: Server, load: Load) -> None:
     await _rollups_exact(db)
 
 
-def _no_traceback(server: Server) -> None:
+def _first_traceback(server: Server) -> str:
+    """The server log's first traceback whole, with the lines before it: what a failure shows
+    (the module's tests share one server, so later ones find an earlier test's too)."""
     log = server.log.read_text()
-    assert "Traceback" not in log, log[-3000:]
+    start = log.find("Traceback")
+    return log[max(0, start - 500):start + 5000] if start >= 0 else ""
+
+
+def _no_traceback(server: Server) -> None:
+    assert "Traceback" not in server.log.read_text(), _first_traceback(server)
 
 
 async def _serves_again(server: Server, since: float) -> float:
@@ -299,7 +306,7 @@ async def test_database_restart_under_load(db: Db, server: Server) -> None:
         # Every answer is whole or a coded outage; none is a bug.
         assert a.status in (200, 503), (a.status, a.body)
         assert a.status == 200 or a.codes == {OUTAGE}, a.body
-        assert not a.codes or a.codes == {OUTAGE}, a.body
+        assert not a.codes or a.codes == {OUTAGE}, (a.body, _first_traceback(server))
     # Once the database is back, no stale pooled connection fails a read.
     after = [a for a in load.answers if a.kind == "read" and a.began > back + 0.2]
     assert after and all(a.status == 200 and not a.codes for a in after), \
