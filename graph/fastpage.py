@@ -49,8 +49,8 @@ from graph import permissions
 from graph.auth import Principal
 from graph.compile import Collector, Plan, plan_of
 from graph.context import context_of
-from graph.resolvers.activities import page_filter
-from graph.resolvers.pagination import check_first, decode_cursor, encode_cursor
+from graph.resolvers.activities import ends, newest_after, page_filter, page_info
+from graph.resolvers.pagination import check_first
 
 FIELD = "activities"
 RULE = permissions.RULES[f"Query.{FIELD}"]
@@ -119,7 +119,7 @@ async def answer(page: Page, schema: GraphQLSchema, request: Request, principal:
         permissions.check(RULE, principal, ctx.settings, FIELD, RULE.level)
         n = check_first(args.get("first"), ctx.settings.max_first)
         after = args.get("after")
-        cursor = decode_cursor(after) if after else None
+        keyset = newest_after(after)
         f = await permissions.records(ctx, page_filter(args.get("filter"), ctx.settings))
         where = where_of(f, await permissions.ids(ctx, f))
         if page.plan.identifies and not await permissions.identifies_all(ctx, f):
@@ -132,7 +132,6 @@ async def answer(page: Page, schema: GraphQLSchema, request: Request, principal:
     fields = sorted({FIELD} | ({"Activity.location"} if page.plan.located else set()))
     journal = None if f.staff_ids is not None and f.staff_ids <= {principal.staff_id} else \
         page_json.Journal(principal.sub, principal.role, principal.staff_id, tuple(fields))
-    keyset = None if cursor is None else {"after_t": cursor[0], "after_id": cursor[1]}
     # The primary either way (no replicas here): its sessions that plan generically when the
     # page's plan does not depend on its values, in one round trip.
     connection = ctx.primary_generic if generic(where) else ctx.read
@@ -141,10 +140,9 @@ async def answer(page: Page, schema: GraphQLSchema, request: Request, principal:
     if journal is not None and found.ids:
         ctx.access_writer.expand_soon()
     edges = dict(zip(page.plan.edges, found.edges, strict=True))
-    ends = [encode_cursor(found.started_at[i], found.ids[i]) for i in (0, -1)] \
-        if found.ids else [None, None]
-    info = {"hasNextPage": found.more, "hasPreviousPage": after is not None,
-            "startCursor": ends[0], "endCursor": ends[1], "__typename": "PageInfo"}
+    pi = page_info(ends(found), found.more, after)
+    info = {"hasNextPage": pi.has_next_page, "hasPreviousPage": pi.has_previous_page,
+            "startCursor": pi.start_cursor, "endCursor": pi.end_cursor, "__typename": "PageInfo"}
     value: dict[str, Any] = {}
     for k, name, sub in page.keys:
         if name == "edges":

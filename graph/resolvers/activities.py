@@ -95,8 +95,7 @@ async def connection(info: Info, f: ActivityFilter, first: int | None, after: st
         keyset = None if ranked is None else \
             {"after_c": ranked[0], "after_t": ranked[1], "after_id": ranked[2]}
     else:
-        plain = decode_cursor(after) if after else None
-        keyset = None if plain is None else {"after_t": plain[0], "after_id": plain[1]}
+        keyset = newest_after(after)
     order = "confidence" if by_confidence else "newest"
     where = where_of(f, await permissions.ids(ctx, f))
     found = plan(info, "ActivityConnection") if ctx.compile_pages else None
@@ -111,11 +110,23 @@ async def connection(info: Info, f: ActivityFilter, first: int | None, after: st
         ctx.loaders.activity.prime(r.id, r)
     edges = [ActivityEdge(cursor=_cursor(r, by_confidence), node=Activity(row=r)) for r in page]
     cursors = [e.cursor for e in edges]
-    return ActivityConnection(page=edges, page_info=_page_info(cursors, len(rows) > n, after),
+    return ActivityConnection(page=edges, page_info=page_info(cursors, len(rows) > n, after),
                               where=where, read_as=info.field_name)
 
 
-def _page_info(cursors: list[str], more: bool, after: str | None) -> PageInfo:
+def newest_after(after: str | None) -> dict[str, Any] | None:
+    """The keyset parameters of a newest-first page after the cursor `after` (BadInput for a
+    cursor this API did not give out)."""
+    plain = decode_cursor(after) if after else None
+    return None if plain is None else {"after_t": plain[0], "after_id": plain[1]}
+
+
+def ends(page: page_json.Edges) -> list[str]:
+    """The cursors of a compiled page's first and last edges; none when it is empty."""
+    return [encode_cursor(page.started_at[i], page.ids[i]) for i in (0, -1)] if page.ids else []
+
+
+def page_info(cursors: list[str], more: bool, after: str | None) -> PageInfo:
     return PageInfo(has_next_page=more, has_previous_page=after is not None,
                     start_cursor=cursors[0] if cursors else None,
                     end_cursor=cursors[-1] if cursors else None)
@@ -128,10 +139,8 @@ async def _compiled(info: Info, found: Plan, where: Where, n: int, keyset: dict[
     if order == "newest":
         async with info.context.read() as conn:
             page = await page_json.edges(conn, where, n, keyset, found.edge_shapes())
-        ends = [encode_cursor(page.started_at[i], page.ids[i]) for i in (0, -1)] \
-            if page.ids else []
         return ActivityConnection(
-            page=[], page_info=_page_info(ends, page.more, after), where=where,
+            page=[], page_info=page_info(ends(page), page.more, after), where=where,
             read_as=info.field_name, compiled=Compiled(
                 found, list(zip(page.ids, page.staff_ids, strict=True)),
                 {k: orjson.Fragment(j) for k, j in zip(found.edges, page.edges, strict=True)}))
@@ -142,7 +151,7 @@ async def _compiled(info: Info, found: Plan, where: Where, n: int, keyset: dict[
     nodes = [[orjson.Fragment(o) for o in r.objects] for r in found_rows]
     edges = {key: [edge_values(e, c, objs) for c, objs in zip(cursors, nodes, strict=True)]
              for key, e in found.edges.items()}
-    return ActivityConnection(page=[], page_info=_page_info(cursors, len(rows) > n, after),
+    return ActivityConnection(page=[], page_info=page_info(cursors, len(rows) > n, after),
                               where=where, read_as=info.field_name,
                               compiled=Compiled(found, [(r.id, r.staff_id) for r in found_rows],
                                                 edges))

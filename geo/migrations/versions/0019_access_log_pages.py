@@ -12,8 +12,8 @@ through each, so `access_log_pages` keeps the reader, role and fields once, and 
 the id and the count. `access_log_expand` writes both journals out (0018's function, renamed
 `access_log_expand_journal`, then `access_log_expand_pages`), each row as the `access_log`
 rows it stands for (what: the fields joined by ", "; detail: the count, in all and through each
-field), with the read's time as `at`. The table's checks are the log's, made when
-a row is written, as 0018's function makes them: no row can hold up the rest.
+field), with the read's time as `at`. The table's checks are the log's, made when a row is
+written, as 0018's function makes them: no row can hold up the rest.
 """
 
 from __future__ import annotations
