@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo.db import fetch
+from geo.db import Statements, fetch
 
 COLUMNS = ("l.id, l.at, l.actor_sub, l.actor_role, l.subject_staff_id, l.what, "
            "l.detail::text AS detail")
@@ -106,7 +106,8 @@ async def write(conn: AsyncConnection, reader: Reader, entries: list[Entry]) -> 
     return await write_many(conn, [(reader, entries)])
 
 
-async def write_many(conn: AsyncConnection, reads: list[tuple[Reader, list[Entry]]]) -> int:
+async def write_many(conn: AsyncConnection | Statements,
+                     reads: list[tuple[Reader, list[Entry]]]) -> int:
     """One journal row for the subjects of several readers (requests committed together, or
     live subscribers of one batch); the caller commits."""
     subs: list[str] = []

@@ -24,6 +24,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from geo.access_log import Entry, Reader, expand, write_many
+from geo.db import Statements
 
 log = logging.getLogger("jangkau.access_log")
 
@@ -33,12 +34,13 @@ Pending = tuple[Reader, list[Entry], asyncio.Future[None]]
 class AccessWriter:
     """One per engine (made in the app's lifespan); `write` from any request."""
 
-    def __init__(self, engine: AsyncEngine, *, autocommit: bool = True,
+    def __init__(self, engine: AsyncEngine, direct: Statements | None = None, *,
                  expand_after_s: float = 1.0) -> None:
-        """`autocommit=False` behind PgBouncer, whose sessions get their settings in each
-        transaction (geo.db): then each batch is BEGIN, INSERT, COMMIT."""
+        """Batches go to `direct` (geo.direct: one statement in autocommit, one round trip);
+        without it (behind PgBouncer, whose sessions get their settings in each transaction)
+        each batch is BEGIN, INSERT, COMMIT on the engine, as the expansion always is."""
         self.engine = engine
-        self.autocommit = autocommit
+        self.direct = direct
         self.expand_after_s = expand_after_s
         self._closing = asyncio.Event()
         self._pending: list[Pending] = []
@@ -62,14 +64,15 @@ class AccessWriter:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
+                reads = [(r, e) for r, e, _ in batch]
                 try:
-                    # One statement: autocommit makes it its own transaction, committed (and
-                    # flushed to the WAL) before the driver answers.
-                    async with self.engine.connect() as conn:
-                        if self.autocommit:
-                            await conn.execution_options(isolation_level="AUTOCOMMIT")
-                        await write_many(conn, [(r, e) for r, e, _ in batch])
-                        await conn.commit()
+                    if self.direct is not None:
+                        # One statement: autocommit makes it its own transaction, committed
+                        # (and flushed to the WAL) before the driver answers.
+                        await write_many(self.direct, reads)
+                    else:
+                        async with self.engine.begin() as conn:
+                            await write_many(conn, reads)
                 except BaseException as exc:  # noqa: BLE001 - each waiting request gets it
                     for _, _, done in batch:
                         if not done.done():
@@ -101,8 +104,6 @@ class AccessWriter:
                         await self._closing.wait()
                 self._behind = False
                 async with self.engine.connect() as conn:
-                    if self.autocommit:
-                        await conn.execution_options(isolation_level="AUTOCOMMIT")
                     await expand(conn)
         except Exception as exc:  # noqa: BLE001 - the rows stay journaled for the next one
             log.warning("access-log rows left in the journal for now: %s", exc)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy import event, exc, text
@@ -34,7 +34,6 @@ NOT_IN_REPERTOIRE = "22021"  # character_not_in_repertoire: NUL in a text parame
 UNAVAILABLE_STATES = ("08", "57P")
 DRIVER_BACKSTOP_S = 1.0   # the driver waits this much longer than statement_timeout
 TIMEOUT_OPTION = "jangkau_statement_timeout_ms"   # an engine's, among its execution options
-GENERIC_OPTION = "jangkau_generic_plans"    # its sessions plan every statement generically
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -43,6 +42,11 @@ def sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix):]
     raise ValueError(f"not a PostgreSQL URL: {url!r}")
+
+
+def driver_url(url: str) -> str:
+    """`url` as asyncpg itself takes it."""
+    return "postgresql://" + sqlalchemy_url(url).removeprefix("postgresql+asyncpg://")
 
 
 def server_settings(statement_timeout_ms: int, generic_plans: bool = False) -> dict[str, str]:
@@ -65,13 +69,8 @@ POOLER_TRACKED = ("application_name", "timezone")
 
 def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: int = 10,
                   connect_timeout_s: float = 10.0, pool_timeout_s: float = 30.0,
-                  pgbouncer: bool = False, pre_ping: bool = False,
-                  generic_plans: bool = False) -> AsyncEngine:
+                  pgbouncer: bool = False, pre_ping: bool = False) -> AsyncEngine:
     """`statement_timeout_ms=0` means no limit, on the server and in the driver alike.
-
-    `generic_plans`: the sessions plan every statement generically, so that `fetch(...,
-    generic=True)` is one statement in autocommit rather than a transaction of its own (three
-    round trips); for those reads only. Not behind PgBouncer, whose sessions are shared.
 
     `pgbouncer`: the URL is a PgBouncer in transaction mode, where a client's session is not
     one server session: no prepared statement is cached or named twice, and the settings a
@@ -81,8 +80,7 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: in
     # it only fires when the server does not answer at all (frozen, or the network gone).
     command_timeout = statement_timeout_ms / 1000 + DRIVER_BACKSTOP_S \
         if statement_timeout_ms else None
-    assert not (pgbouncer and generic_plans), "a pooler's sessions are shared"
-    wanted = server_settings(statement_timeout_ms, generic_plans)
+    wanted = server_settings(statement_timeout_ms)
     startup = {k: v for k, v in wanted.items() if k in POOLER_TRACKED} if pgbouncer else wanted
     connect_args: dict[str, object] = {"server_settings": startup,
                                        "command_timeout": command_timeout,
@@ -100,12 +98,8 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: in
         # primary at once when the replica has just stopped (geo.replicas.connect).
         pool_pre_ping=pre_ping,
         connect_args=connect_args,
-        # For `fetch`: its errors, and whether a generic plan needs a transaction of its own.
-        execution_options={TIMEOUT_OPTION: statement_timeout_ms, GENERIC_OPTION: generic_plans},
-        # Sessions planning generically answer single statements: in autocommit from their
-        # start, with nothing to roll back when they return to the pool.
-        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
-           if generic_plans else {}),
+        # For `fetch`: its errors.
+        execution_options={TIMEOUT_OPTION: statement_timeout_ms},
     )
     event.listen(engine.sync_engine, "handle_error", _client_errors(statement_timeout_ms))
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
@@ -150,7 +144,7 @@ def _client_errors(statement_timeout_ms: int) -> Callable[[ExceptionContext], No
     def handle(ctx: ExceptionContext) -> None:
         if ctx.is_pre_ping:
             return      # the pool replaces the connection itself
-        refusal = _refusal(ctx.original_exception, statement_timeout_ms)
+        refusal = refused(ctx.original_exception, statement_timeout_ms)
         if refusal is not None:
             raise refusal from None
         outage = unavailable(ctx.original_exception) or _lost(ctx)
@@ -161,7 +155,7 @@ def _client_errors(statement_timeout_ms: int) -> Callable[[ExceptionContext], No
     return handle
 
 
-def _refusal(err: BaseException, statement_timeout_ms: int) -> JangkauError | None:
+def refused(err: BaseException, statement_timeout_ms: int) -> JangkauError | None:
     """What the database refused because of what the client asked, as the client's error."""
     state = getattr(err, "sqlstate", None)
     if state == QUERY_CANCELED and "statement timeout" in str(err):
@@ -179,7 +173,14 @@ def _options(conn: AsyncConnection) -> Mapping[str, Any]:
     return conn.sync_connection.get_execution_options() if conn.sync_connection else {}
 
 
-async def fetch(conn: AsyncConnection, sql: str, *args: object,
+class Statements(Protocol):
+    """Where one-statement reads and writes may also go: the primary's pool of sessions that
+    plan generically (geo.direct), each statement in autocommit."""
+
+    async def fetch(self, sql: str, *args: object) -> Sequence[Sequence[Any]]: ...
+
+
+async def fetch(conn: AsyncConnection | Statements, sql: str, *args: object,
                 generic: bool = False, commit: bool = False) -> Sequence[Sequence[Any]]:
     """The rows of one read (`$n` parameters). On a connection in autocommit the statement
     goes straight to the driver: SQLAlchemy's execute cost more CPU than a lookup by id
@@ -187,14 +188,13 @@ async def fetch(conn: AsyncConnection, sql: str, *args: object,
     through SQLAlchemy. Errors are those the engine's own statements raise.
 
     `generic`: plan it generically (see `plan_generically`). In autocommit that needs a
-    transaction of its own, which the driver opens with the setting in one round trip, unless
-    `conn` is of an engine of `generic_plans`, which is for such reads only.
+    transaction of its own, which the driver opens with the setting in one round trip; the
+    `Statements` of geo.direct plan every statement so, and autocommit commits there.
     `commit`: the statement writes too, and is committed before this returns."""
+    if not isinstance(conn, AsyncConnection):
+        return await conn.fetch(sql, *args)
     options = _options(conn)
-    if options.get(GENERIC_OPTION):
-        assert generic, "a connection planning generically, for a read that must not be"
-        generic = False     # the session's plans already are, and autocommit commits
-    elif options.get("isolation_level") != "AUTOCOMMIT":
+    if options.get("isolation_level") != "AUTOCOMMIT":
         if generic:
             await plan_generically(conn)
         rows = (await conn.exec_driver_sql(sql, args)).all()
@@ -212,7 +212,7 @@ async def fetch(conn: AsyncConnection, sql: str, *args: object,
         rows = await (_generically(driver, sql, args, commit) if generic
                       else driver.fetch(sql, *args))
     except Exception as err:
-        refusal = _refusal(err, options.get(TIMEOUT_OPTION, 0))
+        refusal = refused(err, options.get(TIMEOUT_OPTION, 0))
         if refusal is not None:
             raise refusal from None
         outage = unavailable(err)
@@ -261,7 +261,7 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     return _NAMED.sub(number, sql), tuple(names)
 
 
-async def fetch_named(conn: AsyncConnection, sql: str, params: Mapping[str, Any],
+async def fetch_named(conn: AsyncConnection | Statements, sql: str, params: Mapping[str, Any],
                       generic: bool = False, commit: bool = False) -> Sequence[Sequence[Any]]:
     """`fetch` of a statement written for text() (`:name` parameters), numbered once per
     text: a page's statement, whose text() execution cost a third of its Python time."""

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo.activities import ORDERS, generic, window
 from geo.areas import PRECISION
-from geo.db import fetch_named
+from geo.db import Statements, fetch_named
 from geo.filters import Where
 
 # Every value below is SQL that writes JSON text, never NULL (`'null'`): objects are joined
@@ -292,7 +292,8 @@ class Journal:
                 "j_fields": list(self.fields)}
 
 
-async def edges(conn: AsyncConnection, where: Where, first: int, after: dict[str, Any] | None,
+async def edges(conn: AsyncConnection | Statements, where: Where, first: int,
+                after: dict[str, Any] | None,
                 edge_shapes: Sequence[EdgeShape], journal: Journal | None = None) -> Edges:
     """Up to `first` activities newest first after the cursor, each edge's JSON (cursor
     included) aggregated by PostgreSQL: one row, whatever the page's length. With a `journal`,

@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from geo import migrate, partitions
 from geo.access_writer import AccessWriter
 from geo.db import create_engine, schema_revision
+from geo.direct import Direct
 from geo.hub import Hub
 from geo.plausibility import configure_engine
 from geo.replicas import Replicas
@@ -71,24 +72,25 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        def engine_for(url: str, replica: bool = True, generic: bool = False) -> AsyncEngine:
+        def engine_for(url: str, replica: bool = True) -> AsyncEngine:
             return create_engine(url, statement_timeout_ms=settings.statement_timeout_ms,
                                  pool_size=settings.pool_size,
                                  connect_timeout_s=settings.connect_timeout_s,
                                  pool_timeout_s=settings.pool_timeout_s,
-                                 pgbouncer=settings.pgbouncer, pre_ping=replica,
-                                 generic_plans=generic)
+                                 pgbouncer=settings.pgbouncer, pre_ping=replica)
 
         engine = engine_for(settings.resolved_database_url(), replica=False)
-        # The primary's sessions that plan generically, for pages (graph.fastpage): a page
-        # and its journal row in one round trip. Its connections are made when first asked.
-        app.state.generic_engine = None if settings.pgbouncer else \
-            engine_for(settings.resolved_database_url(), replica=False, generic=True)
+        # The primary's one-statement reads and writes straight on asyncpg, planned generically
+        # (lookups, pages, the access log's commits). Its connections are made when first asked.
+        app.state.direct = None if settings.pgbouncer else Direct(
+            settings.resolved_database_url(), statement_timeout_ms=settings.statement_timeout_ms,
+            pool_size=2 * settings.pool_size, connect_timeout_s=settings.connect_timeout_s,
+            pool_timeout_s=settings.pool_timeout_s)
         app.state.settings = settings
         app.state.verifier = verifier
         configure_engine(engine, settings)     # plausibility thresholds on every connection
         app.state.engine = engine
-        app.state.access_writer = AccessWriter(engine, autocommit=not settings.pgbouncer)
+        app.state.access_writer = AccessWriter(engine, app.state.direct)
         app.state.replicas = Replicas(settings.read_urls, engine_for, settings.max_replica_lag_s)
         await app.state.replicas.start()
         # LISTEN needs a session of its own: the primary itself, never a transaction pooler.
@@ -111,8 +113,8 @@ def create_app(settings: Settings) -> Starlette:
             await app.state.hub.stop()
             await app.state.access_writer.close()
             await app.state.replicas.stop()
-            if app.state.generic_engine is not None:
-                await app.state.generic_engine.dispose()
+            if app.state.direct is not None:
+                await app.state.direct.close()
             await engine.dispose()
 
     rules = limits.rules(settings)

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket
 
 from geo.access_log import Ledger, Reader
 from geo.access_writer import AccessWriter
+from geo.direct import Direct
 from geo.hub import Hub
 from geo.replicas import Replicas, connect
 from geo.settings import Settings
@@ -34,8 +35,8 @@ class Context:
     # The primary only: a mutation, or whatever a request does once it has written.
     primary: bool = False
     hub: Hub | None = None                   # the live feed (graph.resolvers.live)
-    # The primary's sessions planning generically (geo.db.create_engine); None behind PgBouncer.
-    generic_engine: AsyncEngine | None = None
+    # The primary's one-statement reads and writes (geo.direct); None behind PgBouncer.
+    direct: Direct | None = None
     connection_params: dict[str, Any] | None = None   # a WebSocket's connection_init payload
     socket: WebSocket | None = None
     # Pages may be compiled to SQL JSON (graph.compile): plain HTTP answers only, whose
@@ -76,16 +77,16 @@ class Context:
             yield conn
 
     @asynccontextmanager
-    async def primary_generic(self) -> AsyncIterator[AsyncConnection]:
-        """A connection to the primary in autocommit whose statements are planned generically
-        (`geo.db.fetch(..., generic=True)` then is one statement, not a transaction of its
-        own); the primary's usual connection behind PgBouncer."""
-        if self.generic_engine is None:
+    async def primary_generic(self) -> AsyncIterator[AsyncConnection | Direct]:
+        """Where a statement whose plan does not depend on its values goes on the primary:
+        geo.direct's sessions, which plan generically in autocommit (`geo.db.fetch(...,
+        generic=True)` then is one statement, not a transaction of its own); the primary's
+        usual connection behind PgBouncer."""
+        if self.direct is None:
             async with self.engine.connect() as conn:
                 yield conn
             return
-        async with self.generic_engine.connect() as conn:     # in autocommit (geo.db)
-            yield conn
+        yield self.direct
 
     async def once(self, key: object, work: Callable[[], Awaitable[T]]) -> T:
         """`work()`'s result, computed once a request however many resolvers ask at once
@@ -104,7 +105,7 @@ def context_of(request: HTTPConnection) -> Context:
                    access_writer=state.access_writer,
                    principal=getattr(request.state, "principal", None),
                    replicas=state.replicas, hub=getattr(state, "hub", None),
-                   generic_engine=getattr(state, "generic_engine", None),
+                   direct=getattr(state, "direct", None),
                    socket=request if isinstance(request, WebSocket) else None)
 
 

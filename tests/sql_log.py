@@ -22,20 +22,25 @@ def statements(api: Api, containing: str = "") -> Iterator[list[str]]:
     log's expansion runs after the answer, in the background (geo.access_writer)."""
     seen: list[str] = []
     state = api.http.app.state  # type: ignore[attr-defined]
-    # The primary's engine, and its sessions planning generically (graph.fastpage's pages).
-    engines = [e.sync_engine for e in (state.engine, state.generic_engine) if e is not None]
+    engine, direct = state.engine.sync_engine, state.direct
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if containing in statement and statement != GENERIC and statement != EXPAND:
             seen.append(statement)
 
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
+    def observe(statement: str, args: Any) -> None:
+        record(None, None, statement)
+
+    # The engine's statements, and the primary's one-statement reads and writes (geo.direct).
+    event.listen(engine, "before_cursor_execute", record)
+    if direct is not None:
+        direct.observers.append(observe)
     try:
         yield seen
     finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "before_cursor_execute", record)
+        if direct is not None:
+            direct.observers.remove(observe)
 
 
 async def logged_post(app: Any, caller: tuple[str | None, Any, str | None], body: Any,

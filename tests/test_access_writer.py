@@ -1,37 +1,73 @@
 """Group commit of access-log rows: requests finishing together share one INSERT, each waits
-for the commit of its own rows, and a failed INSERT fails every request it carried."""
+for the commit of its own rows, and a failed INSERT fails every request it carried. Each test
+runs both ways a batch is written: on geo.direct's pool (one statement in autocommit) and on
+the engine in a transaction (behind a pooler)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from geo.access_log import Entry, Reader, expand
 from geo.access_writer import AccessWriter
+from geo.direct import Direct
 from tests.seed import S1, S2
 from tests.waits import within
 
 ENTRY = [Entry(S1, "activity", {"activities": 1, "fields": {"activity": 1}})]
 
 
-@contextmanager
-def inserts(engine: AsyncEngine, of: str = "access_log_write(") -> Iterator[list[str]]:
-    seen: list[str] = []
+@dataclass
+class Writers:
+    """AccessWriters of one way of writing a batch, and the statements they run."""
 
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if of in statement:
-            seen.append(statement)
+    engine: AsyncEngine
+    direct: Direct | None
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    def writer(self, **options: Any) -> AccessWriter:
+        return AccessWriter(self.engine, self.direct, **options)
+
+    @contextmanager
+    def inserts(self, of: str = "access_log_write(") -> Iterator[list[str]]:
+        seen: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if of in statement:
+                seen.append(statement)
+
+        def observe(statement: str, args: Any) -> None:
+            record(None, None, statement)
+
+        event.listen(self.engine.sync_engine, "before_cursor_execute", record)
+        if self.direct is not None:
+            self.direct.observers.append(observe)
+        try:
+            yield seen
+        finally:
+            event.remove(self.engine.sync_engine, "before_cursor_execute", record)
+            if self.direct is not None:
+                self.direct.observers.remove(observe)
+
+
+@pytest.fixture(params=["direct", "pooler"])
+async def writers(request: pytest.FixtureRequest, engine: AsyncEngine,
+                  db_url: str) -> AsyncIterator[Writers]:
+    direct = None
+    if request.param == "direct":
+        direct = Direct(db_url, statement_timeout_ms=5000, pool_size=2, connect_timeout_s=3,
+                        pool_timeout_s=3)
     try:
-        yield seen
+        yield Writers(engine, direct)
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        if direct is not None:
+            await direct.close()
 
 
 async def logged(conn: AsyncConnection) -> list[tuple[str, str]]:
@@ -46,20 +82,20 @@ def reader(n: int) -> Reader:
     return Reader(f"reader-{n}", "admin", None)
 
 
-async def test_writes_finishing_together_are_one_statement(engine: AsyncEngine,
+async def test_writes_finishing_together_are_one_statement(writers: Writers,
                                                           conn: AsyncConnection) -> None:
-    writer = AccessWriter(engine)
-    with inserts(engine) as seen:
+    writer = writers.writer()
+    with writers.inserts() as seen:
         await asyncio.gather(*(writer.write(reader(n), ENTRY) for n in range(5)))
     assert len(seen) == 1
     # Each waited for its own row's commit: another connection sees all five.
     assert await logged(conn) == [(f"reader-{n}", str(S1)) for n in range(5)]
 
 
-async def test_rows_arriving_during_a_write_go_in_the_next(engine: AsyncEngine,
+async def test_rows_arriving_during_a_write_go_in_the_next(writers: Writers,
                                                           conn: AsyncConnection) -> None:
-    writer = AccessWriter(engine)
-    with inserts(engine) as seen:
+    writer = writers.writer()
+    with writers.inserts() as seen:
         first = asyncio.create_task(writer.write(reader(0), ENTRY))
         while not seen:                 # the first INSERT is on its way
             await asyncio.sleep(0)
@@ -71,11 +107,11 @@ async def test_rows_arriving_during_a_write_go_in_the_next(engine: AsyncEngine,
                                   ("reader-2", str(S2))]
 
 
-async def test_a_failed_write_fails_every_request_it_carried(engine: AsyncEngine,
+async def test_a_failed_write_fails_every_request_it_carried(writers: Writers,
                                                              conn: AsyncConnection) -> None:
     await conn.execute(text("ALTER TABLE access_log_journal RENAME TO access_log_gone"))
     await conn.commit()
-    writer = AccessWriter(engine)
+    writer = writers.writer()
     results = await asyncio.gather(*(writer.write(reader(n), ENTRY) for n in range(3)),
                                    return_exceptions=True)
     # The database's own error (the driver's: the write goes straight to it in autocommit).
@@ -87,23 +123,16 @@ async def test_a_failed_write_fails_every_request_it_carried(engine: AsyncEngine
     assert await logged(conn) == [("reader-9", str(S1))]
 
 
-async def test_nothing_to_log_writes_nothing(engine: AsyncEngine) -> None:
-    writer = AccessWriter(engine)
-    with inserts(engine) as seen:
+async def test_nothing_to_log_writes_nothing(writers: Writers) -> None:
+    writer = writers.writer()
+    with writers.inserts() as seen:
         await writer.write(reader(0), [])
     assert seen == []
 
 
-async def test_behind_a_pooler_each_batch_is_a_transaction(engine: AsyncEngine,
-                                                          conn: AsyncConnection) -> None:
-    writer = AccessWriter(engine, autocommit=False)
-    await asyncio.gather(*(writer.write(reader(n), ENTRY) for n in range(2)))
-    assert await logged(conn) == [("reader-0", str(S1)), ("reader-1", str(S1))]
-
-
-async def test_close_waits_for_rows_handed_over(engine: AsyncEngine,
+async def test_close_waits_for_rows_handed_over(writers: Writers,
                                                 conn: AsyncConnection) -> None:
-    writer = AccessWriter(engine)
+    writer = writers.writer()
     tasks = [asyncio.create_task(writer.write(reader(i), ENTRY)) for i in range(3)]
     await asyncio.sleep(0)      # handed over; the INSERT has not run yet
     await writer.close()
@@ -118,12 +147,12 @@ async def written_out(conn: AsyncConnection) -> int:
     return int(n or 0)
 
 
-async def test_commits_in_a_while_are_written_out_together(engine: AsyncEngine,
+async def test_commits_in_a_while_are_written_out_together(writers: Writers,
                                                            conn: AsyncConnection) -> None:
     """The journal goes out to access_log after the answers, one expansion for the commits of
     `expand_after_s`, not one per commit."""
-    writer = AccessWriter(engine, expand_after_s=0.3)
-    with inserts(engine, of="access_log_expand(") as expansions:
+    writer = writers.writer(expand_after_s=0.3)
+    with writers.inserts(of="access_log_expand(") as expansions:
         for n in range(3):
             await writer.write(reader(n), ENTRY)     # three commits, one after the other
         assert await written_out(conn) == 0          # answered; in the journal only
@@ -139,9 +168,9 @@ async def test_commits_in_a_while_are_written_out_together(engine: AsyncEngine,
     assert await conn.scalar(text("SELECT count(*) FROM access_log_journal")) == 0
 
 
-async def test_close_writes_the_journal_out_without_waiting(engine: AsyncEngine,
+async def test_close_writes_the_journal_out_without_waiting(writers: Writers,
                                                             conn: AsyncConnection) -> None:
-    writer = AccessWriter(engine, expand_after_s=3600)
+    writer = writers.writer(expand_after_s=3600)
     await writer.write(reader(0), ENTRY)
     await within(writer.close(), 30)
     assert await written_out(conn) == 1
