@@ -26,10 +26,9 @@ from geo.settings import Settings
 from graph import exports, limits, ogc, permissions, tiles
 from graph.api_keys import scrub_access_log
 from graph.auth import Verifier
-from graph.edge import Authenticate, Edge, headers_for
+from graph.edge import headers_for
 from graph.fastpath import FastPath
-from graph.logs import RequestLog
-from graph.middleware import BodySizeLimit, Deadlines, bounded
+from graph.middleware import Edge, bounded
 from graph.schema import build_schema
 from graph.view import GraphQLView
 from graph.web import web_routes
@@ -133,14 +132,8 @@ def create_app(settings: Settings) -> Starlette:
     ]
     permissions.check_routes(routes)
     scrub_access_log()      # API keys in URLs (`?key=`) never reach uvicorn's access log
-    # Outermost first: the request's log line, the edge's coded answers, who is asking (token
-    # or API key), the time bounds, the body cap.
-    middleware = [
-        Middleware(RequestLog),
-        Middleware(Edge),
-        Middleware(Authenticate, verifier=verifier),
-        Middleware(Deadlines, request_s=settings.request_timeout_s,
-                   body_s=settings.body_timeout_s),
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-    ]
+    # Every HTTP request's log line, caller, time bounds, body cap and coded escapes.
+    middleware = [Middleware(Edge, verifier=verifier, max_bytes=settings.max_body_bytes,
+                             request_s=settings.request_timeout_s,
+                             body_s=settings.body_timeout_s)]
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

@@ -1,4 +1,5 @@
-"""One log line per request, and the log format (JANGKAU_LOG_FORMAT: text or json).
+"""One log line per request (written by graph.middleware.Edge once the request is answered),
+and the log format (JANGKAU_LOG_FORMAT: text or json).
 
 Each request carries an id: the client's `X-Request-Id` when it is a sane token, else a new
 one; it is echoed in the response's `X-Request-Id` and in the request's log line, so a client's
@@ -11,11 +12,9 @@ import json
 import logging
 import random
 import re
-import time
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 log = logging.getLogger("jangkau.http")
 
@@ -34,37 +33,6 @@ def request_id(scope: Scope) -> str:
                 return given
     # Unique, not secret: no system call for randomness on every request (uuid4 makes one).
     return f"{random.getrandbits(128):032x}"
-
-
-class RequestLog:
-    """The outermost middleware: times the request and logs it once it is answered."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = request_id(scope)
-        scope.setdefault("state", {})["request_id"] = rid
-        status = 0   # 0: no answer was sent (the client left, or the answer broke off)
-        began = time.perf_counter()
-
-        async def stamped(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableHeaders(scope=message)["X-Request-Id"] = rid
-            await send(message)
-
-        try:
-            await self.app(scope, receive, stamped)
-        finally:
-            ms = round((time.perf_counter() - began) * 1000, 1)
-            line = dict(zip(FIELDS, (scope["method"], scope["path"], status, ms, rid),
-                            strict=True))
-            log.info("%s %s %s %.1f ms %s", *line.values(), extra=line)
 
 
 class JsonFormatter(logging.Formatter):

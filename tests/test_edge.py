@@ -21,9 +21,10 @@ from geo.db import create_engine, unavailable
 from geo.errors import DatabaseUnavailable
 from geo.settings import Settings
 from graph.app import create_app
+from graph.auth import Verifier
 from graph.edge import RETRY_AFTER_S, error_response
 from graph.logs import JsonFormatter
-from graph.middleware import Deadlines
+from graph.middleware import Edge
 from tests.conftest import settings_for
 from tests.tokens import bearer, token
 
@@ -150,6 +151,18 @@ def test_what_counts_as_an_outage() -> None:
         assert unavailable(bug) is None, bug
 
 
+def _edge(app: object) -> Edge:
+    """The edge with a body limit of 0.2 s and a request bound of 5 s."""
+    verifier = Verifier(settings_for("postgresql://postgres@127.0.0.1:1/unused"))
+    return Edge(app, verifier, max_bytes=1 << 20, request_s=5,  # type: ignore[arg-type]
+                body_s=0.2)
+
+
+def _scope() -> dict[str, object]:
+    return {"type": "http", "method": "POST", "path": "/graphql", "headers": [],
+            "query_string": b""}
+
+
 async def test_a_slow_body_is_408() -> None:
     async def app(scope: object, receive: object, send: object) -> None:
         await receive()  # type: ignore[operator]
@@ -163,8 +176,7 @@ async def test_a_slow_body_is_408() -> None:
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": []}
-    await Deadlines(app, request_s=5, body_s=0.2)(scope, trickle, send)  # type: ignore[arg-type]
+    await _edge(app)(_scope(), trickle, send)  # type: ignore[arg-type]
     assert sent[0]["status"] == 408
     assert b"JANGKAU_BODY_TIMEOUT_S" in sent[1]["body"]  # type: ignore[operator]
 
@@ -191,8 +203,7 @@ async def test_listening_for_a_disconnect_after_the_body_is_not_slowness() -> No
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": []}
-    await Deadlines(app, request_s=5, body_s=0.2)(scope, receive, send)  # type: ignore[arg-type]
+    await _edge(app)(_scope(), receive, send)  # type: ignore[arg-type]
     assert [m["status"] for m in sent] == [200]
 
 
