@@ -144,7 +144,7 @@ def _client_errors(statement_timeout_ms: int) -> Callable[[ExceptionContext], No
     def handle(ctx: ExceptionContext) -> None:
         if ctx.is_pre_ping:
             return      # the pool replaces the connection itself
-        refusal = refused(ctx.original_exception, statement_timeout_ms)
+        refusal = _refusal(ctx.original_exception, statement_timeout_ms)
         if refusal is not None:
             raise refusal from None
         outage = unavailable(ctx.original_exception) or _lost(ctx)
@@ -155,7 +155,7 @@ def _client_errors(statement_timeout_ms: int) -> Callable[[ExceptionContext], No
     return handle
 
 
-def refused(err: BaseException, statement_timeout_ms: int) -> JangkauError | None:
+def _refusal(err: BaseException, statement_timeout_ms: int) -> JangkauError | None:
     """What the database refused because of what the client asked, as the client's error."""
     state = getattr(err, "sqlstate", None)
     if state == QUERY_CANCELED and "statement timeout" in str(err):
@@ -212,18 +212,27 @@ async def fetch(conn: AsyncConnection | Statements, sql: str, *args: object,
         rows = await (_generically(driver, sql, args, commit) if generic
                       else driver.fetch(sql, *args))
     except Exception as err:
-        refusal = refused(err, options.get(TIMEOUT_OPTION, 0))
-        if refusal is not None:
-            raise refusal from None
-        outage = unavailable(err)
-        if outage is None and driver.is_closed():
-            outage = DatabaseUnavailable("the database is unavailable (the connection was "
-                                         "closed): retry in a few seconds")
-        if outage is not None:
+        coded = driver_error(err, driver, options.get(TIMEOUT_OPTION, 0))
+        if coded is None:
+            raise
+        if isinstance(coded, DatabaseUnavailable):
             await conn.invalidate()     # the pool drops this connection
-            raise outage from None
-        raise
+        raise coded from None
     return rows
+
+
+def driver_error(err: Exception, driver: asyncpg.Connection,
+                 statement_timeout_ms: int) -> JangkauError | None:
+    """What a statement's failure on `driver` means to the client: a refusal of what it asked
+    (`_refusal`), an outage (`unavailable`, or the connection found closed), or None (a bug)."""
+    refusal = _refusal(err, statement_timeout_ms)
+    if refusal is not None:
+        return refusal
+    outage = unavailable(err)
+    if outage is None and driver.is_closed():
+        outage = DatabaseUnavailable("the database is unavailable (the connection was "
+                                     "closed): retry in a few seconds")
+    return outage
 
 
 async def _generically(driver: asyncpg.Connection, sql: str, args: Sequence[object],

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
-from geo.db import DRIVER_BACKSTOP_S, driver_url, refused, server_settings, unavailable
+from geo.db import DRIVER_BACKSTOP_S, driver_error, driver_url, server_settings, unavailable
 from geo.errors import DatabaseUnavailable
 
 CLOSE_S = 5.0       # the longest a shutdown waits for statements in flight before hanging up
@@ -86,18 +86,13 @@ class Direct:
             reusable = True
             return rows
         except Exception as err:
-            refusal = refused(err, self.statement_timeout_ms)
-            if refusal is not None:
-                reusable = True     # the database refused the statement; the session is sound
-                raise refusal from None
-            outage = unavailable(err)
-            if outage is None and connection.is_closed():
-                outage = DatabaseUnavailable("the database is unavailable (the connection "
-                                             "was closed): retry in a few seconds")
-            if outage is not None:
-                raise outage from None
-            reusable = isinstance(err, asyncpg.PostgresError)     # refused, for its values
-            raise
+            coded = driver_error(err, connection, self.statement_timeout_ms)
+            # The database refused the statement (a timeout, a value): the session is sound.
+            reusable = isinstance(err, asyncpg.PostgresError) and \
+                not isinstance(coded, DatabaseUnavailable)
+            if coded is None:
+                raise
+            raise coded from None
         finally:
             self._checkin(connection, reusable)
 
