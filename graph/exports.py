@@ -100,7 +100,7 @@ def _refused(request: Request, exc: JangkauError) -> JSONResponse:
 
 async def _authorised(ctx: Context, request: Request, table: Table) -> tuple[ExportQuery, str]:
     """Who asks, checked against the GraphQL field's rule, and the query narrowed to what they
-    may see (the token was verified by graph.edge.Authenticate)."""
+    may see (the token was verified by graph.middleware.Edge)."""
     q, lang = parse_query(request.query_params, table, ctx.settings, min_staff=0)
     permissions.check(permissions.RULES[table.field], ctx.principal, ctx.settings,
                       f"this export ({table.field.removeprefix('Query.')})", q.level)

@@ -5,7 +5,7 @@ uvicorn bounds idle keep-alive connections (`timeout_keep_alive`) and the shutdo
 that long, then the lifespan closes the pool), but not the time a client may take to send its
 headers: `HeaderTimeout` closes a connection whose headers have not arrived in full within
 `header_timeout_s` of it opening or of its previous request. The body's time limit is an ASGI
-middleware (graph.middleware.Deadlines).
+middleware (graph.middleware.Edge).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The GraphQL HTTP endpoint: strawberry's ASGI view with coded errors and orjson output.
 
 The bearer token or API key (`X-API-Key`, never a query parameter here) is verified before
-anything runs (graph.edge.Authenticate): one that does not verify is a 401 coded
+anything runs (graph.middleware.Edge): one that does not verify is a 401 coded
 UNAUTHENTICATED. A request without either runs as anonymous, and a field it may not use answers
 UNAUTHENTICATED with 401 too. An answer with DATABASE_UNAVAILABLE in it is a 503 with
 Retry-After: the whole request is worth retrying. Reads of other people's locations noted
