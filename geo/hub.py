@@ -31,6 +31,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from geo.access_log import Entry, Reader, write_many
+from geo.db import driver_url
 from geo.errors import JangkauError, LimitExceeded
 from geo.live import CHANNEL, Change, changes, parse_payload
 
@@ -127,7 +128,7 @@ class Channel:
 
 class Hub:
     def __init__(self, url: str, engine: AsyncEngine, max_per_owner: int) -> None:
-        self.url = url
+        self.url = driver_url(url)      # asyncpg's own form, whatever the setting's
         self.engine = engine
         self.max_per_owner = max_per_owner
         self.subscribers: set[Subscriber] = set()

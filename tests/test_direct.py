@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 
+from geo.db import driver_url
 from geo.direct import Direct
 from geo.errors import DatabaseUnavailable, LimitExceeded
 
@@ -97,3 +98,16 @@ async def test_after_close_a_statement_is_a_coded_outage(direct: Make) -> None:
     await d.close()
     with pytest.raises(DatabaseUnavailable):
         await pid(d)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql://", "postgres://", "postgresql+asyncpg://"])
+async def test_a_database_url_in_any_of_its_forms_is_taken(db_url: str, scheme: str) -> None:
+    """DATABASE_URL as SQLAlchemy writes it works here (and for the live hub, which connects
+    with the same `driver_url`) as it does for the engine."""
+    assert driver_url(scheme + "u@h:5/db") == "postgresql://u@h:5/db"
+    d = Direct(scheme + db_url.split("://", 1)[1], statement_timeout_ms=5000, pool_size=1,
+               connect_timeout_s=3, pool_timeout_s=3)
+    try:
+        assert await pid(d) > 0
+    finally:
+        await d.close()
