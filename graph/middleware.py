@@ -93,6 +93,9 @@ def too_large(max_bytes: int) -> JSONResponse:
 
 
 class Edge:
+    """Every HTTP request's id and log line, caller, body cap, time bounds and coded escapes
+    (the module's docstring); WebSockets and the lifespan pass through."""
+
     def __init__(self, app: ASGIApp, verifier: Verifier, max_bytes: int, request_s: float,
                  body_s: float) -> None:
         self.app = app
