@@ -52,8 +52,8 @@ def driver_url(url: str) -> str:
 def server_settings(statement_timeout_ms: int, generic_plans: bool = False) -> dict[str, str]:
     # JIT turns sub-millisecond spatial lookups into 200 ms compiles; and the driver's
     # prepared statements would switch to a generic plan after five runs, which for spatial
-    # and range predicates was measured 4-5x slower (tiles: 1.2 s -> 5-6 s). An engine of
-    # `generic_plans` is only for statements whose plan does not depend on their values.
+    # and range predicates was measured 4-5x slower (tiles: 1.2 s -> 5-6 s). Sessions of
+    # `generic_plans` (geo.direct) take only statements whose plan does not depend on values.
     return {
         "jit": "off",
         "plan_cache_mode": "force_generic_plan" if generic_plans else "force_custom_plan",
@@ -98,8 +98,7 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: in
         # primary at once when the replica has just stopped (geo.replicas.connect).
         pool_pre_ping=pre_ping,
         connect_args=connect_args,
-        # For `fetch`: its errors.
-        execution_options={TIMEOUT_OPTION: statement_timeout_ms},
+        execution_options={TIMEOUT_OPTION: statement_timeout_ms},   # for `fetch`'s errors
     )
     event.listen(engine.sync_engine, "handle_error", _client_errors(statement_timeout_ms))
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)

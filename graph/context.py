@@ -56,6 +56,11 @@ class Context:
         p = principal
         self.ledger = Ledger(Reader(p.sub, p.role, p.staff_id)) if p else None
 
+    @property
+    def replicated(self) -> bool:
+        """Whether reads may go to a replica (the primary's one-statement reads may not)."""
+        return self.replicas is not None and bool(self.replicas.all)
+
     def reader(self) -> AsyncEngine:
         """Where this request's reads go: a usable replica unless it must see the primary."""
         replica = None if self.primary or self.replicas is None else self.replicas.pick()

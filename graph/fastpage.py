@@ -108,7 +108,7 @@ async def answer(page: Page, schema: GraphQLSchema, request: Request, principal:
     if isinstance(coerced, list):
         return None
     ctx = context_of(request)
-    if ctx.replicas is not None and ctx.replicas.all:
+    if ctx.replicated:
         return None     # the journal is the primary's; the executor reads a replica
     try:
         # The arguments as strawberry hands them to the resolver (its input classes).

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,14 +170,10 @@ async def _answer_lookup(found: Lookup, request: Request, principal: Principal,
     if activity_id is None:
         return None
     ctx = context_of(request)
-    # The primary's one-statement reads (geo.direct), unless a replica may answer or
-    # PgBouncer's sessions are shared.
-    rows: Sequence[Sequence[Any]]
-    if ctx.direct is not None and not (ctx.replicas and ctx.replicas.all):
-        rows = await ctx.direct.fetch(found.sql, activity_id)
-    else:
-        async with ctx.read() as conn:
-            rows = await fetch(conn, found.sql, activity_id)
+    # The primary's one-statement reads (geo.direct), unless a replica may answer.
+    connection = ctx.read if ctx.replicated else ctx.primary_generic
+    async with connection() as conn:
+        rows = await fetch(conn, found.sql, activity_id)
     if not rows:
         return NULL
     staff_id, node = rows[0][0], orjson.Fragment(rows[0][1])
