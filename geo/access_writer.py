@@ -24,6 +24,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from geo.access_log import Entry, Reader, expand, write_many
+from geo.coalesce import retrieved
 from geo.db import Statements
 
 log = logging.getLogger("jangkau.access_log")
@@ -53,7 +54,7 @@ class AccessWriter:
         if not entries:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(_retrieved)
+        done.add_done_callback(retrieved)
         self._pending.append((reader, entries, done))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
@@ -116,9 +117,3 @@ class AccessWriter:
         while (task := self._flusher or self._expander) is not None:
             await asyncio.shield(task)
 
-
-def _retrieved(done: asyncio.Future[None]) -> None:
-    """The outcome of a request that stopped waiting is taken, so asyncio does not log it as
-    never retrieved (the request itself was answered at its time bound)."""
-    if not done.cancelled():
-        done.exception()

@@ -208,12 +208,26 @@ def _joins(shapes: Sequence[Shape]) -> str:
     return "\n".join(RELATIONS[r][1] for r in RELATIONS if r in wanted and r not in LISTS)
 
 
-def one_sql(shape: Shape) -> str:
-    """The activity `$1`: its staff id and the JSON text of `shape` (the driver's `$1`, for
-    graph.fastpath's lookups by id; no row when there is no such activity). Read through
-    activities_by_id, whose plan is cached (migration 0015)."""
-    return (f"SELECT a.staff_id, {object_sql(shape)} "
-            f"FROM activities_by_id(ARRAY[$1::uuid]) a {_joins([shape])}")
+def lookup_sql(shape: Shape) -> str:
+    """The activities `$1` (ids, as many times as asked), each its id, staff id and the JSON
+    text of `shape`, for graph.fastpath's lookups by id (one statement for the lookups of
+    concurrent requests, geo.coalesce). Read through activities_by_id, whose plan is cached
+    (migration 0015).
+
+    The same statement writes the access log's journal: for each id asked by a reader who is
+    logged (`$2` subs, `$3` roles, `$4` their staff ids; a NULL sub is not logged) whose
+    activity is another person's, a row of access_log_pages (migration 0019) under the fields
+    `$5`, what `access_log.Ledger` would note for it. Committed before the answers leave."""
+    return f"""
+        WITH q AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[])
+                   WITH ORDINALITY AS q(id, sub, role, own, k)),
+        a AS (SELECT * FROM activities_by_id($1::uuid[])),
+        j AS (INSERT INTO access_log_pages (sub, role, fields, subjects, counts)
+              SELECT q.sub, q.role, $5::text[], ARRAY[a.staff_id], ARRAY[1]
+              FROM q JOIN a ON a.id = q.id
+              WHERE q.sub IS NOT NULL AND a.staff_id IS DISTINCT FROM q.own
+              ORDER BY q.k)
+        SELECT a.id, a.staff_id, {object_sql(shape)} FROM a {_joins([shape])}"""
 
 
 # A page's cursor (graph.resolvers.pagination.encode_cursor) written by PostgreSQL: the URL-safe

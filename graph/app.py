@@ -20,6 +20,7 @@ from geo.access_writer import AccessWriter
 from geo.db import create_engine, schema_revision
 from geo.direct import Direct
 from geo.hub import Hub
+from geo.lookups import Lookups
 from geo.plausibility import configure_engine
 from geo.replicas import Replicas
 from geo.settings import Settings
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
         configure_engine(engine, settings)     # plausibility thresholds on every connection
         app.state.engine = engine
         app.state.access_writer = AccessWriter(engine, app.state.direct)
+        app.state.lookups = Lookups(engine, app.state.direct, app.state.access_writer)
         app.state.replicas = Replicas(settings.read_urls, engine_for, settings.max_replica_lag_s)
         await app.state.replicas.start()
         # LISTEN needs a session of its own: the primary itself, never a transaction pooler.
@@ -110,6 +112,7 @@ def create_app(settings: Settings) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
             await app.state.hub.stop()
+            await app.state.lookups.close()
             await app.state.access_writer.close()
             await app.state.replicas.stop()
             if app.state.direct is not None:

@@ -4,7 +4,8 @@ A lookup by id is the smallest request there is, and graphql-core's execution of
 extensions' hooks, the resolver, the DataLoader, a permission check, the field-by-field walk)
 cost several times the statement. For a document whose operation is one `activity(id: ...)`
 and nothing else, with a selection `graph.compile` can write in SQL, the answer is planned once
-per document and then, per request, one statement writes the activity's JSON:
+per document and then one statement writes the activity's JSON (with those of the lookups
+other requests ask at the same time):
 
 - The plan is made once per (query text, operation name), with graphql-core's parser and the
   schema's own validation rules plus the app's limits (graph.limits.rules), so a document that
@@ -16,7 +17,10 @@ per document and then, per request, one statement writes the activity's JSON:
   UUID. Anything else — no token, a supervisor's subtree, a refusal, an outage — goes to the
   executor, which answers as it always did (a read repeated there costs nothing worth saving).
 - The access log gets what the resolvers note ("activity", and "Activity.location" when the
-  location is selected) through the same group commit, before the answer leaves.
+  location is selected), committed before the answer leaves: the lookups of concurrent
+  requests are read and journaled by one statement (geo.lookups).
+- Servers with read replicas send lookups to the executor, as they send pages: the journal
+  is the primary's, and reads are the replicas' to answer.
 
 JANGKAU_COMPILE_PAGES=0 turns this off with the compiled pages. tests/test_fastpath.py runs
 the lookups of the test suite both ways and compares answers, headers and access-log rows.
@@ -48,7 +52,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from geo import page_json
-from geo.db import fetch
+from geo.access_log import Reader
+from geo.lookups import Asked
 from geo.settings import Settings
 from graph.auth import Principal
 from graph.compile import Collector, Unplannable
@@ -66,14 +71,14 @@ NULL = orjson.Fragment(b"null")     # a lookup of an activity there is not
 @dataclass(frozen=True)
 class Lookup:
     """How to answer one document: the response key, where the id comes from (a variable's
-    name or the literal), the SQL writing the node's JSON, and whether the access log notes
-    its location too."""
+    name or the literal), the SQL writing the node's JSON (geo.lookups), and the fields the
+    access log notes it under, sorted as the ledger sorts them."""
 
     key: str
     variable: str | None
     literal: str | None
     sql: str
-    located: bool
+    fields: tuple[str, ...]
 
 
 class FastPath:
@@ -170,22 +175,18 @@ async def _answer_lookup(found: Lookup, request: Request, principal: Principal,
     if activity_id is None:
         return None
     ctx = context_of(request)
-    # The primary's one-statement reads (geo.direct), unless a replica may answer.
-    connection = ctx.read if ctx.replicated else ctx.primary_generic
-    async with connection() as conn:
-        rows = await fetch(conn, found.sql, activity_id)
-    if not rows:
+    if ctx.replicated or ctx.lookups is None:
+        return None     # the journal is the primary's; the executor reads a replica
+    # An admin is logged as reading another person's activity, as the resolver notes it; the
+    # others are answered here about their own only, which is not logged.
+    reader = Reader(principal.sub, principal.role, principal.staff_id) \
+        if principal.role == ADMIN else None
+    row = await ctx.lookups.read(found.sql, found.fields, Asked(activity_id, reader))
+    if row is None:
         return NULL
-    staff_id, node = rows[0][0], orjson.Fragment(rows[0][1])
-    if principal.role != ADMIN and staff_id != principal.staff_id:
+    if principal.role != ADMIN and row.staff_id != principal.staff_id:
         return None     # a supervisor's subtree, or a refusal: the executor's
-    ledger = ctx.ledger
-    assert ledger is not None       # there is a principal
-    ledger.note("activity", [(activity_id, staff_id)])
-    if found.located:
-        ledger.note("Activity.location", [(activity_id, staff_id)])
-    await ctx.access_writer.write(ledger.reader, ledger.entries())
-    return node
+    return orjson.Fragment(row.json)
 
 
 def _lookup(c: Collector, key: str, nodes: list[FieldNode]) -> Lookup | None:
@@ -207,5 +208,7 @@ def _lookup(c: Collector, key: str, nodes: list[FieldNode]) -> Lookup | None:
         return None
     # A name or NIP needs no check of its own: only an admin or the person is answered here.
     shape = shaped[0]
-    return Lookup(key, variable, literal, page_json.one_sql(shape),
-                  any(w == "location" for _, w in shape.fields))
+    # What the resolvers note: the activity, and its location when it is selected.
+    located = any(w == "location" for _, w in shape.fields)
+    return Lookup(key, variable, literal, page_json.lookup_sql(shape),
+                  ("Activity.location", "activity") if located else ("activity",))

@@ -9,6 +9,7 @@ malformed id; status, content type, body and the access-log rows each writes mus
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any
 
 import pytest
 from graphql import OperationDefinitionNode, parse
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from geo.access_log import expand
 from tests.conftest import Api, _client, settings_for
 from tests.seed import S1, S3, aid
 from tests.sql_log import logged_post, statements
@@ -129,8 +132,9 @@ async def test_literal_ids_media_types_and_nulls(both: dict[bool, Any],
 
 
 async def test_a_lookup_is_one_statement_and_its_log(both: dict[bool, Any]) -> None:
-    """The fast path reads the activity, staff and kelurahan in one statement; the executor
-    needs the activity, then its staff member and kelurahan by loader."""
+    """The fast path reads the activity, staff and kelurahan and writes its access-log journal
+    row in one statement; the executor needs the activity, then its staff member and kelurahan
+    by loader, then the access log's INSERT."""
     query = "query($id: ID!) { activity(id: $id) { id staff { name } area { code } } }"
     counts = {}
     for fast, app in both.items():
@@ -141,4 +145,42 @@ async def test_a_lookup_is_one_statement_and_its_log(both: dict[bool, Any]) -> N
         assert data["activity"]["area"]["code"] == "35.78.01.1001"
         counts[fast] = len(seen)
         await api.http.aclose()
-    assert counts == {True: 2, False: 4}     # + the access-log INSERT on both
+    assert counts == {True: 1, False: 4}
+
+
+async def test_lookups_asked_at_once_share_statements_and_keep_their_answers(
+        both: dict[bool, Any], engine: AsyncEngine) -> None:
+    """Lookups of concurrent requests go together (geo.lookups): fewer statements than
+    lookups, and every caller gets the answer it gets alone, its access-log rows included,
+    whoever else was in its statement (an admin, a staff member asking about their own and
+    another's, a supervisor, a missing id, with and without the location)."""
+    plain = "query($id: ID!) { activity(id: $id) { id staff { name } } }"
+    located = "query($id: ID!) { activity(id: $id) { id location } }"
+    asks = [(caller, query, id_) for caller in ("admin", "staff", "supervisor")
+            for query in (plain, located) for id_ in IDS[:2] + IDS[5:6]]
+
+    async def ask(app: Any, caller: str, query: str, id_: str) -> tuple[Any, ...]:
+        role, sub, unit = CALLERS[caller]
+        async with _client(app, role, str(sub) if sub else None, unit) as client:
+            r = await client.post("/graphql", json={"query": query, "variables": {"id": id_}})
+        return r.status_code, json.dumps(r.json(), sort_keys=True)
+
+    async def log_rows() -> list[tuple[Any, ...]]:
+        async with engine.connect() as c:
+            await expand(c)
+            return [tuple(x) for x in (await c.execute(text(
+                "SELECT actor_sub, actor_role, subject_staff_id::text, what, detail::text"
+                " FROM access_log ORDER BY id"))).all()]
+
+    before = len(await log_rows())
+    alone = [await ask(both[False], *a) for a in asks]
+    logged_alone = sorted((await log_rows())[before:], key=str)
+    api = Api(_client(both[True], "admin"))
+    with statements(api, "access_log_pages") as seen:
+        together = await asyncio.gather(*(ask(both[True], *a) for a in asks))
+    await api.http.aclose()
+    logged_together = sorted((await log_rows())[before + len(logged_alone):], key=str)
+    assert together == alone
+    assert logged_together == logged_alone
+    assert {r[1] for r in logged_alone} == {"admin", "supervisor"}  # the executor's, too
+    assert 1 <= len(seen) < len(asks)

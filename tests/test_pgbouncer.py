@@ -30,6 +30,7 @@ from tests.process import free_port
 COVERAGE = """{ coverage(level: KELURAHAN, period: {from: "2026-10-01", to: "2026-10-31"}) {
     area { code } activities } }"""
 PAGE = "{ activities(first: 5) { edges { node { id staff { name } } } } }"
+LOOKUP = "query($id: ID!) { activity(id: $id) { id staff { name } } }"
 
 
 @pytest.fixture
@@ -87,11 +88,21 @@ async def test_many_clients_share_two_server_connections(api: Api) -> None:
         if n % 3 == 0:
             result = (await api.data(RECORD_ONE, {"i": activity(n)}))["recordActivity"]
             assert result["status"] == "CREATED" and result["activity"]["id"] == activity(n)["id"]
+        elif n % 3 == 1:
+            await api.data(COVERAGE)
         else:
-            await api.data(COVERAGE if n % 3 == 1 else PAGE)
+            # A page, and a lookup by id (graph.fastpath's statement, on the engine here).
+            edges = (await api.data(PAGE))["activities"]["edges"]
+            if edges:       # the activities recorded so far
+                found = edges[n % len(edges)]["node"]
+                lookup = (await api.data(LOOKUP, {"id": found["id"]}))["activity"]
+                assert lookup == {"id": found["id"], "staff": found["staff"]}
+                looked.append(found["id"])
 
+    looked: list[str] = []
     for rounds in range(3):     # the same statements again: nothing may be cached by name
         await asyncio.gather(*(one(100 * rounds + n) for n in range(24)))
+    assert looked
 
 
 async def test_session_settings_hold_in_every_transaction(bouncer: str) -> None:
