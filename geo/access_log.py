@@ -125,13 +125,12 @@ async def write_many(conn: AsyncConnection | Statements,
     return len(subs)
 
 
-async def expand(conn: AsyncConnection) -> None:
+async def expand(conn: AsyncConnection | Statements) -> None:
     """Write out every journal row committed before this call as `access_log` rows, a
     committed transaction per EXPAND_ROWS. Rows another expander holds are waited for, so the
     log is complete up to now when this returns."""
     while True:
-        ((taken,),) = await fetch(conn, EXPAND, EXPAND_ROWS)
-        await conn.commit()
+        ((taken,),) = await fetch(conn, EXPAND, EXPAND_ROWS, commit=True)
         if taken == 0:
             return
 

@@ -5,7 +5,8 @@ The guarantee stays the one a request had with its own transaction: `write` retu
 the INSERT holding the request's rows has committed (the answer leaves after that), and raises
 what the INSERT raised otherwise (the answer is withheld). Only the grouping is new: while one
 INSERT is in flight, the rows of the requests that finish meanwhile wait for it and then go
-together in the next, so a batch grows with the load and is a single request's when idle.
+together in the next, so a batch grows with the load and is a single request's when idle
+(geo.coalesce).
 
 What is committed is a journal row (migration 0018); the writer writes the journal out as
 `access_log`'s rows (`access_log.expand`) off every answer's path, at most once every
@@ -24,18 +25,15 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from geo.access_log import Entry, Reader, expand, write_many
-from geo.coalesce import retrieved
-from geo.db import Statements
+from geo.coalesce import Coalescer
+from geo.direct import Direct, one_statement
 
 log = logging.getLogger("jangkau.access_log")
-
-Pending = tuple[Reader, list[Entry], asyncio.Future[None]]
-
 
 class AccessWriter:
     """One per engine (made in the app's lifespan); `write` from any request."""
 
-    def __init__(self, engine: AsyncEngine, direct: Statements | None = None, *,
+    def __init__(self, engine: AsyncEngine, direct: Direct | None = None, *,
                  expand_after_s: float = 1.0) -> None:
         """Batches go to `direct` (geo.direct: one statement in autocommit, one round trip);
         without it (behind PgBouncer, whose sessions get their settings in each transaction)
@@ -44,49 +42,27 @@ class AccessWriter:
         self.direct = direct
         self.expand_after_s = expand_after_s
         self._closing = asyncio.Event()
-        self._pending: list[Pending] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._batches: Coalescer[None, tuple[Reader, list[Entry]], None] = \
+            Coalescer(self._send)
         self._expander: asyncio.Task[None] | None = None
         self._behind = False      # committed journal rows the expander has not started on
 
     async def write(self, reader: Reader, entries: list[Entry]) -> None:
-        """Once `entries` are committed; what the database raised, if it did not."""
-        if not entries:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(retrieved)
-        self._pending.append((reader, entries, done))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush())
-        # A request abandoned at its time bound stops waiting; its rows are still written.
-        await asyncio.shield(done)
+        """Once `entries` are committed; what the database raised, if it did not. A request
+        abandoned at its time bound stops waiting; its rows are written all the same."""
+        if entries:
+            await self._batches.submit(None, (reader, entries))
 
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                reads = [(r, e) for r, e, _ in batch]
-                try:
-                    if self.direct is not None:
-                        # One statement: autocommit makes it its own transaction, committed
-                        # (and flushed to the WAL) before the driver answers.
-                        await write_many(self.direct, reads)
-                    else:
-                        async with self.engine.begin() as conn:
-                            await write_many(conn, reads)
-                except BaseException as exc:  # noqa: BLE001 - each waiting request gets it
-                    for _, _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                else:
-                    for _, _, done in batch:
-                        if not done.done():
-                            done.set_result(None)
-                    self.expand_soon()
-        finally:
-            self._flusher = None
+    async def _send(self, _: None, reads: list[tuple[Reader, list[Entry]]]) -> list[None]:
+        if self.direct is not None:
+            # One statement: autocommit makes it its own transaction, committed (and flushed
+            # to the WAL) before the driver answers.
+            await write_many(self.direct, reads)
+        else:
+            async with self.engine.begin() as conn:
+                await write_many(conn, reads)
+        self.expand_soon()
+        return [None] * len(reads)
 
     def expand_soon(self) -> None:
         """Journal rows were committed (here, or by a page's own statement): expand them
@@ -104,7 +80,7 @@ class AccessWriter:
                     async with asyncio.timeout(self.expand_after_s):
                         await self._closing.wait()
                 self._behind = False
-                async with self.engine.connect() as conn:
+                async with one_statement(self.engine, self.direct) as conn:
                     await expand(conn)
         except Exception as exc:  # noqa: BLE001 - the rows stay journaled for the next one
             log.warning("access-log rows left in the journal for now: %s", exc)
@@ -114,6 +90,7 @@ class AccessWriter:
     async def close(self) -> None:
         """Wait for the rows already handed over, and their expansion (the app's shutdown)."""
         self._closing.set()
-        while (task := self._flusher or self._expander) is not None:
+        await self._batches.close()
+        while (task := self._expander) is not None:
             await asyncio.shield(task)
 

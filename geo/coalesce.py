@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 I = TypeVar("I")    # noqa: E741 - an item, as K is a key and R a result
@@ -33,12 +33,12 @@ class Coalescer(Generic[K, I, R]):
     async def submit(self, key: K, item: I) -> R:
         """`item`'s result, or what sending its batch raised."""
         done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(retrieved)
         self._pending.setdefault(key, []).append((item, done))
         if key not in self._senders:
             self._senders[key] = asyncio.create_task(self._drain(key))
-        # A caller abandoned at its time bound stops waiting; its batch goes on for the others.
-        return await asyncio.shield(done)
+        # A caller abandoned at its time bound cancels its own future only: the batch, a task
+        # of its own, goes on for the others.
+        return await done
 
     async def _drain(self, key: K) -> None:
         try:
@@ -63,9 +63,3 @@ class Coalescer(Generic[K, I, R]):
         while self._senders:
             await asyncio.gather(*self._senders.values(), return_exceptions=True)
 
-
-def retrieved(done: asyncio.Future[Any]) -> None:
-    """The outcome of a caller that stopped waiting is taken, so asyncio does not log it as
-    never retrieved (the caller itself was answered at its time bound): a done callback."""
-    if not done.cancelled():
-        done.exception()

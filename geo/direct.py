@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from geo.db import DRIVER_BACKSTOP_S, driver_error, driver_url, server_settings, unavailable
 from geo.errors import DatabaseUnavailable
@@ -127,3 +128,16 @@ class Direct:
         else:
             connection.terminate()
         self._slots.release()
+
+
+@contextlib.asynccontextmanager
+async def one_statement(engine: AsyncEngine, direct: Direct | None
+                        ) -> AsyncIterator[AsyncConnection | Direct]:
+    """Where a statement of its own goes on the primary: `direct`, whose statements commit
+    themselves, or (None behind PgBouncer) a connection of `engine`, where `geo.db.fetch(...,
+    generic=True, commit=True)` makes it a transaction of its own."""
+    if direct is None:
+        async with engine.connect() as conn:
+            yield conn
+    else:
+        yield direct

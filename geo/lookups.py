@@ -20,7 +20,7 @@ from geo.access_log import Reader
 from geo.access_writer import AccessWriter
 from geo.coalesce import Coalescer
 from geo.db import fetch
-from geo.direct import Direct
+from geo.direct import Direct, one_statement
 
 Key = tuple[str, tuple[str, ...]]      # the statement (lookup_sql) and its access-log fields
 
@@ -60,11 +60,8 @@ class Lookups:
         args = ([a.id for a in items], [a.reader.sub if a.reader else None for a in items],
                 [a.reader.role if a.reader else None for a in items],
                 [a.reader.staff_id if a.reader else None for a in items], list(fields))
-        if self.direct is not None:
-            rows = await fetch(self.direct, sql, *args)
-        else:
-            async with self.engine.connect() as conn:
-                rows = await fetch(conn, sql, *args, generic=True, commit=True)
+        async with one_statement(self.engine, self.direct) as conn:
+            rows = await fetch(conn, sql, *args, generic=True, commit=True)
         found = {r[0]: Found(r[1], r[2]) for r in rows}
         if any(a.reader is not None and a.id in found for a in items):
             self.access_writer.expand_soon()    # journal rows may have been committed

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket
 
 from geo.access_log import Ledger, Reader
 from geo.access_writer import AccessWriter
-from geo.direct import Direct
+from geo.direct import Direct, one_statement
 from geo.hub import Hub
 from geo.lookups import Lookups
 from geo.replicas import Replicas, connect
@@ -89,11 +89,8 @@ class Context:
         geo.direct's sessions, which plan generically in autocommit (`geo.db.fetch(...,
         generic=True)` then is one statement, not a transaction of its own); the primary's
         usual connection behind PgBouncer."""
-        if self.direct is None:
-            async with self.engine.connect() as conn:
-                yield conn
-            return
-        yield self.direct
+        async with one_statement(self.engine, self.direct) as conn:
+            yield conn
 
     async def once(self, key: object, work: Callable[[], Awaitable[T]]) -> T:
         """`work()`'s result, computed once a request however many resolvers ask at once
