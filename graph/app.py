@@ -91,8 +91,11 @@ def create_app(settings: Settings) -> Starlette:
         configure_engine(engine, settings)     # plausibility thresholds on every connection
         app.state.engine = engine
         app.state.access_writer = AccessWriter(engine, app.state.direct)
-        app.state.lookups = Lookups(engine, app.state.direct, app.state.access_writer)
         app.state.replicas = Replicas(settings.read_urls, engine_for, settings.max_replica_lag_s)
+        # graph.fastpath's lookups by id, read and journaled by one statement on the primary;
+        # where replicas are, reads are theirs: the executor answers (graph.fastpath).
+        app.state.lookups = None if app.state.replicas.all else \
+            Lookups(engine, app.state.direct, app.state.access_writer)
         await app.state.replicas.start()
         # LISTEN needs a session of its own: the primary itself, never a transaction pooler.
         app.state.hub = Hub(settings.listen_url or settings.resolved_database_url(), engine,
@@ -112,7 +115,8 @@ def create_app(settings: Settings) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
             await app.state.hub.stop()
-            await app.state.lookups.close()
+            if app.state.lookups is not None:
+                await app.state.lookups.close()
             await app.state.access_writer.close()
             await app.state.replicas.stop()
             if app.state.direct is not None:

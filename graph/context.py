@@ -17,7 +17,6 @@ from geo.access_log import Ledger, Reader
 from geo.access_writer import AccessWriter
 from geo.direct import Direct, one_statement
 from geo.hub import Hub
-from geo.lookups import Lookups
 from geo.replicas import Replicas, connect
 from geo.settings import Settings
 from graph.auth import Principal
@@ -38,7 +37,6 @@ class Context:
     hub: Hub | None = None                   # the live feed (graph.resolvers.live)
     # The primary's one-statement reads and writes (geo.direct); None behind PgBouncer.
     direct: Direct | None = None
-    lookups: Lookups | None = None          # graph.fastpath's lookups by id (geo.lookups)
     connection_params: dict[str, Any] | None = None   # a WebSocket's connection_init payload
     socket: WebSocket | None = None
     # Pages may be compiled to SQL JSON (graph.compile): plain HTTP answers only, whose
@@ -110,7 +108,6 @@ def context_of(request: HTTPConnection) -> Context:
                    principal=getattr(request.state, "principal", None),
                    replicas=state.replicas, hub=getattr(state, "hub", None),
                    direct=getattr(state, "direct", None),
-                   lookups=getattr(state, "lookups", None),
                    socket=request if isinstance(request, WebSocket) else None)
 
 

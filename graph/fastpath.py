@@ -53,11 +53,10 @@ from starlette.responses import Response
 
 from geo import page_json
 from geo.access_log import Reader
-from geo.lookups import Asked
+from geo.lookups import Asked, Lookups
 from geo.settings import Settings
 from graph.auth import Principal
 from graph.compile import Collector, Unplannable
-from graph.context import context_of
 from graph.fastpage import Page, plan_page
 from graph.fastpage import answer as answer_page
 from graph.permissions import ADMIN, RULES
@@ -174,14 +173,14 @@ async def _answer_lookup(found: Lookup, request: Request, principal: Principal,
         return None
     if activity_id is None:
         return None
-    ctx = context_of(request)
-    if ctx.replicated or ctx.lookups is None:
-        return None     # the journal is the primary's; the executor reads a replica
+    lookups: Lookups | None = request.app.state.lookups
+    if lookups is None:
+        return None     # a server with replicas: the executor reads one
     # An admin is logged as reading another person's activity, as the resolver notes it; the
     # others are answered here about their own only, which is not logged.
     reader = Reader(principal.sub, principal.role, principal.staff_id) \
         if principal.role == ADMIN else None
-    row = await ctx.lookups.read(found.sql, found.fields, Asked(activity_id, reader))
+    row = await lookups.read(found.sql, found.fields, Asked(activity_id, reader))
     if row is None:
         return NULL
     if principal.role != ADMIN and row.staff_id != principal.staff_id:
