@@ -30,6 +30,7 @@ from geo.direct import Direct, one_statement
 
 log = logging.getLogger("jangkau.access_log")
 
+
 class AccessWriter:
     """One per engine (made in the app's lifespan); `write` from any request."""
 
@@ -93,4 +94,3 @@ class AccessWriter:
         await self._batches.close()
         while (task := self._expander) is not None:
             await asyncio.shield(task)
-

@@ -62,4 +62,3 @@ class Coalescer(Generic[K, I, R]):
         """Wait for the batches in flight and those waiting (the app's shutdown)."""
         while self._senders:
             await asyncio.gather(*self._senders.values(), return_exceptions=True)
-
