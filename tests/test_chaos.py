@@ -316,36 +316,50 @@ async def test_database_restart_under_load(db: Db, server: Server) -> None:
     _no_traceback(server)
 
 
-async def test_a_page_across_a_restart_is_whole_or_a_coded_outage(db: Db,
-                                                                  server: Server) -> None:
-    """graph.fastpage's pages go through a pool of their own (the primary's sessions that plan
-    generically) and write their journal row in their statement: across a restart, a page is
-    answered whole or with the coded outage, never a 500, and whole again once the database is
-    back."""
+@pytest.mark.parametrize("kind", ["page", "lookups"])
+async def test_a_fast_read_across_a_restart_is_whole_or_a_coded_outage(
+        db: Db, server: Server, kind: str) -> None:
+    """graph.fastpage's pages and graph.fastpath's lookups go through a pool of their own (the
+    primary's sessions that plan generically) and write their journal rows in their statement,
+    lookups asked at once sharing one (geo.lookups): across a restart, each is answered whole
+    or with the coded outage, never a 500, and whole again once the database is back."""
     page = "{ activities(first: 5) { edges { node { id location } } pageInfo { hasNextPage } } }"
+    lookup = "query($id: ID!) { activity(id: $id) { id location } }"
     answers: list[httpx.Response] = []
     async with _client(server.base) as http:
         first = await http.post("/graphql", json={"query": page})      # a session is open
         assert first.status_code == 200 and "errors" not in first.json(), first.text
+        ids = [e["node"]["id"] for e in first.json()["data"]["activities"]["edges"]]
+
+        async def ask() -> list[httpx.Response]:
+            if kind == "page":
+                return [await http.post("/graphql", json={"query": page})]
+            return list(await asyncio.gather(*(http.post("/graphql", json={
+                "query": lookup, "variables": {"id": i}}) for i in ids)))
+
+        def whole(rs: list[httpx.Response]) -> bool:
+            return all(r.status_code == 200 and "errors" not in r.json() for r in rs)
+
         restart = asyncio.ensure_future(asyncio.to_thread(cluster.restart, db.cluster))
         while not restart.done():
-            answers.append(await http.post("/graphql", json={"query": page}))
+            answers += await ask()
             await asyncio.sleep(0.02)
         await restart
         back = time.monotonic()
-        while True:
-            again = await http.post("/graphql", json={"query": page})
-            if again.status_code == 200 and "errors" not in again.json():
-                break
-            answers.append(again)
-            assert time.monotonic() - back < RESUME_S + MARGIN_S, again.text
+        while not whole(again := await ask()):
+            answers += again
+            assert time.monotonic() - back < RESUME_S + MARGIN_S, [r.text for r in again]
             await asyncio.sleep(0.05)
     for r in answers:
         assert r.status_code in (200, 503), r.text
         codes = {e["extensions"]["code"] for e in r.json().get("errors", [])}
         assert codes <= {OUTAGE} and (r.status_code == 200) == (not codes), r.text
-    assert len(again.json()["data"]["activities"]["edges"]) == 5
-    print(f"a page across a restart: {len(answers)} answers before it served again, "
+    found = [r.json()["data"] for r in again]
+    if kind == "page":
+        assert len(found[0]["activities"]["edges"]) == 5
+    else:
+        assert [d["activity"]["id"] for d in found] == ids
+    print(f"{kind} across a restart: {len(answers)} answers before it served again, "
           f"{sum(r.status_code == 503 for r in answers)} of them the coded outage")
     _no_traceback(server)
 
