@@ -14,8 +14,9 @@ other requests ask at the same time):
   of JSON without `extensions` (persisted queries go the usual way), a caller who may read any
   activity (an admin without an area-confined key) or whose own activity it is, a name or NIP
   only when they may identify its staff member (the same), no @skip/@include, an id that is a
-  UUID. Anything else — no token, a supervisor's subtree, a refusal, an outage — goes to the
-  executor, which answers as it always did (a read repeated there costs nothing worth saving).
+  UUID. Anything else — no token, a supervisor's subtree, a refusal — goes to the executor,
+  which answers as it always did (a read repeated there costs nothing worth saving). A
+  database that fails the statement is the coded outage, as the executor would answer it.
 - The access log gets what the resolvers note ("activity", and "Activity.location" when the
   location is selected), committed before the answer leaves: the lookups of concurrent
   requests are read and journaled by one statement (geo.lookups).
