@@ -15,6 +15,7 @@ from bench.database import admin_headers
 from bench.load import run_wrk
 from bench.report import QUICK_SKIP, Goal, Row
 from bench.servers import cpu_s
+from bench.writes import settle
 
 CLIENTS = 16
 IDS = 64        # requests cycle through this many activities, spread over the table
@@ -53,6 +54,7 @@ async def lookup(b: Bench) -> Row:
     ours, theirs = _bodies(ids)
     answers = warm(b.jangkau.port, ours, admin_headers())
     logged = await _logged(b)
+    settled = [await settle(b.conn)]
     cpu = cpu_s(b.jangkau.pid)
     mine = run_wrk(b.jangkau.port, "/graphql", ours, CLIENTS, b.opts.load_seconds,
                    headers=admin_headers())
@@ -66,16 +68,24 @@ async def lookup(b: Bench) -> Row:
                 f"machine's other load moves less): Jangkau {_per(cpu, mine.requests)}")
     if b.postgraphile is None:
         row.status = QUICK_SKIP
+        row.note += _quiet(settled)
         return row.finish()
     _agree(answers, warm(b.postgraphile.port, theirs))
+    settled.append(await settle(b.conn))
     cpu = cpu_s(b.postgraphile.pid)
     peer = run_wrk(b.postgraphile.port, "/graphql", theirs, CLIENTS, b.opts.load_seconds)
     cpu = cpu_s(b.postgraphile.pid) - cpu
     row.ref = peer.figures()
     row.errors += peer.errors
     row.note += (f", PostGraphile {_per(cpu, peer.requests)} (1 node process, "
-                 f"{peer.errors} errors)")
+                 f"{peer.errors} errors)") + _quiet(settled)
     return row.finish()
+
+
+def _quiet(settled: list[float]) -> str:
+    """What each side waited for the database to be quiet (`writes.settle`), in order."""
+    waits = ", ".join(f"{s:.1f} s" for s in settled)
+    return f"; each side after a checkpoint and a wait for the database to be quiet: {waits}"
 
 
 async def _logged(b: Bench) -> int:

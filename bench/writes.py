@@ -30,18 +30,22 @@ RECORD_DAYS_BACK = (100, 130)
 # The judged reference's copies lie this much earlier, so that no judgement sees another's rows.
 JUDGED_SHIFT = timedelta(days=40)
 SETTLE_S = 60       # the longest a timed side waits for the database to be quiet
-# What is still at work in the database: autovacuum, and access-log journal rows Jangkau has not
-# written out yet (after the lookup scenario's flood, up to a second of them).
+# What is still at work in the database: autovacuum, access-log journal rows Jangkau has not
+# written out yet (after the lookup scenario's flood, up to a second of them), and statements of
+# other clients (a peer's queries from the 64-client row run on for seconds after its load).
 BUSY = """
     SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker')
+         + (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+            AND state = 'active' AND pid <> pg_backend_pid())
          + (SELECT count(*) FROM access_log_journal) + (SELECT count(*) FROM access_log_pages)
 """
 
 
 async def settle(conn: asyncpg.Connection) -> float:
-    """Before each timed side of the recording row: a checkpoint, then a wait (SETTLE_S at
-    most) until nothing of what ran before is still at work, so that the side timed first
-    (Jangkau) does not pay for the scenario before it. Returns the seconds waited."""
+    """Before each timed side of the recording and lookup rows: a checkpoint, then a wait
+    (SETTLE_S at most) until nothing of what ran before is still at work, so that the side
+    timed first (Jangkau) does not pay for the scenario before it. Returns the seconds
+    waited."""
     t0 = time.perf_counter()
     await conn.execute("CHECKPOINT")
     while time.perf_counter() - t0 < SETTLE_S and await conn.fetchval(BUSY):
