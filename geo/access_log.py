@@ -107,9 +107,10 @@ async def write(conn: AsyncConnection, reader: Reader, entries: list[Entry]) -> 
 
 
 async def write_many(conn: AsyncConnection | Statements,
-                     reads: list[tuple[Reader, list[Entry]]]) -> int:
+                     reads: list[tuple[Reader, list[Entry]]], *, commit: bool = False) -> int:
     """One journal row for the subjects of several readers (requests committed together, or
-    live subscribers of one batch); the caller commits."""
+    live subscribers of one batch); the caller commits, unless `commit` (then this does,
+    see geo.db.fetch)."""
     subs: list[str] = []
     roles: list[str] = []
     for reader, entries in reads:
@@ -121,7 +122,8 @@ async def write_many(conn: AsyncConnection | Statements,
     # Straight to the driver in autocommit (geo.db.fetch): every request that reads others'
     # activities ends here.
     await fetch(conn, WRITE, subs, roles, [e.subject for e in entries],
-                [e.what for e in entries], [orjson.dumps(e.detail).decode() for e in entries])
+                [e.what for e in entries], [orjson.dumps(e.detail).decode() for e in entries],
+                commit=commit)
     return len(subs)
 
 

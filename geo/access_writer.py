@@ -36,9 +36,9 @@ class AccessWriter:
 
     def __init__(self, engine: AsyncEngine, direct: Direct | None = None, *,
                  expand_after_s: float = 1.0) -> None:
-        """Batches go to `direct` (geo.direct: one statement in autocommit, one round trip);
-        without it (behind PgBouncer, whose sessions get their settings in each transaction)
-        each batch is BEGIN, INSERT, COMMIT on the engine, as the expansion always is."""
+        """Batches and expansions go to `direct` (geo.direct: one statement in autocommit, one
+        round trip); without it (behind PgBouncer, whose sessions get their settings in each
+        transaction) each is a transaction of its own on the engine."""
         self.engine = engine
         self.direct = direct
         self.expand_after_s = expand_after_s
@@ -55,13 +55,10 @@ class AccessWriter:
             await self._batches.submit(None, (reader, entries))
 
     async def _send(self, _: None, reads: list[tuple[Reader, list[Entry]]]) -> list[None]:
-        if self.direct is not None:
-            # One statement: autocommit makes it its own transaction, committed (and flushed
-            # to the WAL) before the driver answers.
-            await write_many(self.direct, reads)
-        else:
-            async with self.engine.begin() as conn:
-                await write_many(conn, reads)
+        # One statement, its own transaction, committed (and flushed to the WAL) before this
+        # returns.
+        async with one_statement(self.engine, self.direct) as conn:
+            await write_many(conn, reads, commit=True)
         self.expand_soon()
         return [None] * len(reads)
 
