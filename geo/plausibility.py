@@ -76,13 +76,15 @@ async def evaluate(conn: AsyncConnection, ids: Sequence[uuid.UUID] | None) -> in
 
 
 async def judge_new(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> int:
-    """Judge activities just inserted by this transaction, as `evaluate` does; when their
-    writer held the rollups back (`jangkau.rollups_after_judging`, geo.record), add them to
-    the rollups afterwards, once, flagged or not, rather than count and un-count them.
+    """Judge activities this transaction just stored with `activities_record` (geo.record),
+    which judged what each says about itself alone: here, what their neighbours add, and
+    theirs, as `evaluate` does; when their writer held the rollups back
+    (`jangkau.rollups_after_judging`), add them to the rollups afterwards, once, flagged or not,
+    rather than count and un-count them.
 
     Returns how many activities' flags changed.
     """
-    n = await conn.scalar(text("SELECT activities_judge(CAST(:ids AS uuid[]))"),
+    n = await conn.scalar(text("SELECT activities_judge(CAST(:ids AS uuid[]), true)"),
                           {"ids": list(ids)})
     return int(n or 0)
 

@@ -7,14 +7,14 @@ nothing acknowledged is lost; should the database still refuse one, each item is
 so that one bad row cannot sink the others.
 
 A batch in the database, in order, one transaction: (1) one statement checks the staff,
-categories and outcomes it names, and holds the rollups back for the transaction; (2) one INSERT
-stores the valid new items, its row trigger giving each its kelurahan (`kelurahan_at`); (3)
-`judge_new` (`activities_judge`, migration 0011) judges the new rows' flags and their
-neighbours' (`activity_flags_refresh`, migration 0016): first what each new row says about itself
-alone, then, under the per-staff locks that concurrent writers of the same person wait for, what
-its neighbours say; it recounts the neighbours whose counting changed, and then adds the new rows
-to the rollups once, in their final review state; (4) COMMIT, which also delivers the NOTIFY of
-the inserted and changed ids (migration 0010) and releases the locks.
+categories and outcomes it names, and holds the rollups back for the transaction; (2) one call
+of `activities_record` (migration 0020) claims the new items' ids, gives each its kelurahan,
+judges what each says about itself alone and stores them with those flags; (3) `judge_new`
+(`activities_judge`) judges, under the per-staff locks that concurrent writers of the same
+person wait for, what the new rows' neighbours add to their flags and they to the neighbours';
+it recounts the neighbours whose counting changed, and then adds the new rows to the rollups
+once, in their final review state; (4) COMMIT, which also delivers the NOTIFY of the inserted
+and changed ids (migration 0010) and releases the locks.
 """
 
 from __future__ import annotations
@@ -135,21 +135,16 @@ def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
         note=note)
 
 
+# Stored, each judged alone, in one call: `activities_record` (migration 0020) claims the ids,
+# gives each point its kelurahan, judges what each record says about itself and inserts the rows
+# with those flags; it returns the ids it stored (an id already stored is not stored again).
 INSERT = """
-    INSERT INTO activities (id, staff_id, category_code, started_at, ended_at, device_time, geom,
-        accuracy_m, mock_location, citizens_served, outcome_code, outcome_met, note)
-    SELECT id, staff_id, category_code, started_at, ended_at, device_time,
-        ST_SetSRID(ST_MakePoint(lon, lat), 4326), accuracy_m, mock_location, citizens_served,
-        outcome_code, outcome_met, note
-    FROM unnest(CAST(:id AS uuid[]), CAST(:staff AS uuid[]), CAST(:cat AS text[]),
-                CAST(:t0 AS timestamptz[]), CAST(:t1 AS timestamptz[]), CAST(:td AS timestamptz[]),
-                CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:acc AS float8[]),
-                CAST(:mock AS boolean[]), CAST(:cit AS integer[]), CAST(:out AS text[]),
-                CAST(:met AS boolean[]), CAST(:note AS text[]))
-        AS t(id, staff_id, category_code, started_at, ended_at, device_time, lon, lat, accuracy_m,
-             mock_location, citizens_served, outcome_code, outcome_met, note)
-    ON CONFLICT DO NOTHING
-    RETURNING id
+    SELECT activities_record(
+        CAST(:id AS uuid[]), CAST(:staff AS uuid[]), CAST(:cat AS text[]),
+        CAST(:t0 AS timestamptz[]), CAST(:t1 AS timestamptz[]), CAST(:td AS timestamptz[]),
+        CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:acc AS float8[]),
+        CAST(:mock AS boolean[]), CAST(:cit AS integer[]), CAST(:out AS text[]),
+        CAST(:met AS boolean[]), CAST(:note AS text[]))
 """
 
 STORED = """
@@ -225,7 +220,7 @@ async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.U
     if not items:
         return set()
     try:
-        return set((await conn.execute(text(INSERT), _columns(items))).scalars())
+        return set(await conn.scalar(text(INSERT), _columns(items)))
     except DBAPIError as exc:
         if not _refused_for_its_values(exc):
             raise
@@ -240,7 +235,7 @@ async def _insert_alone(conn: AsyncConnection, item: NewActivity) -> set[uuid.UU
     """One item in a savepoint: refused for its values, it is not created, nothing else lost."""
     try:
         async with conn.begin_nested():
-            return set((await conn.execute(text(INSERT), _columns([item]))).scalars())
+            return set(await conn.scalar(text(INSERT), _columns([item])))
     except DBAPIError as exc:
         if not _refused_for_its_values(exc):
             raise

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from geo.live import CHANNEL, parse_payload
 from geo.plausibility import evaluate, flag_settings
 from geo.record import NewActivity, record
 from geo.settings import Settings
@@ -209,29 +212,101 @@ async def test_the_sql_defaults_are_the_settings_defaults(staffed: AsyncConnecti
         5: ["UNREACHABLE"], 6: ["UNREACHABLE"]}
 
 
-async def test_incremental_judging_agrees_with_judging_everything(staffed: AsyncConnection) -> None:
-    """Records arriving in any order, batch by batch, end up judged as one bulk pass judges them."""
-    rng = np.random.default_rng(5)
+async def _judgements(conn: AsyncConnection, ns: list[int]) -> dict[int, tuple[Any, ...]]:
+    """Each record's whole judgement: flags, their reasons, confidence and review state."""
+    rows = await conn.execute(text(
+        "SELECT id, flags, flag_notes, confidence, review FROM activities WHERE id = ANY(:ids)"),
+        {"ids": [uuid.UUID(tid(n)) for n in ns]})
+    by_id = {r[0]: tuple(r[1:]) for r in rows}
+    return {n: by_id[uuid.UUID(tid(n))] for n in ns}
+
+
+def _mixed_track(n: int) -> list[NewActivity]:
+    """`n` records of T1 and T2 in one day, close and far, some vague, mocked or off hours."""
+    rng, extra = np.random.default_rng(5), np.random.default_rng(6)
     places = [K1, metres_east(K1, 15), metres_east(K1, 30), KF, K3, None]
     t0 = datetime(2026, 11, 3, 1, 0, tzinfo=UTC)
-    items = [_new(n, t0 + timedelta(minutes=float(rng.integers(0, 480)),
-                                    seconds=float(rng.integers(0, 3) * 30)),
-                  places[int(rng.choice(6, p=[0.5, 0.15, 0.1, 0.1, 0.1, 0.05]))],
-                  staff=T1 if rng.random() < 0.6 else T2)
-             for n in range(300)]
-    order = rng.permutation(len(items))
+    items = []
+    for i in range(n):
+        item = _new(i, t0 + timedelta(minutes=float(rng.integers(0, 480)),
+                                      seconds=float(rng.integers(0, 3) * 30)),
+                    places[int(rng.choice(6, p=[0.5, 0.15, 0.1, 0.1, 0.1, 0.05]))],
+                    staff=T1 if rng.random() < 0.6 else T2,
+                    accuracy=float(extra.choice([8.0, 40.0, 900.0], p=[0.8, 0.1, 0.1])))
+        late = timedelta(hours=12) if extra.random() < 0.08 else timedelta(0)
+        items.append(replace(item, started_at=item.started_at + late,
+                             mock_location=bool(extra.random() < 0.05)))
+    return items
+
+
+async def test_incremental_judging_agrees_with_judging_everything(staffed: AsyncConnection) -> None:
+    """Records arriving in any order, batch by batch, end up judged as one bulk pass judges them:
+    the same flags, reasons, confidence and review states."""
+    items = _mixed_track(300)
+    order = np.random.default_rng(7).permutation(len(items))
+    sizes = np.random.default_rng(8)
     start = 0
     while start < len(order):
-        size = int(rng.integers(1, 12))
+        size = int(sizes.integers(1, 12))
         batch = [items[i] for i in order[start:start + size]]
         await record(staffed, list(batch), [str(i.id) for i in batch])
         start += size
-    flags = await _flags(staffed, list(range(300)))
-    assert sum("IMPOSSIBLE_SPEED" in f for f in flags.values()) > 10
-    assert sum("DUPLICATE_BURST" in f for f in flags.values()) > 10
-    assert sum(not f for f in flags.values()) > 10
+    judged_one_by_one = await _judgements(staffed, list(range(300)))
+    flags = [j[0] for j in judged_one_by_one.values()]
+    for flag in ("IMPOSSIBLE_SPEED", "DUPLICATE_BURST", "LOW_ACCURACY", "MOCK_LOCATION",
+                 "OFF_HOURS", "OUTSIDE_ASSIGNMENT"):
+        assert sum(flag in f for f in flags) > 5, flag
+    assert sum(not f for f in flags) > 10
     await evaluate(staffed, None)     # (this also judges the seed, which no writer judged)
-    assert await _flags(staffed, list(range(300))) == flags
+    assert await _judgements(staffed, list(range(300))) == judged_one_by_one
+
+
+async def test_a_batch_stored_one_by_one_is_judged_as_a_whole(staffed: AsyncConnection) -> None:
+    """When the database refuses one item of a batch, the others are stored one by one, each in
+    a savepoint: they are judged as they would have been together, the refused one nowhere."""
+    await staffed.execute(text("ALTER TABLE activities ADD CONSTRAINT refuse_note "
+                               "CHECK (note IS DISTINCT FROM 'refused')"))
+    items = _mixed_track(60)
+    items[20] = replace(items[20], note="refused")
+    answers = await record(staffed, list(items), [str(i.id) for i in items])
+    assert [a.status for a in answers].count("CREATED") == 59
+    assert answers[20].status == "REJECTED"
+    stored = [n for n in range(60) if n != 20]
+    judged_one_by_one = await _judgements(staffed, stored)
+    assert sum(bool(j[0]) for j in judged_one_by_one.values()) > 10
+    await evaluate(staffed, None)
+    assert await _judgements(staffed, stored) == judged_one_by_one
+
+
+async def test_a_new_record_is_stored_with_what_it_says_about_itself(
+        db_url: str, staffed: AsyncConnection) -> None:
+    """Judged alone before it is stored: a record flagged for itself only (outside its
+    assignment, a vague fix, a mocked location, off hours) is inserted with its flags and never
+    updated, so the live map hears of it once. A verdict that needs its neighbours still
+    updates the records it concerns, the new one and the stored one."""
+    listener = await asyncpg.connect(db_url)
+    heard: list[str] = []
+    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
+    try:
+        t0 = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+        alone = [_new(1, t0, K3), _new(2, t0 + timedelta(hours=1), K1, accuracy=900.0),
+                 replace(_new(3, t0 + timedelta(hours=2), K1), mock_location=True),
+                 _new(4, t0 + timedelta(hours=14), K1), _new(5, t0 + timedelta(hours=3), K1)]
+        await record(staffed, alone, [str(i.id) for i in alone])
+        # 17 km from record 5 in five minutes: both ends of the leap are flagged.
+        leap = [_new(6, t0 + timedelta(hours=3, minutes=5), KF)]
+        await record(staffed, leap, [str(i.id) for i in leap])
+        await staffed.execute(text("SELECT pg_sleep(0.2)"))     # (notifications come async)
+    finally:
+        await listener.close()
+    assert await _flags(staffed, [1, 2, 3, 4, 5, 6]) == {
+        1: ["OUTSIDE_ASSIGNMENT"], 2: ["LOW_ACCURACY"], 3: ["MOCK_LOCATION"], 4: ["OFF_HOURS"],
+        5: SPEED, 6: SPEED}
+    changes = [parse_payload(p) for p in heard]
+    inserted = {i for c in changes if c and c[0] for i in c[1]}
+    updated = {i for c in changes if c and not c[0] for i in c[1]}
+    assert inserted == {uuid.UUID(tid(n)) for n in range(1, 7)}
+    assert updated == {uuid.UUID(tid(5)), uuid.UUID(tid(6))}
 
 
 async def test_writers_of_one_staff_member_see_each_other(
