@@ -18,13 +18,17 @@ locks; a new row is updated only when its neighbours change its flags, and the l
 of it once. The flags, reasons and review states that come out are the same: where the stored
 ones differ from the judgement's, the judgement writes its own.
 
-Two more costs of the section under the locks went: its scratch tables were created anew in
-every transaction, so its statements were planned anew in every call (13 ms); and a batch's
-judgement is planned once a session (`plan_cache_mode`), not for each batch's ids.
+The judgement's scratch tables are kept for the session and emptied at each commit, rather
+than created and dropped in every transaction (catalog rows written and deleted at every batch,
+and a new identity in pg_stat_statements for every statement that reads them). Its statements
+are still planned for each batch's ids: a generic plan, the same for every batch, saved 12 ms
+of planning under the locks on the bench's empty days and judged a batch 2.3 times slower on
+days full of other records.
 
-A batch of 500 at 1,000,000 activities, one writer, in the database: 40-60 ms to insert and
-180-240 ms to judge before; about 77 ms to judge alone and store, and 79 ms to judge under the
-locks after.
+A batch of 500 at 1,000,000 activities, one writer, in the database, before -> after: on days
+without other records (the bench's), 40-60 ms to insert and 180-240 ms to judge -> about 75 ms
+to judge alone and store, and 80 ms to judge under the locks; on days full of them (the demo's
+last 90 days), 52-74 ms and 355-426 ms -> 90-100 ms and 235-270 ms.
 """
 
 from __future__ import annotations
@@ -39,11 +43,10 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = r"""
--- The judgement's scratch tables: temporary, kept for the session, emptied at every commit.
--- Created anew in each transaction (ON COMMIT DROP, as before), they made PostgreSQL plan every
--- statement that reads them again in each, 12 ms for the one under the locks. Emptied with
--- DELETE, not TRUNCATE, which would do the same. (A later change of their columns renames them:
--- a session may hold them in this shape.)
+-- The judgement's scratch tables: temporary, kept for the session, emptied at every commit, so
+-- that a batch does not write and delete their catalog rows. Emptied with DELETE where a
+-- transaction uses them twice (TRUNCATE would give them new files). A later change of their
+-- columns renames them: a session may hold them in this shape.
 CREATE FUNCTION activity_scratch() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF to_regclass('pg_temp.activity_own') IS NULL THEN
@@ -237,7 +240,6 @@ DECLARE
     given_hi     timestamptz;
     changed      integer;
     copies       integer;
-    cache_mode   text := current_setting('plan_cache_mode');
 BEGIN
     IF NOT judged_alone THEN
         PERFORM activity_judge_alone(ids, false);
@@ -254,11 +256,6 @@ BEGIN
     IF ids IS NULL THEN     -- every record is given
         given_lo := '-infinity';
         given_hi := 'infinity';
-    ELSE
-        -- Given records (a batch), the two statements below are planned once a session, not
-        -- at every call with its ids (13 ms of planning under the locks): their plan is the
-        -- same whichever ids. Every record (NULL) is planned for itself.
-        PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
     END IF;
 
     WITH
@@ -620,7 +617,6 @@ BEGIN
         review = CASE WHEN a.review = 'REJECTED' THEN 'REJECTED' ELSE 'PENDING' END
     FROM marked m WHERE a.id = m.id;
     GET DIAGNOSTICS copies = ROW_COUNT;
-    PERFORM set_config('plan_cache_mode', cache_mode, true);
     changed := changed + copies;
     RETURN changed;
 END $fn$;
