@@ -27,6 +27,9 @@ class Options:
     seed: int = SEED
     until: date = UNTIL
     staff: int | None = None       # `demo load --staff`; None: the demo's own default
+    # How many days before `until` the recording scenario's activities begin: before the demo's
+    # 90 days by default, so that they change none of the read scenarios and find no neighbours.
+    record_days_back: tuple[int, int] = (100, 130)
 
     @property
     def peers(self) -> bool:

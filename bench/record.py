@@ -2,7 +2,8 @@
 
 On a database `python -m bench` loaded and kept, starts `jangkau serve` and runs the bench's own
 scenario (`bench.writes.record_activities`: 4 clients × batches of 500, then the raw
-`executemany` reference and the same reference with the batch judged) `--rounds` times, each
+`executemany` reference and the same reference with the batch judged) `--rounds` times, on days
+no other activity is on or, with `--days-back 10 40`, among the demo's activities, each
 round Jangkau, raw, judged. After each round the rows Jangkau recorded are deleted again
 (untimed), so that every round and every run starts from the same rows. Prints, round by
 round, activities/s of the three sides, the ratios, and the server process's CPU per batch
@@ -94,12 +95,19 @@ def cli() -> None:
                         help="batches of 500 each of the 4 clients sends (the full run: 10)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=Options.seed)
+    parser.add_argument("--days-back", type=int, nargs=2, metavar=("NEAR", "FAR"),
+                        default=Options.record_days_back,
+                        help="the activities begin NEAR to FAR days before the demo's last day: "
+                        "by default before its 90 days, on days no other activity is on; "
+                        "10 40 puts them among the demo's, each judged with its neighbours")
     parser.add_argument("--jangkau", type=Path, default=JANGKAU,
                         help="the `jangkau` program to serve with (another checkout's, to compare; "
                         "the database must be at its migration head)")
     a = parser.parse_args()
+    near, far = a.days_back
     asyncio.run(main(RecordOptions(database=a.database, readme=None, seed=a.seed,
-                                   batches=a.batches, command="python -m bench.record"),
+                                   batches=a.batches, record_days_back=(near, far),
+                                   command="python -m bench.record"),
                      a.rounds, a.jangkau))
 
 

@@ -25,8 +25,6 @@ from geo.periods import WIB
 
 BATCH = 500
 CLIENTS = 4
-# Recorded activities lie before the read scenarios' 90 days, so they change none of them.
-RECORD_DAYS_BACK = (100, 130)
 # The judged reference's copies lie this much earlier, so that no judgement sees another's rows.
 JUDGED_SHIFT = timedelta(days=40)
 SETTLE_S = 60       # the longest a timed side waits for the database to be quiet
@@ -90,9 +88,10 @@ async def bulk_load(b: Bench) -> Row:
     return row.finish()
 
 
-def _activity(rng: random.Random, staff: list[str], day0: datetime) -> dict[str, Any]:
+def _activity(rng: random.Random, staff: list[str], day0: datetime,
+              days_back: tuple[int, int]) -> dict[str, Any]:
     svc = SERVICES[rng.randrange(len(SERVICES))]
-    started = day0 - timedelta(days=rng.randint(*RECORD_DAYS_BACK), minutes=rng.randint(0, 480))
+    started = day0 - timedelta(days=rng.randint(*days_back), minutes=rng.randint(0, 480))
     return {
         "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "staffId": staff[rng.randrange(len(staff))],
@@ -211,7 +210,7 @@ async def record_activities(b: Bench) -> Row:
     sent: list[list[list[dict[str, Any]]]] = []
 
     def batch() -> bytes:
-        items = [_activity(rng, staff, day0) for _ in range(BATCH)]
+        items = [_activity(rng, staff, day0, b.opts.record_days_back) for _ in range(BATCH)]
         sent[-1].append(items)
         return GraphQL.body(queries.RECORD, {"inputs": items})
 
@@ -236,8 +235,9 @@ async def record_activities(b: Bench) -> Row:
     ref_seconds, retries, ref_stored = await _raw_reference(b.conn, b.url, sent[1:], False)
     judged_seconds, judged_retries, judged_stored = await _raw_reference(b.conn, b.url, sent[1:],
                                                                          True)
-    first_day = b.opts.until - timedelta(days=RECORD_DAYS_BACK[1] + 1) - JUDGED_SHIFT
-    last_day = b.opts.until - timedelta(days=RECORD_DAYS_BACK[0] - 1)
+    near, far = b.opts.record_days_back
+    first_day = b.opts.until - timedelta(days=far + 1) - JUDGED_SHIFT
+    last_day = b.opts.until - timedelta(days=near - 1)
     drift = await b.conn.fetchval(sql.ROLLUP_DRIFT, first_day, last_day)
 
     row.jangkau = {"value": round(total / seconds, 1), "activities": total,

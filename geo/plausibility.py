@@ -75,18 +75,18 @@ async def evaluate(conn: AsyncConnection, ids: Sequence[uuid.UUID] | None) -> in
     return int(n or 0)
 
 
-async def judge_new(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> int:
-    """Judge activities this transaction just stored with `activities_record` (geo.record),
-    which judged what each says about itself alone: here, what their neighbours add, and
-    theirs, as `evaluate` does; when their writer held the rollups back
-    (`jangkau.rollups_after_judging`), add them to the rollups afterwards, once, flagged or not,
-    rather than count and un-count them.
+async def judge_new(conn: AsyncConnection, ids: Sequence[uuid.UUID], judged_alone: bool) -> int:
+    """Judge activities this transaction just stored, and their neighbours, as `evaluate` does;
+    `judged_alone`: stored by `activities_record` (geo.record), which judged what each says
+    about itself, so only what the neighbours add is judged here. When their writer held the
+    rollups back (`jangkau.rollups_after_judging`), add them to the rollups afterwards, once,
+    flagged or not, rather than count and un-count them.
 
     Returns how many activities' flags changed.
     """
-    n = await conn.scalar(text("SELECT activities_judge(CAST(:ids AS uuid[]), true)"),
-                          {"ids": list(ids)})
-    return int(n or 0)
+    judge = ("SELECT activities_judge(CAST(:ids AS uuid[]), true)" if judged_alone
+             else "SELECT activities_judge(CAST(:ids AS uuid[]))")
+    return int(await conn.scalar(text(judge), {"ids": list(ids)}) or 0)
 
 
 @dataclass(frozen=True)

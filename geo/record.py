@@ -138,13 +138,34 @@ def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
 # Stored, each judged alone, in one call: `activities_record` (migration 0020) claims the ids,
 # gives each point its kelurahan, judges what each record says about itself and inserts the rows
 # with those flags; it returns the ids it stored (an id already stored is not stored again).
-INSERT = """
+STORE = """
     SELECT activities_record(
         CAST(:id AS uuid[]), CAST(:staff AS uuid[]), CAST(:cat AS text[]),
         CAST(:t0 AS timestamptz[]), CAST(:t1 AS timestamptz[]), CAST(:td AS timestamptz[]),
         CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:acc AS float8[]),
         CAST(:mock AS boolean[]), CAST(:cit AS integer[]), CAST(:out AS text[]),
         CAST(:met AS boolean[]), CAST(:note AS text[]))
+"""
+
+# The same on a database not yet at 0020 (`jangkau db upgrade` runs online, the new code already
+# serving): the row triggers claim the ids and assign the kelurahan, and `judge_new` judges all.
+STORE_BEFORE_0020 = """
+    WITH stored AS (
+        INSERT INTO activities (id, staff_id, category_code, started_at, ended_at, device_time,
+            geom, accuracy_m, mock_location, citizens_served, outcome_code, outcome_met, note)
+        SELECT id, staff_id, category_code, started_at, ended_at, device_time,
+            ST_SetSRID(ST_MakePoint(lon, lat), 4326), accuracy_m, mock_location, citizens_served,
+            outcome_code, outcome_met, note
+        FROM unnest(CAST(:id AS uuid[]), CAST(:staff AS uuid[]), CAST(:cat AS text[]),
+                    CAST(:t0 AS timestamptz[]), CAST(:t1 AS timestamptz[]),
+                    CAST(:td AS timestamptz[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
+                    CAST(:acc AS float8[]), CAST(:mock AS boolean[]), CAST(:cit AS integer[]),
+                    CAST(:out AS text[]), CAST(:met AS boolean[]), CAST(:note AS text[]))
+            AS t(id, staff_id, category_code, started_at, ended_at, device_time, lon, lat,
+                 accuracy_m, mock_location, citizens_served, outcome_code, outcome_met, note)
+        ON CONFLICT DO NOTHING
+        RETURNING id)
+    SELECT coalesce(array_agg(id), '{}') FROM stored
 """
 
 STORED = """
@@ -165,17 +186,21 @@ def _columns(items: list[NewActivity]) -> dict[str, list[Any]]:
 
 
 # The batch's staff, categories and outcomes that exist: one round trip for the three, which
-# also tells the INSERT's rollup trigger to leave the rows to `judge_new` (geo.plausibility).
+# also tells the INSERT's rollup trigger to leave the rows to `judge_new` (geo.plausibility),
+# and says whether the database can judge a record before it stores it (migration 0020).
 KNOWN = """
     SELECT ARRAY(SELECT id FROM staff WHERE id = ANY(:staff)),
            ARRAY(SELECT code FROM service_categories WHERE code = ANY(:cats)),
            ARRAY(SELECT code FROM indicators WHERE code = ANY(:outs)),
-           set_config('jangkau.rollups_after_judging', 'on', true)
+           set_config('jangkau.rollups_after_judging', 'on', true),
+           to_regproc('activities_record') IS NOT NULL
 """
 
 
-async def _missing_references(conn: AsyncConnection,
-                              items: list[NewActivity]) -> dict[uuid.UUID, JangkauError]:
+async def _missing_references(conn: AsyncConnection, items: list[NewActivity]
+                              ) -> tuple[dict[uuid.UUID, JangkauError], bool]:
+    """The items that name what does not exist, with the reason; and whether the database
+    judges before it stores (KNOWN)."""
     wanted_cats = {i.category for i in items}
     wanted_outs = {i.outcome for i in items if i.outcome}
     found = (await conn.execute(text(KNOWN), {
@@ -195,7 +220,7 @@ async def _missing_references(conn: AsyncConnection,
             bad[i.id] = hints["service_categories", i.category]
         elif i.outcome is not None and i.outcome not in outs:
             bad[i.id] = hints["indicators", i.outcome]
-    return bad
+    return bad, bool(found[4])
 
 
 # SQLSTATE classes that blame a row's values: data exceptions, constraint violations, a
@@ -210,8 +235,9 @@ def _refused_for_its_values(exc: DBAPIError) -> bool:
     return isinstance(state, str) and state[:2] in ITEM_FAULTS
 
 
-async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.UUID]:
-    """Insert, returning the ids that were new. One statement; per item only if it fails.
+async def _insert(conn: AsyncConnection, items: list[NewActivity], store: str) -> set[uuid.UUID]:
+    """Store with `store`, returning the ids that were new. One statement; per item only if it
+    fails.
 
     The batch's statement needs no savepoint (two round trips): it is the transaction's first
     write, so when the database refuses it the transaction is rolled back whole and the items
@@ -220,22 +246,22 @@ async def _insert(conn: AsyncConnection, items: list[NewActivity]) -> set[uuid.U
     if not items:
         return set()
     try:
-        return set(await conn.scalar(text(INSERT), _columns(items)))
+        return set(await conn.scalar(text(store), _columns(items)))
     except DBAPIError as exc:
         if not _refused_for_its_values(exc):
             raise
     await conn.rollback()
     created: set[uuid.UUID] = set()
     for item in items:
-        created |= await _insert_alone(conn, item)
+        created |= await _insert_alone(conn, item, store)
     return created
 
 
-async def _insert_alone(conn: AsyncConnection, item: NewActivity) -> set[uuid.UUID]:
+async def _insert_alone(conn: AsyncConnection, item: NewActivity, store: str) -> set[uuid.UUID]:
     """One item in a savepoint: refused for its values, it is not created, nothing else lost."""
     try:
         async with conn.begin_nested():
-            return set(await conn.scalar(text(INSERT), _columns([item])))
+            return set(await conn.scalar(text(store), _columns([item])))
     except DBAPIError as exc:
         if not _refused_for_its_values(exc):
             raise
@@ -247,14 +273,14 @@ async def record(conn: AsyncConnection, batch: list[NewActivity | JangkauError],
     """Store every valid item of `batch` and say, in order, what became of each."""
     valid = [i for i in batch if isinstance(i, NewActivity)]
     await partitions.ensure_months(conn, {partitions.month_of(i.started_at) for i in valid})
-    bad = await _missing_references(conn, valid) if valid else {}
+    bad, staged = await _missing_references(conn, valid) if valid else ({}, True)
     first: dict[uuid.UUID, NewActivity] = {}
     for i in valid:
         if i.id not in bad:
             first.setdefault(i.id, i)
-    created = await _insert(conn, list(first.values()))
-    if created:
-        await judge_new(conn, list(created))   # flags, never a refusal; then the rollups
+    created = await _insert(conn, list(first.values()), STORE if staged else STORE_BEFORE_0020)
+    if created:     # flags, never a refusal; then the rollups
+        await judge_new(conn, list(created), judged_alone=staged)
     others = [i for i in first if i not in created]
     stored: dict[uuid.UUID, NewActivity] = {}
     if others:

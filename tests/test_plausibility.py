@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from geo import migrate
+from geo.db import create_engine
 from geo.live import CHANNEL, parse_payload
 from geo.plausibility import evaluate, flag_settings
 from geo.record import NewActivity, record
@@ -276,6 +278,29 @@ async def test_a_batch_stored_one_by_one_is_judged_as_a_whole(staffed: AsyncConn
     assert sum(bool(j[0]) for j in judged_one_by_one.values()) > 10
     await evaluate(staffed, None)
     assert await _judgements(staffed, stored) == judged_one_by_one
+
+
+async def test_a_database_before_0020_records_and_judges_the_same(db_url: str) -> None:
+    """`jangkau db upgrade` runs online, the new code already serving: on a database before
+    migration 0020 the row triggers store a batch and its judgement judges all of it; the flags,
+    reasons and review states are those of a bulk pass there too."""
+    await asyncio.to_thread(migrate.downgrade, db_url, "0019")
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT to_regproc('activities_record')")) is None
+            await add_staff(conn, T1, [K1, KF])
+            await add_staff(conn, T2, [K1])
+            await conn.commit()
+            items = _mixed_track(60)
+            answers = await record(conn, list(items), [str(i.id) for i in items])
+            assert {a.status for a in answers} == {"CREATED"}
+            judged = await _judgements(conn, list(range(60)))
+            assert sum(bool(j[0]) for j in judged.values()) > 10
+            await evaluate(conn, None)
+            assert await _judgements(conn, list(range(60))) == judged
+    finally:
+        await engine.dispose()
 
 
 async def test_a_new_record_is_stored_with_what_it_says_about_itself(
