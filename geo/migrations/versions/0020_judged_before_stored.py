@@ -738,6 +738,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0016's functions, read from its frozen script."""
+    """Back to 0016's functions, read from its frozen script. A session that judged under 0020
+    keeps its scratch tables in 0020's shape, which 0016's functions cannot fill: restart the
+    service after a downgrade."""
     run_script(DOWNGRADE + importlib.import_module(
         "geo.migrations.versions.0016_faster_judging").UPGRADE)
