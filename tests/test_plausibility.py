@@ -259,6 +259,7 @@ async def test_incremental_judging_agrees_with_judging_everything(staffed: Async
                  "OFF_HOURS", "OUTSIDE_ASSIGNMENT"):
         assert sum(flag in f for f in flags) > 5, flag
     assert sum(not f for f in flags) > 10
+    assert await staffed.scalar(text("SELECT rollups_drift()")) == 0
     await evaluate(staffed, None)     # (this also judges the seed, which no writer judged)
     assert await _judgements(staffed, list(range(300))) == judged_one_by_one
 
@@ -276,6 +277,7 @@ async def test_a_batch_stored_one_by_one_is_judged_as_a_whole(staffed: AsyncConn
     stored = [n for n in range(60) if n != 20]
     judged_one_by_one = await _judgements(staffed, stored)
     assert sum(bool(j[0]) for j in judged_one_by_one.values()) > 10
+    assert await staffed.scalar(text("SELECT rollups_drift()")) == 0
     await evaluate(staffed, None)
     assert await _judgements(staffed, stored) == judged_one_by_one
 
@@ -297,6 +299,7 @@ async def test_a_database_before_0020_records_and_judges_the_same(db_url: str) -
             assert {a.status for a in answers} == {"CREATED"}
             judged = await _judgements(conn, list(range(60)))
             assert sum(bool(j[0]) for j in judged.values()) > 10
+            assert await conn.scalar(text("SELECT rollups_drift()")) == 0
             await evaluate(conn, None)
             assert await _judgements(conn, list(range(60))) == judged
     finally:
