@@ -135,37 +135,33 @@ def check_activity(fields: dict[str, Any], now: datetime) -> NewActivity:
         note=note)
 
 
-# Stored, each judged alone, in one call: `activities_record` (migration 0020) claims the ids,
-# gives each point its kelurahan, judges what each record says about itself and inserts the rows
-# with those flags; it returns the ids it stored (an id already stored is not stored again).
-STORE = """
-    SELECT activities_record(
-        CAST(:id AS uuid[]), CAST(:staff AS uuid[]), CAST(:cat AS text[]),
+# The batch as one array per NewActivity field, in field order (PARAMS names them).
+ARRAYS = """CAST(:id AS uuid[]), CAST(:staff AS uuid[]), CAST(:cat AS text[]),
         CAST(:t0 AS timestamptz[]), CAST(:t1 AS timestamptz[]), CAST(:td AS timestamptz[]),
         CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:acc AS float8[]),
         CAST(:mock AS boolean[]), CAST(:cit AS integer[]), CAST(:out AS text[]),
-        CAST(:met AS boolean[]), CAST(:note AS text[]))
-"""
+        CAST(:met AS boolean[]), CAST(:note AS text[])"""
+
+# Stored, each judged alone, in one call: `activities_record` (migration 0020) claims the ids,
+# gives each point its kelurahan, judges what each record says about itself and inserts the rows
+# with those flags; it returns the ids it stored (an id already stored is not stored again).
+STORE = f"SELECT activities_record({ARRAYS})"
 
 # The same on a database not yet at 0020 (`jangkau db upgrade` runs online, the new code already
 # serving): the row triggers claim the ids and assign the kelurahan, and `judge_new` judges all.
-STORE_BEFORE_0020 = """
+STORE_BEFORE_0020 = f"""
     WITH stored AS (
         INSERT INTO activities (id, staff_id, category_code, started_at, ended_at, device_time,
             geom, accuracy_m, mock_location, citizens_served, outcome_code, outcome_met, note)
         SELECT id, staff_id, category_code, started_at, ended_at, device_time,
             ST_SetSRID(ST_MakePoint(lon, lat), 4326), accuracy_m, mock_location, citizens_served,
             outcome_code, outcome_met, note
-        FROM unnest(CAST(:id AS uuid[]), CAST(:staff AS uuid[]), CAST(:cat AS text[]),
-                    CAST(:t0 AS timestamptz[]), CAST(:t1 AS timestamptz[]),
-                    CAST(:td AS timestamptz[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
-                    CAST(:acc AS float8[]), CAST(:mock AS boolean[]), CAST(:cit AS integer[]),
-                    CAST(:out AS text[]), CAST(:met AS boolean[]), CAST(:note AS text[]))
+        FROM unnest({ARRAYS})
             AS t(id, staff_id, category_code, started_at, ended_at, device_time, lon, lat,
                  accuracy_m, mock_location, citizens_served, outcome_code, outcome_met, note)
         ON CONFLICT DO NOTHING
         RETURNING id)
-    SELECT coalesce(array_agg(id), '{}') FROM stored
+    SELECT coalesce(array_agg(id), '{{}}') FROM stored
 """
 
 STORED = """

@@ -677,8 +677,10 @@ BEGIN
     PERFORM activity_scratch();
     DELETE FROM activity_batch;
     -- The ids claimed in one statement, as activities_claim_id would one by one: an id that
-    -- any month's partition holds is not stored again. Each point's kelurahan as
-    -- kelurahan_at gives it, in one join.
+    -- any month's partition holds is not stored again. Each point's kelurahan by
+    -- kelurahan_at's rule (the lowest code where kelurahan overlap, as geo.assign's bulk join
+    -- too), written out as a join: a call of kelurahan_at per point cost 10 ms more a batch
+    -- of 500 (71 -> 82 ms for this function).
     WITH claimed AS (
         INSERT INTO activity_ids (id, started_at)
         SELECT u.id, u.started_at FROM unnest(ids, t0) u(id, started_at)
