@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -58,6 +59,9 @@ areas = Table(
     Column("area_m2", Float, nullable=False),
     Column("label_point", Geometry("POINT", 4326, spatial_index=False), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The outline in metres (UTM zone 49S), written by the database (migration 0021).
+    Column("geom_utm", Geometry("MULTIPOLYGON", 32749, spatial_index=False),
+           Computed("ST_Transform(geom, 32749)", persisted=True)),
 )
 
 area_closure = Table(
