@@ -16,6 +16,10 @@ WIB = timezone(timedelta(hours=7), "WIB")
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
 SUPPORTED = f"{FIRST_DAY}..{LAST_DAY} (WIB)"
+# The supported instants, [FIRST_INSTANT, AFTER_LAST_INSTANT): made once, not for every instant
+# of every item of a batch.
+FIRST_INSTANT = datetime.combine(FIRST_DAY, time(0), WIB)
+AFTER_LAST_INSTANT = datetime.combine(LAST_DAY + timedelta(days=1), time(0), WIB)
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,7 @@ def check_instant(ts: datetime, where: str) -> datetime:
     if ts.tzinfo is None or ts.utcoffset() is None:
         raise BadInput(f"{where}: give an offset (e.g. 2026-11-01T09:30:00+07:00)")
     # Compared as given: converting first would overflow at year 1 or 9999 in some offsets.
-    if not (datetime.combine(FIRST_DAY, time(0), WIB) <= ts
-            < datetime.combine(LAST_DAY + timedelta(days=1), time(0), WIB)):
+    if not FIRST_INSTANT <= ts < AFTER_LAST_INSTANT:
         raise BadInput(f"{where}: {ts.isoformat()} is outside the supported dates {SUPPORTED}")
     return ts.astimezone(UTC)
 

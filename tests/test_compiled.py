@@ -22,7 +22,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Api, _client, settings_for
-from tests.seed import S1, S3
+from tests.payloads import activity, new_id
+from tests.seed import K1, K2, S1, S3
 from tests.sql_log import logged_post, statements
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,3 +215,66 @@ async def test_a_filtered_page_is_one_statement_and_a_bad_filter_its_error(
         await other.http.aclose()
     assert answers[0] == answers[1] and answers[0]["extensions"]["code"] == "BAD_USER_INPUT"
     await api.http.aclose()
+
+
+# The results of recordActivities / recordActivity: written whole (graph.resolvers.mutations)
+# unless they ask for the stored activity, which is resolved either way.
+RESULTS = [
+    "{ id status error { code message } }",
+    "{ __typename s: status ...R e: error { __typename m: message c: code } }",
+    "{ id status @skip(if: $no) error @include(if: $yes) { code } }",
+    "{ id status activity { id category } }",
+]
+FRAGMENT = "fragment R on RecordResult { id }"
+
+
+def _batch(first: int) -> list[dict[str, Any]]:
+    """Items whose answers are every status and error, under ids from `first` on."""
+    mine = activity(first, K1, staffId=str(S3))
+    return [mine, dict(mine), dict(mine, note="other content"),           # new, same, conflict
+            activity(first + 1, K2, staffId=str(S1)),                    # not the staff's own
+            activity(first + 2, K1, staffId=str(S3), category="POSYANDUU"),   # unknown code
+            dict(activity(first + 3, K1, staffId=str(S3)), id="not-a-uuid"),
+            activity(first + 4, K1, staffId=str(S3), startedAt="2099-01-01T08:00:00+07:00")]
+
+
+def _record(selection: str, many: bool) -> str:
+    field = ("recordActivities(inputs: $i)" if many else "recordActivity(input: $i)")
+    kind = "[ActivityInput!]!" if many else "ActivityInput!"
+    flags = ", $yes: Boolean!, $no: Boolean!" if "$yes" in selection else ""
+    return (f"mutation($i: {kind}{flags}) {{ {field} {selection} }}"
+            + (f" {FRAGMENT}" if "...R" in selection else ""))
+
+
+@pytest.mark.parametrize("caller", ["admin", "staff"])
+async def test_record_results_are_the_same_both_ways(
+        both: dict[bool, Any], engine: AsyncEngine, caller: str) -> None:
+    who = CALLERS["admin"] if caller == "admin" else ("staff", S3, "KEC-357801")
+    differ, statuses = [], []
+    for n, (selection, many) in enumerate((s, m) for s in RESULTS for m in (True, False)):
+        answers = {}
+        for compiled in (True, False):
+            first = 1000 + 100 * n + (50 if compiled else 0)
+            batch = _batch(first)
+            r, logged = await logged_post(both[compiled], who, {
+                "query": _record(selection, many),
+                "variables": {"i": batch if many else batch[0], "yes": True, "no": False}},
+                engine)
+            body = _normal(r.json())
+            for k in range(5):      # the same answers under each side's own ids
+                body = body.replace(new_id(first + k), f"item {k}")
+            answers[compiled] = body, logged
+        if answers[True] != answers[False]:
+            differ.append((selection, many, answers))
+        statuses.append(json.loads(answers[True][0]))
+    assert not differ, differ[0]
+    # The comparison is worth something: every status, the errors' codes, a stored activity.
+    assert "errors" not in statuses[0], statuses[0]
+    batch = statuses[0]["data"]["recordActivities"]
+    others = "CREATED" if caller == "admin" else "REJECTED"     # an admin records anyone's
+    assert [r["status"] for r in batch] == ["CREATED", "DUPLICATE", "REJECTED", others,
+                                            "REJECTED", "REJECTED", "REJECTED"]
+    assert [r["error"] and r["error"]["code"] for r in batch] == [
+        None, None, "CONFLICT", None if caller == "admin" else "FORBIDDEN", "NOT_FOUND",
+        "BAD_USER_INPUT", "BAD_USER_INPUT"]
+    assert statuses[6]["data"]["recordActivities"][0]["activity"]["category"] == "POSYANDU"

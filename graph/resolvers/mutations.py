@@ -2,13 +2,18 @@
 item by item.
 
 An item naming another staff member than the caller is REJECTED as FORBIDDEN in band (admins
-may record anyone's); the batch's other items are still stored."""
+may record anyone's); the batch's other items are still stored.
+
+Results that do not ask for the stored activity (a phone syncing its queue asks for id, status
+and error) are written as the executor would complete them and handed out whole
+(graph.compile's Precompiled), rather than walked field by field, 500 a batch."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import strawberry
 from shapely.geometry import Point
@@ -20,6 +25,7 @@ from geo.record import NewActivity, Recorded, check_item, record
 from geo.validate import parse_geometry
 from graph import permissions
 from graph.auth import Forbidden
+from graph.compile import Collector, Precompiled
 from graph.context import Context, Info
 from graph.inputs import ActivityInput, TargetInput
 from graph.scalars import GeoJSON
@@ -44,9 +50,56 @@ def _selects(selections: Sequence[Selection], name: str) -> bool:
     return False
 
 
+# What a result is written with, by field (all of RecordResult's but `activity`, which is
+# resolved); an error's fields likewise.
+WRITTEN = {"RecordResult": frozenset({"id", "status", "error", "__typename"}),
+           "RecordError": frozenset({"code", "message", "__typename"})}
+# (response key, field, the error's (response key, field) pairs) of each selected field
+Written = list[tuple[str, str, list[tuple[str, str]]]]
+
+
+def _written(info: Info) -> Written | None:
+    """The results' selection, when every field of it can be written without resolving;
+    None when it asks for the activity, or the request's answers are not compiled."""
+    if not info.context.compile_pages:
+        return None
+    c = Collector.of(info)
+    selection: Written = []
+    roots = [n.selection_set for n in info._raw_info.field_nodes]
+    for key, nodes in c.collect("RecordResult", roots).items():
+        name = nodes[0].name.value
+        if name not in WRITTEN["RecordResult"]:
+            return None
+        error: list[tuple[str, str]] = []
+        if name == "error":
+            for k, fnodes in c.collect("RecordError", [n.selection_set for n in nodes]).items():
+                if fnodes[0].name.value not in WRITTEN["RecordError"]:
+                    return None
+                error.append((k, fnodes[0].name.value))
+        selection.append((key, name, error))
+    return selection
+
+
+def _write(r: Recorded, selection: Written) -> dict[str, Any]:
+    """One result, as the executor would complete it."""
+    def value(name: str, error: list[tuple[str, str]]) -> Any:
+        if name in ("id", "status"):
+            return r.id if name == "id" else r.status
+        if name == "__typename":
+            return "RecordResult"
+        if r.error is None:
+            return None
+        return {k: "RecordError" if f == "__typename" else getattr(r.error, f) for k, f in error}
+    return {key: value(name, error) for key, name, error in selection}
+
+
 async def _results(info: Info, done: list[Recorded]) -> list[RecordResult]:
     """Stored activities come back with the result, read in one batch, and only when the
     answer asks for them (a phone syncing its queue asks for id and status alone)."""
+    written = _written(info)
+    if written is not None:
+        # Typed as the schema says; graph.compile.CompilingExecutor hands it out as it is.
+        return cast(list[RecordResult], Precompiled([_write(r, written) for r in done]))
     keys = [uuid.UUID(r.id) for r in done if r.status != "REJECTED"]
     rows = {}
     if any(_selects(f.selections, "activity") for f in info.selected_fields):
@@ -75,7 +128,10 @@ async def record_activities(info: Info, inputs: list[ActivityInput]) -> list[Rec
 
 
 async def record_activity(info: Info, input: ActivityInput) -> RecordResult:
-    return (await record_activities(info, [input]))[0]
+    results: Any = await record_activities(info, [input])
+    if isinstance(results, Precompiled):
+        return cast(RecordResult, Precompiled(results.value[0]))
+    return cast(RecordResult, results[0])
 
 
 async def set_target(info: Info, input: TargetInput) -> Target:
