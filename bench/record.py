@@ -4,8 +4,8 @@ On a database `python -m bench` loaded and kept, starts `jangkau serve` and runs
 scenario (`bench.writes.record_activities`: 4 clients × batches of 500, then the raw
 `executemany` reference and the same reference with the batch judged) `--rounds` times, on days
 no other activity is on or, with `--days-back 10 40`, among the demo's activities, each
-round Jangkau, raw, judged. After each round the rows Jangkau recorded are deleted again
-(untimed), so that every round and every run starts from the same rows. Prints, round by
+round Jangkau, raw, judged. The scenario deletes the rows it recorded again (untimed), so that
+every round and every run starts from the same rows. Prints, round by
 round, activities/s of the three sides, the ratios, and the server process's CPU per batch
 (on a small machine it competes with the database for the same cores).
 """
@@ -28,13 +28,6 @@ from bench.database import JANGKAU, jangkau_env, server_url, with_database
 from bench.servers import Server, answers, cpu_s, free_port, start
 from bench.writes import CLIENTS, record_activities
 from geo.db import server_settings
-
-# Every row Jangkau recorded in a round: received since the round began (the references delete
-# their own copies).
-FORGET = """
-    DELETE FROM activities WHERE received_at >= $1
-      AND started_at < $2::date::timestamp AT TIME ZONE 'Asia/Jakarta'
-"""
 
 
 @dataclass(frozen=True)
@@ -62,11 +55,9 @@ async def main(opts: RecordOptions, rounds: int, program: Path) -> None:
     ratios: list[float] = []
     try:
         for r in range(rounds):
-            began = await conn.fetchval("SELECT clock_timestamp()")
             cpu = cpu_s(jangkau.pid)
             row = await record_activities(b)
             cpu = cpu_s(jangkau.pid) - cpu
-            forgotten = await conn.execute(FORGET, began, opts.until)
             assert row.jangkau and row.ref and row.ratio is not None
             ours, raw, judged = row.jangkau["value"], row.ref["value"], row.ref["judged_value"]
             ratios.append(row.ratio)
@@ -77,7 +68,7 @@ async def main(opts: RecordOptions, rounds: int, program: Path) -> None:
                   f"raw + judged {judged:,.0f}/s; Jangkau/raw {row.ratio:.2f}x, "
                   f"Jangkau/judged {ours / judged:.2f}x; lost {row.jangkau['lost']}, "
                   f"rollup rows differing {row.jangkau['rollup_drift']}, errors {row.errors}; "
-                  f"{forgotten.split()[-1]} recorded rows deleted", flush=True)
+                  f"{row.jangkau['deleted']} recorded rows deleted", flush=True)
             if row.errors:
                 raise BenchError(row.note)
         if rounds > 1:

@@ -143,6 +143,12 @@ RECORD_TOGETHER = "SELECT pg_advisory_xact_lock_shared(hashtext('jangkau.bench.r
 RECORD_ALONE = "SELECT pg_advisory_xact_lock(hashtext('jangkau.bench.record'))"
 RECORD_JUDGE = "SELECT activity_flags_refresh($1::uuid[])"
 RECORD_DELETE = "DELETE FROM activities WHERE id = ANY($1)"
+# Every row Jangkau recorded in the scenario: received since it began, on the days it records
+# (the references delete their own copies by id).
+RECORDED_DELETE = """
+    DELETE FROM activities WHERE received_at >= $1
+      AND started_at < $2::date::timestamp AT TIME ZONE 'Asia/Jakarta'
+"""
 # Rollup rows of the WIB days [$1, $2) that differ from the base table (0 when exact): the
 # per-day figures, and each staff member's days of presence.
 ROLLUP_DRIFT = """

@@ -215,6 +215,7 @@ async def record_activities(b: Bench) -> Row:
         return GraphQL.body(queries.RECORD, {"inputs": items})
 
     sent.append([])
+    began = await b.conn.fetchval("SELECT clock_timestamp()")
     warm, _ = _send(b.jangkau.port, [batch()])
     per_client = []
     for _ in range(CLIENTS):
@@ -239,10 +240,14 @@ async def record_activities(b: Bench) -> Row:
     first_day = b.opts.until - timedelta(days=far + 1) - JUDGED_SHIFT
     last_day = b.opts.until - timedelta(days=near - 1)
     drift = await b.conn.fetchval(sql.ROLLUP_DRIFT, first_day, last_day)
+    # Jangkau's rows deleted too (untimed), as the references' are: the next run on this
+    # database (bench.record) finds these days as this one did.
+    forgotten = int((await b.conn.execute(sql.RECORDED_DELETE, began, b.opts.until)).split()[-1])
 
     row.jangkau = {"value": round(total / seconds, 1), "activities": total,
                    "seconds": round(seconds, 3), "stored": stored, "lost": total - stored,
-                   "rollup_drift": drift, "batch_p50_ms": round(batches.p50, 3),
+                   "rollup_drift": drift, "deleted": forgotten,
+                   "batch_p50_ms": round(batches.p50, 3),
                    "batch_p95_ms": round(batches.p95, 3)}
     row.ref = {"value": round(total / ref_seconds, 1), "seconds": round(ref_seconds, 3),
                "stored": ref_stored, "judged_value": round(total / judged_seconds, 1),
@@ -253,9 +258,10 @@ async def record_activities(b: Bench) -> Row:
                 f"warm-up batch, a checkpoint and {settled:.1f} s for the database to be quiet, "
                 f"as before each reference); {stored:,} new rows counted after, {refused} not "
                 "CREATED; "
-                f"rollups of those days against the base table: {drift} rows differ. "
-                f"Reference: {ref_stored:,} rows in {ref_seconds:.1f} s ({retries} batches "
-                "sent again after a deadlock), then deleted. The same work as Jangkau's, "
+                f"rollups of those days against the base table: {drift} rows differ; then "
+                f"deleted ({forgotten:,} rows). Reference: {ref_stored:,} rows in "
+                f"{ref_seconds:.1f} s ({retries} batches sent again after a deadlock), then "
+                "deleted. The same work as Jangkau's, "
                 "flags included (the reference plus `activity_flags_refresh` of each batch "
                 f"before its COMMIT, rows {JUDGED_SHIFT.days} days earlier): "
                 f"{total / judged_seconds:,.0f} activities/s, {judged_retries} batches sent "
