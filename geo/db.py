@@ -93,6 +93,10 @@ def create_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: in
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=pool_timeout_s,
+        # The connection returned last goes out first: the few in use stay warm (the judging
+        # functions compiled, their scratch tables made: ~50 ms a connection's first batch),
+        # rather than a round of all 20 after a burst of readers (3,600 -> 5,500 records/s).
+        pool_use_lifo=True,
         # No pre-ping by default: it cost a BEGIN, a ping and a ROLLBACK (3 round trips) per
         # checkout. A replica's engine keeps it: a failed ping is what sends a read to the
         # primary at once when the replica has just stopped (geo.replicas.connect).
