@@ -83,8 +83,10 @@ def _written(info: Info) -> Written | None:
 def _write(r: Recorded, selection: Written) -> dict[str, Any]:
     """One result, as the executor would complete it."""
     def value(name: str, error: list[tuple[str, str]]) -> Any:
-        if name in ("id", "status"):
-            return r.id if name == "id" else r.status
+        if name == "id":
+            return r.id
+        if name == "status":
+            return r.status
         if name == "__typename":
             return "RecordResult"
         if r.error is None:
